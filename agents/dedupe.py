@@ -1,0 +1,42 @@
+"""Seeing each delivery once.
+
+Slack redelivers an event it believes timed out, up to three times over about five minutes. The first
+sighting of an ``event_id`` runs; later ones are dropped. The decision is by id, never by the retry
+headers, so a retry whose first delivery was lost is still answered.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Protocol
+
+from cachetools import TTLCache
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["Deduper", "MemoryDeduper"]
+
+
+class Deduper(Protocol):
+    """Remembers keys for a while."""
+
+    async def first_sighting(self, key: str) -> bool:
+        """True the first time ``key`` is seen within the TTL, False after."""
+        ...
+
+
+class MemoryDeduper:
+    """In-process memory of recent keys, bounded in size and age (one replica)."""
+
+    def __init__(
+        self, *, ttl: float = 15 * 60, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._seen: TTLCache[str, bool] = TTLCache(maxsize=max_keys, ttl=ttl, timer=clock)
+
+    async def first_sighting(self, key: str) -> bool:
+        """True the first time ``key`` is seen within the TTL, False after."""
+        if key in self._seen:
+            return False
+        self._seen[key] = True
+        return True

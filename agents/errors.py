@@ -1,0 +1,190 @@
+"""Every failure orch-bot knows how to explain, in one tree.
+
+Vendor exceptions (botocore, aiohttp, slack_sdk) are translated into these exactly once, at the adapter
+that talks to the vendor, with ``raise ... from exc``. Everything above the adapters deals only in these
+types, and the Slack edge maps each one to a friendly message that says what happened, what to do, and
+the request ID.
+
+::
+
+    OrchError
+    ├── ConfigError                 a developer/operator mistake: bad settings; stops start-up
+    └── TaskError                   a runtime failure of one task; shown to its user
+        ├── InvalidTask             the input cannot be run (empty, too long, unknown agent…)
+        ├── AdmissionDenied         the task is valid but may not run now
+        │   ├── RateLimited         per-user rate limit; has ``retry_after``
+        │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
+        │   └── ShuttingDown        the process is draining; has ``retry_after``
+        └── LLMError                the model could not answer
+            ├── LLMRetryable        worth another attempt (internal; surfaces as LLMUnavailable)
+            │   ├── LLMThrottled
+            │   └── LLMTransient    service unavailable, model not ready, timeouts, connection errors
+            ├── LLMUnavailable      retryable failures outlasted the retry budget; has ``attempts``
+            ├── LLMAccessDenied     the bot's role may not invoke the model; has ``model_id``
+            ├── LLMModelNotFound    the model id does not exist in this region; has ``model_id``
+            ├── LLMNoCredentials    no AWS credentials were found by the standard chain
+            └── LLMRequestRejected  Bedrock rejected the request as invalid
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdmissionDenied",
+    "ConfigError",
+    "InvalidTask",
+    "LLMAccessDenied",
+    "LLMError",
+    "LLMModelNotFound",
+    "LLMNoCredentials",
+    "LLMRequestRejected",
+    "LLMRetryable",
+    "LLMThrottled",
+    "LLMTransient",
+    "LLMUnavailable",
+    "OrchError",
+    "RateLimited",
+    "ShuttingDown",
+    "TaskError",
+    "TooManyTasks",
+]
+
+
+class OrchError(Exception):
+    """Base of every error orch-bot raises on purpose."""
+
+
+class ConfigError(OrchError):
+    """Settings are missing or malformed. ``problems``: ``(setting, problem and fix)`` pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {fix}" for name, fix in problems))
+
+
+class TaskError(OrchError):
+    """A failure of one task, explained to its user. ``code`` is stable and machine-readable."""
+
+    code = "task_error"
+
+
+class InvalidTask(TaskError):
+    """The task text cannot be run as given. ``hint`` is an example of what would work."""
+
+    code = "invalid_task"
+
+    def __init__(self, reason: str, *, hint: str = "") -> None:
+        self.reason = reason
+        self.hint = hint
+        super().__init__(reason)
+
+
+class AdmissionDenied(TaskError):
+    """The task is valid but may not run now; ``retry_after`` is in seconds (at least 1)."""
+
+    code = "admission_denied"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        self.retry_after = max(1, round(retry_after + 0.4999))
+        super().__init__(message)
+
+
+class RateLimited(AdmissionDenied):
+    """The user sent more tasks than ``limit`` allows."""
+
+    code = "rate_limited"
+
+    def __init__(self, *, limit: str, retry_after: float) -> None:
+        self.limit = limit
+        super().__init__(f"rate limit {limit} reached", retry_after=retry_after)
+
+
+class TooManyTasks(AdmissionDenied):
+    """Too many tasks are running, for this user (``scope="user"``) or for the whole bot (``"global"``)."""
+
+    code = "too_many_tasks"
+
+    def __init__(self, *, scope: str, limit: int, retry_after: float = 10) -> None:
+        self.scope = scope
+        self.limit = limit
+        super().__init__(f"{scope} concurrency cap of {limit} reached", retry_after=retry_after)
+
+
+class ShuttingDown(AdmissionDenied):
+    """The process is restarting and takes no new work."""
+
+    code = "shutting_down"
+
+    def __init__(self) -> None:
+        super().__init__("the bot is restarting", retry_after=30)
+
+
+class LLMError(TaskError):
+    """The language model could not produce an answer."""
+
+    code = "llm_error"
+
+
+class LLMRetryable(LLMError):
+    """A failure worth another attempt. The retry policy consumes these; users see LLMUnavailable."""
+
+    code = "llm_retryable"
+
+    def __init__(self, message: str, *, vendor_code: str = "") -> None:
+        self.vendor_code = vendor_code
+        super().__init__(message)
+
+
+class LLMThrottled(LLMRetryable):
+    """Bedrock throttled the request."""
+
+    code = "llm_throttled"
+
+
+class LLMTransient(LLMRetryable):
+    """Bedrock or the network failed in a way that usually passes."""
+
+    code = "llm_transient"
+
+
+class LLMUnavailable(LLMError):
+    """Retryable failures outlasted the retry budget."""
+
+    code = "llm_unavailable"
+
+    def __init__(self, *, attempts: int, last: LLMRetryable) -> None:
+        self.attempts = attempts
+        self.last = last
+        self.throttled = isinstance(last, LLMThrottled)
+        super().__init__(f"gave up after {attempts} attempts: {last}")
+
+
+class LLMAccessDenied(LLMError):
+    """The bot's AWS identity may not invoke ``model_id``."""
+
+    code = "llm_access_denied"
+
+    def __init__(self, *, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(f"access denied to model {model_id}")
+
+
+class LLMModelNotFound(LLMError):
+    """``model_id`` is not a model or inference profile Bedrock knows in this region."""
+
+    code = "llm_model_not_found"
+
+    def __init__(self, *, model_id: str) -> None:
+        self.model_id = model_id
+        super().__init__(f"model {model_id} not found")
+
+
+class LLMNoCredentials(LLMError):
+    """The standard AWS credential chain found no credentials."""
+
+    code = "llm_no_credentials"
+
+
+class LLMRequestRejected(LLMError):
+    """Bedrock rejected the request as invalid (for example, the conversation is too long for the model)."""
+
+    code = "llm_request_rejected"

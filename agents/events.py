@@ -1,0 +1,82 @@
+"""What the core tells the edge while a task runs.
+
+The runner publishes these to an :class:`EventSink`; the Slack edge renders them (status, answer, error)
+and the console prints them. Nothing here knows how it will be shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from agents.errors import TaskError
+    from agents.llm import Usage
+    from agents.router import Routing
+    from agents.task import Task
+
+__all__ = [
+    "AgentRouted",
+    "EventSink",
+    "TaskEvent",
+    "TaskFailed",
+    "TaskResult",
+    "TaskStarted",
+    "TaskSucceeded",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskResult:
+    """A finished answer and what it cost."""
+
+    text: str
+    agent: str
+    routing_reason: str
+    model_id: str
+    usage: Usage
+    seconds: float
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStarted:
+    """The task left admission and is about to be routed."""
+
+    task: Task
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRouted:
+    """An agent was chosen."""
+
+    task: Task
+    routing: Routing
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSucceeded:
+    """The final answer."""
+
+    task: Task
+    result: TaskResult
+
+
+@dataclass(frozen=True, slots=True)
+class TaskFailed:
+    """The task ended without an answer; ``error`` says why in domain terms."""
+
+    task: Task
+    error: TaskError
+    seconds: float
+
+
+TaskEvent = TaskStarted | AgentRouted | TaskSucceeded | TaskFailed
+
+
+class EventSink(Protocol):
+    """Receives a task's events in order."""
+
+    async def emit(self, event: TaskEvent) -> None:
+        """Handle one event; failures to deliver are the sink's to report."""
+        ...

@@ -1,0 +1,122 @@
+"""The one retry layer for model calls: exponential backoff with full jitter, bounded and with a deadline.
+
+Only :class:`agents.errors.LLMRetryable` failures are retried; access, validation and unknown-model errors
+pass straight through. Sleep, randomness and the clock are parameters so tests can assert exact waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
+from tenacity.stop import stop_base
+
+from agents.errors import LLMError, LLMRetryable, LLMTransient, LLMUnavailable
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from agents.llm._base import ChatModel, ModelReply, ModelRequest
+
+
+class AttemptObserver(Protocol):
+    """Told about every attempt (for health and metrics)."""
+
+    def attempt(self, *, model_id: str, seconds: float, error: LLMError | None) -> None:
+        """Record one call to the model: how long it took and how it failed, if it did."""
+
+
+@dataclass(frozen=True, slots=True)
+class FullJitter:
+    """AWS's "full jitter": sleep uniform(0, min(cap, base * 2**(attempt-1))) seconds."""
+
+    base: float
+    cap: float
+    rand: Callable[[], float] = random.random
+
+    def __call__(self, state: RetryCallState) -> float:
+        ceiling = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
+        return float(self.rand() * ceiling)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: at most ``max_attempts`` calls, all within ``deadline`` seconds."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    deadline: float = 90.0
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    rand: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
+    observer: AttemptObserver | None = field(default=None)
+
+
+class _BeforeDeadline(stop_base):
+    """Stop when the next sleep would end past the deadline: no point waking up to be out of time."""
+
+    def __init__(self, started: float, policy: RetryPolicy) -> None:
+        self._started = started
+        self._policy = policy
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = retry_state.upcoming_sleep or 0.0
+        return self._policy.clock() - self._started + upcoming >= self._policy.deadline
+
+
+class RetryingChatModel:
+    """Wraps a :class:`ChatModel` with :class:`RetryPolicy`. Raises LLMUnavailable when retries run out."""
+
+    def __init__(self, inner: ChatModel, policy: RetryPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def converse(self, request: ModelRequest) -> ModelReply:
+        """Call the inner model, retrying retryable failures with backoff until the budget is spent."""
+        policy = self._policy
+        started = policy.clock()
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(LLMRetryable),
+            stop=stop_after_attempt(policy.max_attempts) | _BeforeDeadline(started, policy),
+            wait=FullJitter(policy.base_delay, policy.max_delay, policy.rand),
+            sleep=policy.sleep,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async with asyncio.timeout(policy.deadline):
+                async for attempt in retrying:
+                    with attempt:
+                        attempts += 1
+                        reply = await self._attempt(request)
+        except LLMRetryable as exc:
+            raise LLMUnavailable(attempts=attempts, last=exc) from exc
+        except TimeoutError as exc:
+            last = LLMTransient(f"no answer within {policy.deadline:.0f}s", vendor_code="Deadline")
+            raise LLMUnavailable(attempts=attempts, last=last) from exc
+        return _with_attempts(reply, attempts)
+
+    async def _attempt(self, request: ModelRequest) -> ModelReply:
+        observer = self._policy.observer
+        t0 = time.perf_counter()
+        try:
+            reply = await self._inner.converse(request)
+        except LLMError as exc:
+            if observer is not None:
+                observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=exc)
+            raise
+        if observer is not None:
+            observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=None)
+        return reply
+
+
+def _with_attempts(reply: ModelReply, attempts: int) -> ModelReply:
+
+    return dataclasses.replace(reply, attempts=attempts)

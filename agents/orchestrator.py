@@ -1,0 +1,109 @@
+"""The core's front door: turn text into a task, admit it, run it, and keep track of what is running.
+
+Every surface (Slack, and later the console) goes through :class:`Orchestrator`, so validation,
+limits and routing are the same everywhere. Running tasks are held in a registry of our own: Bolt and
+aiohttp keep no reference to background work, and shutdown must be able to wait for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
+import structlog
+
+from agents.task import HelpRequest, Task, parse_text
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Coroutine, Iterable
+    from typing import Any
+
+    from agents.admission import Admission, Slot
+    from agents.catalog import AgentRegistry
+    from agents.dedupe import Deduper
+    from agents.events import EventSink
+    from agents.health import ModelHealth
+    from agents.runner import TaskRunner
+    from agents.task import ContextMessage, Origin
+
+__all__ = ["Orchestrator"]
+
+log = structlog.get_logger(__name__)
+
+
+class Orchestrator:
+    """Validation, admission and execution of tasks, for any chat surface."""
+
+    def __init__(
+        self,
+        *,
+        registry: AgentRegistry,
+        admission: Admission,
+        runner: TaskRunner,
+        deduper: Deduper,
+        model_health: ModelHealth,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.registry = registry
+        self.admission = admission
+        self.deduper = deduper
+        self.model_health = model_health
+        self._runner = runner
+        self._clock = clock
+        self._started = clock()
+        self._running: set[asyncio.Task[None]] = set()
+
+    @property
+    def uptime(self) -> float:
+        """Seconds since the orchestrator was created."""
+        return self._clock() - self._started
+
+    @property
+    def in_flight(self) -> int:
+        """Background jobs still running (tasks and their delivery)."""
+        return len(self._running)
+
+    def prepare(
+        self,
+        text: str,
+        *,
+        request_id: str,
+        origin: Origin,
+        context: Iterable[ContextMessage] = (),
+    ) -> HelpRequest | Task:
+        """Parse and validate ``text``; raise :class:`InvalidTask` with a hint when it cannot run."""
+        parsed = parse_text(text, agents=self.registry.names())
+        if isinstance(parsed, HelpRequest):
+            return parsed
+        return Task(
+            request_id=request_id, origin=origin, text=parsed.text, agent=parsed.agent, context=tuple(context)
+        )
+
+    async def admit(self, task: Task) -> Slot:
+        """Take a running slot for ``task`` or raise :class:`AdmissionDenied`."""
+        return await self.admission.admit(task.origin.user_key)
+
+    async def run(self, task: Task, sink: EventSink) -> None:
+        """Run an admitted task to its final event."""
+        await self._runner.run(task, sink)
+
+    def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run ``job`` in the background, tracked until it ends so shutdown can wait for it."""
+        task = asyncio.create_task(job, name=name)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+        return task
+
+    async def drain(self, grace: float) -> int:
+        """Stop admitting, wait up to ``grace`` seconds for running jobs; return how many were cut short."""
+        self.admission.close()
+        if not self._running:
+            return 0
+        log.info("shutdown.draining", in_flight=len(self._running), grace_seconds=grace)
+        _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=2)
+        return len(pending)

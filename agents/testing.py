@@ -1,0 +1,38 @@
+"""Fakes of the core's ports, for tests and offline demos.
+
+:class:`FakeChatModel` implements :class:`agents.llm.ChatModel`: script replies and failures with
+:meth:`FakeChatModel.enqueue`, read what was asked from ``requests``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from agents.errors import LLMError
+from agents.llm import ModelReply, ModelRequest, Usage
+
+__all__ = ["FakeChatModel"]
+
+
+class FakeChatModel:
+    """A scripted model: replies (or raises) from a queue, then echoes the last user turn."""
+
+    def __init__(self) -> None:
+        self.requests: list[ModelRequest] = []
+        self._script: deque[str | LLMError] = deque()
+
+    def enqueue(self, *items: str | LLMError) -> None:
+        """Answer the next requests with these texts, or fail them with these errors, in order."""
+        self._script.extend(items)
+
+    async def converse(self, request: ModelRequest) -> ModelReply:
+        """Record ``request`` and play the next scripted item."""
+        self.requests.append(request)
+        item = self._script.popleft() if self._script else f"echo: {request.messages[-1].text}"
+        if isinstance(item, LLMError):
+            raise item
+        return ModelReply(
+            text=item,
+            model_id=request.model_id,
+            usage=Usage(sum(len(m.text) for m in request.messages) // 4, len(item) // 4 + 1),
+        )

@@ -1,0 +1,1 @@
+"""The Slack edge: Bolt app, listeners, rendering and the command line."""

@@ -1,0 +1,77 @@
+"""The ``orch-bot`` command.
+
+``orch-bot serve --host H --port P`` serves HTTP; ``orch-bot socket`` runs Socket Mode; bare ``orch-bot``
+picks Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP. Bad settings end in one readable message
+and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import TYPE_CHECKING
+
+from agents.errors import ConfigError
+from agents.observability import configure_logging
+from agents.settings import load_settings
+from bot.server import run_http, run_socket
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from agents.settings import Mode
+
+__all__ = ["main"]
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orch-bot", description="Chat-ops for AWS, in Slack.")
+    commands = parser.add_subparsers(dest="command")
+    serve = commands.add_parser("serve", help="serve Slack over HTTP (POST /slack/events, GET /healthz)")
+    serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")  # noqa: S104
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    commands.add_parser("socket", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    return parser
+
+
+def _config_problem(error: ConfigError) -> str:
+    count = len(error.problems)
+    noun = "1 setting needs" if count == 1 else f"{count} settings need"
+    lines = [f"orch-bot cannot start: {noun} attention."]
+    lines += [f"  {name}: {fix}" for name, fix in error.problems]
+    lines.append("Set them in the environment or in a .env file; see the configuration table in README.md.")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        mode: Mode
+        if args.command == "serve":
+            mode = "http"
+        elif args.command == "socket":
+            mode = "socket"
+        else:
+            mode = "socket" if settings.slack.app_token else "http"
+        settings.check_mode(mode)
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
+    configure_logging(fmt=settings.orch_log_format, level=settings.orch_log_level, secrets=settings.secrets())
+    if mode == "http":
+        host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
+        port = getattr(args, "port", 3000)
+        asyncio.run(run_http(settings, host=host, port=port))
+    else:
+        asyncio.run(run_socket(settings))
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

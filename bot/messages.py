@@ -1,0 +1,147 @@
+"""What users read when something is not an answer: usage help and every failure, each with the fix.
+
+Every failure message says what happened, what to do, and the request ID.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from agents.errors import (
+    InvalidTask,
+    LLMAccessDenied,
+    LLMError,
+    LLMModelNotFound,
+    LLMNoCredentials,
+    LLMRequestRejected,
+    LLMUnavailable,
+    RateLimited,
+    ShuttingDown,
+    TaskError,
+    TooManyTasks,
+)
+from agents.task import MAX_TASK_CHARS
+
+if TYPE_CHECKING:
+    from agents.catalog import AgentRegistry
+
+__all__ = ["describe_failure", "failure_blocks", "unexpected_failure", "usage_blocks"]
+
+
+def _seconds(n: int) -> str:
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def describe_failure(error: TaskError, *, region: str = "") -> tuple[str, str]:
+    """``(what happened, what to do)`` for ``error``."""
+    if isinstance(error, LLMError):
+        return _describe_llm_failure(error, region=region)
+    return _describe_task_failure(error)
+
+
+def _describe_task_failure(error: TaskError) -> tuple[str, str]:
+    if isinstance(error, InvalidTask):
+        fix = f"Try `/orchestrate {error.hint}`." if error.hint else "Try `/orchestrate help` for examples."
+        return f"I couldn't run that: {error.reason}.", fix
+    if isinstance(error, RateLimited):
+        return (
+            f"You've reached the limit of {error.limit} tasks.",
+            f"Try again in {_seconds(error.retry_after)}.",
+        )
+    if isinstance(error, TooManyTasks):
+        if error.scope == "user":
+            return (
+                f"You already have {error.limit} tasks running.",
+                f"Wait for one to finish and try again (about {_seconds(error.retry_after)}).",
+            )
+        return (
+            f"orch is at capacity: {error.limit} tasks are running.",
+            f"Try again in {_seconds(error.retry_after)}.",
+        )
+    if isinstance(error, ShuttingDown):
+        return "orch is restarting.", f"Try again in a moment (about {_seconds(error.retry_after)})."
+    return "Something went wrong while running your task.", "Try again; if it persists, tell an admin."
+
+
+def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
+    if isinstance(error, LLMUnavailable):
+        what = "busy (throttling requests)" if error.throttled else "not answering"
+        return (
+            f"Amazon Bedrock is {what}; I tried {error.attempts} times.",
+            (
+                "Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas "
+                "and `/orch-health`."
+            ),
+        )
+    if isinstance(error, LLMAccessDenied):
+        return (
+            f"The bot's AWS role cannot invoke model `{error.model_id}`.",
+            "An admin must enable model access in the Bedrock console or grant `bedrock:InvokeModel` on it.",
+        )
+    if isinstance(error, LLMModelNotFound):
+        where = f" in region `{region}`" if region else ""
+        return (
+            f"Bedrock has no model `{error.model_id}`{where}.",
+            "An admin must set `BEDROCK_MODEL_ID` to a model or inference profile available there.",
+        )
+    if isinstance(error, LLMNoCredentials):
+        return (
+            "The bot has no AWS credentials.",
+            (
+                "An admin must give it credentials through the standard AWS chain "
+                "(role, profile or environment)."
+            ),
+        )
+    if isinstance(error, LLMRequestRejected):
+        return (
+            "Bedrock rejected the request.",
+            "Try a shorter question or start a new thread; if it persists, tell an admin.",
+        )
+    return "Amazon Bedrock could not answer.", "Try again; if it persists, tell an admin."
+
+
+def _block_text(headline: str, fix: str, request_id: str) -> str:
+    return f":warning: {headline}\n{fix}\nRequest ID: `{request_id}`"
+
+
+def failure_blocks(
+    error: TaskError, request_id: str, *, region: str = ""
+) -> tuple[str, list[dict[str, Any]]]:
+    """``(fallback text, blocks)`` for a failure, ready for chat.postMessage or a response_url."""
+    headline, fix = describe_failure(error, region=region)
+    text = _block_text(headline, fix, request_id)
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def unexpected_failure(request_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """The message for a bug: no details, just the request ID to report."""
+    text = _block_text(
+        "Something went wrong on our side while handling that.",
+        "Try again; if it persists, give an admin the request ID below.",
+        request_id,
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def usage_blocks(
+    registry: AgentRegistry, *, rate_limit: str, max_per_user: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """Usage help: the forms, every agent with an example, and the limits."""
+    agents = "\n".join(
+        f"• `{agent.name}`: {agent.description}\n   e.g. `/orchestrate {agent.examples[0]}`"
+        if agent.examples
+        else f"• `{agent.name}`: {agent.description}"
+        for agent in registry.all()
+    )
+    text = (
+        "*orch: ask about your systems in plain language*\n"
+        "`/orchestrate <task>`: I pick the agent.\n"
+        "`/orchestrate <agent>: <task>`: you pick it.\n"
+        "`@orch <task>` in a channel or thread, or a direct message: I answer in the thread, "
+        "with the thread so far as context.\n"
+        "`/orch-health`: how I'm doing.\n\n"
+        f"*Agents*\n{agents}\n\n"
+        f"*Limits*: {rate_limit} tasks per person, {max_per_user} at a time, "
+        f"{MAX_TASK_CHARS:,} characters per task."
+    )
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]

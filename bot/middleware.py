@@ -1,0 +1,68 @@
+"""Bolt middleware: one concern each, run before any listener.
+
+* :func:`assign_request_id` gives every incoming request a ``req-…`` id, in Bolt's context for
+  listeners and in structlog's contextvars for every log line.
+* :func:`drop_redeliveries` answers a redelivered event (same ``event_id``) with 200 and does nothing,
+  so Slack stops retrying and the user gets exactly one answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_bolt.response import BoltResponse
+
+from agents.task import new_request_id
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from slack_bolt.context.async_context import AsyncBoltContext
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from agents.dedupe import Deduper
+
+__all__ = ["assign_request_id", "drop_redeliveries"]
+
+log = structlog.get_logger(__name__)
+
+
+async def assign_request_id(
+    context: AsyncBoltContext,
+    body: dict[str, Any],
+    next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
+) -> BoltResponse:
+    """Give the request an id and bind it (and who sent it) to every log line from here on."""
+    structlog.contextvars.clear_contextvars()
+    request_id = new_request_id()
+    context["request_id"] = request_id
+    structlog.contextvars.bind_contextvars(
+        request_id=request_id,
+        team_id=context.team_id,
+        user_id=context.user_id,
+        kind=body.get("type") or ("slash_command" if "command" in body else "unknown"),
+    )
+    return await next()
+
+
+def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]]:
+    """Middleware that lets each ``event_id`` through once, whatever the retry headers say."""
+
+    async def middleware(
+        req: AsyncBoltRequest,
+        body: dict[str, Any],
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
+    ) -> BoltResponse:
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await deduper.first_sighting(f"{body.get('team_id')}:{event_id}"):
+            log.info(
+                "event.redelivery_ignored",
+                event_id=event_id,
+                retry_num=req.headers.get("x-slack-retry-num", [""])[0],
+                retry_reason=req.headers.get("x-slack-retry-reason", [""])[0],
+            )
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    return middleware

@@ -1,0 +1,103 @@
+"""Assembling the process: clients, the core, and the Bolt app, opened and closed together.
+
+Every long-lived resource (the Bedrock client and its connection pool, the Slack HTTP session) is opened
+once here and closed on the way out, after running tasks have had their grace period.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+import structlog
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.admission import Admission, MemoryRateLimiter
+from agents.catalog import default_registry
+from agents.dedupe import MemoryDeduper
+from agents.health import ModelHealth
+from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
+from agents.orchestrator import Orchestrator
+from agents.router import KeywordRouter
+from agents.runner import TaskRunner
+from bot.app import build_app
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from slack_bolt.async_app import AsyncApp
+
+    from agents.settings import Mode, Settings
+
+__all__ = ["Runtime", "open_runtime"]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """A running bot's parts."""
+
+    app: AsyncApp
+    orchestrator: Orchestrator
+    client: AsyncWebClient
+    settings: Settings
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -> AsyncIterator[Runtime]:
+    """Open every client, build the core and the app; on exit, drain running tasks, then close."""
+    bedrock = settings.bedrock
+    slack = settings.slack
+    admission_settings = settings.admission
+    async with (
+        bedrock_client(
+            region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50
+        ) as br,
+        aiohttp.ClientSession() as session,
+    ):
+        adapter = BedrockChatModel(br)
+        model_health = ModelHealth(adapter, model_id=bedrock.model_id)
+        model = RetryingChatModel(
+            adapter,
+            RetryPolicy(
+                max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observer=model_health
+            ),
+        )
+        registry = default_registry()
+        orchestrator = Orchestrator(
+            registry=registry,
+            admission=Admission(
+                MemoryRateLimiter(admission_settings.rate_limit),
+                max_per_user=admission_settings.max_tasks_per_user,
+                max_total=admission_settings.max_concurrent_tasks,
+            ),
+            runner=TaskRunner(router=KeywordRouter(registry), model=model, default_model_id=bedrock.model_id),
+            deduper=MemoryDeduper(),
+            model_health=model_health,
+        )
+        client = AsyncWebClient(
+            token=slack.bot_token,
+            base_url=slack.api_url,
+            session=session,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+        app = build_app(
+            orchestrator, client, signing_secret=slack.signing_secret, region=bedrock.region, mode=mode
+        )
+        try:
+            yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings)
+        finally:
+            cut = await orchestrator.drain(grace)
+            log.info("shutdown.drained", interrupted=cut)
