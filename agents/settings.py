@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agents.errors import ConfigError
 
-__all__ = ["DEFAULT_MODEL_ID", "DEFAULT_ROUTER_MODEL_ID", "Mode", "Settings", "load_settings"]
+__all__ = ["DEFAULT_MODEL_ID", "DEFAULT_ROUTER_MODEL_ID", "Mode", "Settings", "detect_mode", "load_settings"]
 
 # Claude Sonnet 4.5 through the global cross-region inference profile: callable from most commercial
 # regions without choosing a geography prefix.
@@ -68,14 +68,36 @@ class AdmissionSettings:
     max_concurrent_tasks: int
 
 
-class Settings(BaseSettings):
-    """Every setting orch-bot reads. Field names are the environment variable names, lower-cased."""
+class _SlackSecrets(BaseSettings):
+    """The credentials, which no value can make invalid at parse time; checked per mode instead."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
     slack_app_token: SecretStr = SecretStr("")
+
+    def mode_problems(self, mode: Mode) -> list[tuple[str, str]]:
+        """Every credential ``mode`` needs but lacks or has malformed."""
+        problems: list[tuple[str, str]] = []
+        bot_token = self.slack_bot_token.get_secret_value()
+        app_token = self.slack_app_token.get_secret_value()
+        if not bot_token.startswith("xoxb-"):
+            problems.append(("SLACK_BOT_TOKEN", _problem(bot_token, "SLACK_BOT_TOKEN", "xoxb-")))
+        if mode == "http" and not self.slack_signing_secret.get_secret_value():
+            problems.append(("SLACK_SIGNING_SECRET", "missing: " + _FIXES["SLACK_SIGNING_SECRET"]))
+        if mode == "socket" and not app_token.startswith("xapp-"):
+            problems.append(("SLACK_APP_TOKEN", _problem(app_token, "SLACK_APP_TOKEN", "xapp-")))
+        return problems
+
+    def auto_mode(self) -> Mode:
+        """Socket Mode when an app token is configured, else HTTP."""
+        return "socket" if self.slack_app_token.get_secret_value() else "http"
+
+
+class Settings(_SlackSecrets):
+    """Every setting orch-bot reads. Field names are the environment variable names, lower-cased."""
+
     slack_api_url: str = "https://slack.com/api/"
     aws_region: str = Field(
         default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
@@ -153,33 +175,33 @@ class Settings(BaseSettings):
         values = (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
         return tuple(v.get_secret_value() for v in values if v.get_secret_value())
 
-    def check_mode(self, mode: Mode) -> None:
-        """Raise :class:`ConfigError` naming every setting ``mode`` needs but lacks or has malformed."""
-        problems: list[tuple[str, str]] = []
-        slack = self.slack
-        if not slack.bot_token.startswith("xoxb-"):
-            problems.append(("SLACK_BOT_TOKEN", _problem(slack.bot_token, "SLACK_BOT_TOKEN", "xoxb-")))
-        if mode == "http" and not slack.signing_secret:
-            problems.append(("SLACK_SIGNING_SECRET", "missing: " + _FIXES["SLACK_SIGNING_SECRET"]))
-        if mode == "socket" and not slack.app_token.startswith("xapp-"):
-            problems.append(("SLACK_APP_TOKEN", _problem(slack.app_token, "SLACK_APP_TOKEN", "xapp-")))
-        if problems:
-            raise ConfigError(problems)
-
 
 def _problem(value: str, name: str, prefix: str) -> str:
     what = "missing" if not value else f"does not start with {prefix}"
     return f"{what}: {_FIXES[name]}"
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment; raise :class:`ConfigError` listing every problem with its fix."""
+def load_settings(mode: Mode | None = None, **overrides: object) -> Settings:
+    """Read the environment; raise :class:`ConfigError` listing every problem with its fix.
+
+    With ``mode``, the credentials that mode needs are checked too, in the same message.
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_url=False, include_input=False):
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             fix = _FIXES.get(name, "see the configuration table in the README")
-            problems.append((name, f"{error['msg']}: {fix}"))
+            problems.append((name, f"{error['msg'].removeprefix('Value error, ')}: {fix}"))
+        if mode is not None:
+            problems += _SlackSecrets(**overrides).mode_problems(mode)  # type: ignore[arg-type]
         raise ConfigError(problems) from None
+    if mode is not None and (problems := settings.mode_problems(mode)):
+        raise ConfigError(problems)
+    return settings
+
+
+def detect_mode() -> Mode:
+    """The mode bare ``orch-bot`` runs in: Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP."""
+    return _SlackSecrets().auto_mode()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import ConfigError
 from agents.observability import configure_logging
-from agents.settings import load_settings
+from agents.settings import detect_mode, load_settings
 from bot.server import run_http, run_socket
 
 if TYPE_CHECKING:
@@ -49,16 +49,9 @@ def _config_problem(error: ConfigError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
+    mode: Mode = {"serve": "http", "socket": "socket"}.get(args.command) or detect_mode()  # type: ignore[assignment]
     try:
-        settings = load_settings()
-        mode: Mode
-        if args.command == "serve":
-            mode = "http"
-        elif args.command == "socket":
-            mode = "socket"
-        else:
-            mode = "socket" if settings.slack.app_token else "http"
-        settings.check_mode(mode)
+        settings = load_settings(mode)
     except ConfigError as error:
         print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
         return EXIT_CONFIG
