@@ -1,0 +1,140 @@
+"""The Bedrock adapter over real HTTP: the real aiobotocore client against the fake Bedrock Runtime.
+
+Checks the endpoint override contract, error translation at the boundary, and that botocore itself
+never retries (so ours is the only retry layer).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from agents.errors import (
+    LLMAccessDenied,
+    LLMModelNotFound,
+    LLMRequestRejected,
+    LLMThrottled,
+    LLMTransient,
+    LLMUnavailable,
+)
+from agents.llm import (
+    BedrockChatModel,
+    ChatMessage,
+    ModelRequest,
+    RetryingChatModel,
+    RetryPolicy,
+    bedrock_client,
+)
+from tests.fakes.bedrock import FakeBedrock, Fault, Reply
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+
+def request(text: str = "why is checkout slow?", model_id: str = MODEL) -> ModelRequest:
+    """A one-turn request."""
+    return ModelRequest(model_id=model_id, system="be brief", messages=(ChatMessage("user", text),))
+
+
+@pytest.fixture
+async def bedrock(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeBedrock]:
+    """A fake Bedrock reached only through the standard endpoint override variable."""
+    async with FakeBedrock() as fake:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", fake.endpoint_url)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.delenv("AWS_PROFILE", raising=False)
+        yield fake
+
+
+async def test_converse_returns_text_usage_and_model(bedrock: FakeBedrock) -> None:
+    """A reply carries its text, token usage and the model id; the request carried system and turns."""
+    bedrock.enqueue(Reply(text="Checkout is slow because…", input_tokens=42, output_tokens=7))
+    async with bedrock_client(region="us-east-1") as client:
+        reply = await BedrockChatModel(client).converse(request())
+    assert reply.text == "Checkout is slow because…"
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (42, 7)
+    assert reply.model_id == MODEL
+    call = bedrock.calls[0]
+    assert call.model_id == MODEL
+    assert call.body["system"] == [{"text": "be brief"}]
+    assert call.body["messages"] == [{"role": "user", "content": [{"text": "why is checkout slow?"}]}]
+
+
+@pytest.mark.parametrize(
+    ("code", "error_type"),
+    [
+        ("ThrottlingException", LLMThrottled),
+        ("ServiceUnavailableException", LLMTransient),
+        ("ModelNotReadyException", LLMTransient),
+        ("ModelTimeoutException", LLMTransient),
+        ("InternalServerException", LLMTransient),
+        ("AccessDeniedException", LLMAccessDenied),
+        ("ResourceNotFoundException", LLMModelNotFound),
+        ("ValidationException", LLMRequestRejected),
+    ],
+)
+async def test_each_bedrock_error_is_translated_once_and_not_retried_by_botocore(
+    bedrock: FakeBedrock, code: str, error_type: type[Exception]
+) -> None:
+    """Every Bedrock error code becomes its domain error after exactly one HTTP call."""
+    bedrock.enqueue(Fault(code))
+    async with bedrock_client(region="us-east-1") as client:
+        with pytest.raises(error_type) as caught:
+            await BedrockChatModel(client).converse(request())
+    assert len(bedrock.calls) == 1
+    assert caught.value.__cause__ is not None  # translated with `raise … from`
+
+
+async def test_access_denied_names_the_model(bedrock: FakeBedrock) -> None:
+    """The error carries the model id so the user can be told exactly what to enable."""
+    bedrock.denied_models.add(MODEL)
+    async with bedrock_client(region="us-east-1") as client:
+        with pytest.raises(LLMAccessDenied) as caught:
+            await BedrockChatModel(client).converse(request())
+    assert caught.value.model_id == MODEL
+
+
+async def test_unreachable_endpoint_is_transient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A connection refused is a retryable transient failure, not a crash."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    async with bedrock_client(region="us-east-1") as client:
+        with pytest.raises(LLMTransient):
+            await BedrockChatModel(client).converse(request())
+
+
+async def test_throttling_then_success_through_the_retry_layer(bedrock: FakeBedrock) -> None:
+    """Two throttles then an answer: three HTTP calls in all, and the reply says so."""
+    bedrock.enqueue(Fault("ThrottlingException"), Fault("ThrottlingException"), Reply(text="ok"))
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with bedrock_client(region="us-east-1") as client:
+        model = RetryingChatModel(BedrockChatModel(client), RetryPolicy(sleep=sleep, rand=lambda: 1.0))
+        reply = await model.converse(request())
+    assert reply.text == "ok"
+    assert reply.attempts == 3
+    assert len(bedrock.calls) == 3
+    assert sleeps == [0.5, 1.0]
+
+
+async def test_persistent_throttling_ends_in_unavailable_after_the_bound(bedrock: FakeBedrock) -> None:
+    """Throttling that never stops: exactly max_attempts HTTP calls, then LLMUnavailable."""
+    bedrock.enqueue(*[Fault("ThrottlingException")] * 10)
+
+    async def sleep(_: float) -> None:
+        return
+
+    async with bedrock_client(region="us-east-1") as client:
+        model = RetryingChatModel(BedrockChatModel(client), RetryPolicy(max_attempts=3, sleep=sleep))
+        with pytest.raises(LLMUnavailable) as caught:
+            await model.converse(request())
+    assert caught.value.attempts == 3
+    assert len(bedrock.calls) == 3
