@@ -401,7 +401,7 @@ class FakeBedrock:
     async def wait_for_calls(
         self,
         count: int,
-        timeout: float = 5.0,  # noqa: ASYNC109 - agreed API; a default deadline keeps a broken test from hanging
+        timeout: float = 5.0,
     ) -> list[ConverseCall]:
         """Wait until at least ``count`` requests arrived; return all calls so far.
 

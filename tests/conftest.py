@@ -1,0 +1,60 @@
+"""Shared fixtures: the fakes and a running bot, started once per session and reused by every e2e test."""
+
+from __future__ import annotations
+
+import statistics
+from typing import TYPE_CHECKING
+
+import pytest
+import pytest_asyncio
+
+from tests.e2e.harness import ACK_LATENCIES_MS, APP_TOKEN, BOT_TOKEN, BotProcess, bot_env, free_port
+from tests.fakes.bedrock import FakeBedrock
+from tests.fakes.slack import FakeSlack
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@pytest_asyncio.fixture(scope="session")
+async def slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API (and Socket Mode) server."""
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture(scope="session")
+async def bedrock() -> AsyncIterator[FakeBedrock]:
+    """The fake Bedrock Runtime server."""
+    async with FakeBedrock() as fake:
+        yield fake
+
+
+@pytest_asyncio.fixture(scope="session")
+async def bot(
+    slack: FakeSlack, bedrock: FakeBedrock, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[BotProcess]:
+    """``orch-bot serve`` in HTTP mode against the fakes."""
+    port = free_port()
+    process = BotProcess(
+        ["serve", "--host", "127.0.0.1", "--port", str(port)],
+        bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url),
+        tmp_path_factory.mktemp("bot") / "http.log",
+        port=port,
+    )
+    await process.start()
+    yield process
+    await process.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print the ack latencies the e2e tests measured (figures, not assertions)."""
+    if len(ACK_LATENCIES_MS) < 2:
+        return
+    ordered = sorted(ACK_LATENCIES_MS)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    terminalreporter.write_sep("-", "e2e ack latency over real HTTP")
+    terminalreporter.write_line(
+        f"{len(ordered)} deliveries: p50 {statistics.median(ordered):.1f} ms, "
+        f"p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms"
+    )
