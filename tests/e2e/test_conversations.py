@@ -1,0 +1,181 @@
+"""Mentions, threads, direct messages, the assistant pane, and Slack's redeliveries."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from tests.e2e.harness import unique
+from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
+from tests.fakes.slack import app_mention_event, dm_message_event
+
+if TYPE_CHECKING:
+    from tests.e2e.harness import BotProcess
+    from tests.fakes.bedrock import FakeBedrock
+    from tests.fakes.slack import FakeSlack
+
+
+async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    """``@orch …`` at the top level: placeholder and answer go in the thread under the mention."""
+    channel = unique("C")
+    mention = slack.seed_message(channel, "<@UBOT> what is an ALB?")
+    ack = await bot.event(
+        app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
+    )
+    assert ack.status == 200
+    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
+    (placeholder,) = slack.calls_to("chat.postMessage")[-1:]
+    assert placeholder.args["thread_ts"] == mention["ts"]
+    assert "echo: what is an ALB?" in message_text(update)
+    assert REQUEST_ID.search(message_text(update))
+
+
+async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """Mentioned in a thread: answered there, with earlier messages (not the mention itself) as delimited context."""
+    channel = unique("C")
+    parent = slack.seed_message(channel, "checkout p99 is 4s since the deploy", user="U0ANA")
+    slack.seed_message(channel, "db CPU at 95% &amp; connections maxed", user="U0BEN", thread_ts=parent["ts"])
+    mention = slack.seed_message(
+        channel, "<@UBOT> what should we check first?", user="U0ANA", thread_ts=parent["ts"]
+    )
+    await bot.event(
+        app_mention_event(
+            text=mention["text"], user="U0ANA", channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
+        )
+    )
+    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
+    assert all(
+        c.args.get("thread_ts") == parent["ts"]
+        for c in slack.calls_to("chat.postMessage")
+        if in_channel(channel)(c)
+    )
+    sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
+    assert sent.startswith(
+        "<thread_context>\n[user] checkout p99 is 4s since the deploy\n[user] db CPU at 95% & connections maxed\n</thread_context>"
+    )
+    assert sent.endswith("what should we check first?")
+    assert sent.count("what should we check first?") == 1
+    assert "echo:" in message_text(update)
+
+
+async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
+    """A long thread contributes at most 20 messages and 8,000 characters, the most recent ones."""
+    channel = unique("C")
+    parent = slack.seed_message(channel, "incident thread")
+    for i in range(40):
+        slack.seed_message(channel, f"message {i:02d} " + "x" * 600, thread_ts=parent["ts"])
+    mention = slack.seed_message(channel, "<@UBOT> summarise", thread_ts=parent["ts"])
+    await bot.event(
+        app_mention_event(
+            text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
+        )
+    )
+    await slack.wait_for("chat.update", where=in_channel(channel))
+    sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
+    context = sent.split("</thread_context>")[0]
+    assert "message 39" in context
+    assert "message 20" not in context
+    assert "incident thread" not in context
+    assert len(context) < 8_000 + 400
+
+
+async def test_direct_message_is_answered_in_its_thread_with_a_status(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    """A DM shows a working status in the assistant thread, then the answer in the same thread."""
+    channel = unique("D")
+    dm = slack.seed_message(channel, "how do I rotate an access key?")
+    await bot.event(dm_message_event(text=dm["text"], user=unique("U"), channel=channel, ts=dm["ts"]))
+    (answer,) = await slack.wait_for("chat.postMessage", where=in_channel(channel))
+    (status,) = slack.calls_to("assistant.threads.setStatus")[-1:]
+    assert status.args["channel_id"] == channel
+    assert status.args["thread_ts"] == dm["ts"]
+    assert answer.args["thread_ts"] == dm["ts"]
+    assert "echo: how do I rotate an access key?" in message_text(answer)
+
+
+async def test_bot_and_edited_messages_in_dms_are_ignored(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """Only a person's new message is a task: edits and bot messages are acknowledged and dropped."""
+    channel = unique("D")
+    before = len(bedrock.calls)
+    edited = dm_message_event(text="edited", user=unique("U"), channel=channel, ts="1700000000.000001") | {
+        "subtype": "message_changed"
+    }
+    from_bot = dm_message_event(text="a bot", user=unique("U"), channel=channel, ts="1700000000.000002") | {
+        "bot_id": "B0OTHER"
+    }
+    for event in (edited, from_bot):
+        assert (await bot.event(event)).status == 200
+    await asyncio.sleep(0.3)
+    assert len(bedrock.calls) == before
+    assert not [c for c in slack.calls if in_channel(channel)(c)]
+
+
+async def test_assistant_thread_started_offers_suggested_prompts(bot: BotProcess, slack: FakeSlack) -> None:
+    """Opening the assistant pane sets suggested prompts for that thread."""
+    channel = unique("D")
+    event = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": unique("U"),
+            "context": {},
+            "channel_id": channel,
+            "thread_ts": "1700000001.000100",
+        },
+        "event_ts": "1700000001.000200",
+    }
+    assert (await bot.event(event)).status == 200
+    (prompts,) = await slack.wait_for(
+        "assistant.threads.setSuggestedPrompts", where=lambda c: c.args.get("channel_id") == channel
+    )
+    assert prompts.args["thread_ts"] == "1700000001.000100"
+    assert len(prompts.args["prompts"]) >= 2
+
+
+async def test_retried_event_is_answered_once(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """Slack's redeliveries of one event_id (retry 1 and 2) get 200 and produce no second answer."""
+    channel = unique("C")
+    mention = slack.seed_message(channel, "<@UBOT> is the api up?")
+    event = app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
+    event_id = unique("Ev")
+    before = len(bedrock.calls)
+    first = await bot.event(event, event_id=event_id)
+    again = await bot.event(event, event_id=event_id, retry_num=1)
+    third = await bot.event(event, event_id=event_id, retry_num=2)
+    assert [first.status, again.status, third.status] == [200, 200, 200]
+    await slack.wait_for("chat.update", where=in_channel(channel))
+    await asyncio.sleep(0.3)
+    assert len(slack.calls_to("chat.update")) == len({c.args["ts"] for c in slack.calls_to("chat.update")})
+    assert len([c for c in slack.calls_to("chat.update") if in_channel(channel)(c)]) == 1
+    assert len(bedrock.calls) == before + 1
+
+
+async def test_retry_whose_first_delivery_was_lost_is_still_answered(
+    bot: BotProcess, slack: FakeSlack
+) -> None:
+    """A delivery marked as retry 1 whose original never arrived is the first sighting: it is answered."""
+    channel = unique("C")
+    mention = slack.seed_message(channel, "<@UBOT> anything?")
+    event = app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
+    await bot.event(event, event_id=unique("Ev"), retry_num=1)
+    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
+    assert "echo: anything?" in message_text(update)
+
+
+async def test_empty_mention_gets_usage_privately(bot: BotProcess, slack: FakeSlack) -> None:
+    """``@orch`` alone: usage as an ephemeral message in the thread, nothing visible to the channel."""
+    channel, user = unique("C"), unique("U")
+    mention = slack.seed_message(channel, "<@UBOT>")
+    await bot.event(app_mention_event(text=mention["text"], user=user, channel=channel, ts=mention["ts"]))
+    (usage,) = await slack.wait_for("chat.postEphemeral", where=in_channel(channel))
+    assert usage.args["user"] == user
+    assert "/orchestrate <agent>: <task>" in message_text(usage)
+    assert not [c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)]
