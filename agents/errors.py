@@ -15,6 +15,7 @@ the request ID.
         │   ├── RateLimited         per-user rate limit; has ``retry_after``
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
         │   └── ShuttingDown        the process is draining; has ``retry_after``
+        ├── ToolFailed              a data source failed; goes back to the model as an error result
         └── LLMError                the model could not answer
             ├── LLMRetryable        worth another attempt (internal; surfaces as LLMUnavailable)
             │   ├── LLMThrottled
@@ -46,6 +47,7 @@ __all__ = [
     "ShuttingDown",
     "TaskError",
     "TooManyTasks",
+    "ToolFailed",
 ]
 
 
@@ -116,6 +118,18 @@ class ShuttingDown(AdmissionDenied):
 
     def __init__(self) -> None:
         super().__init__("the bot is restarting", retry_after=30)
+
+
+class ToolFailed(TaskError):
+    """A tool could not get its data. ``source`` names the data source, ``reason`` says why, for people."""
+
+    code = "tool_failed"
+
+    def __init__(self, *, source: str, reason: str, retryable: bool = False) -> None:
+        self.source = source
+        self.reason = reason
+        self.retryable = retryable
+        super().__init__(f"{source}: {reason}")
 
 
 class LLMError(TaskError):
