@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agents.tools import Toolset
+
 __all__ = ["GENERAL", "AgentRegistry", "AgentSpec", "default_registry"]
 
 
@@ -21,6 +23,7 @@ class AgentSpec:
     system_prompt: str
     model_id: str | None = None
     keywords: frozenset[str] = field(default_factory=frozenset)
+    toolset: Toolset = field(default_factory=Toolset)
 
 
 class AgentRegistry:

@@ -37,6 +37,8 @@ class TaskResult:
     usage: Usage
     seconds: float
     attempts: int
+    sources: tuple[str, ...] = ()
+    failed_sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,35 @@ class AgentRouted:
 
     task: Task
     routing: Routing
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDelta:
+    """More of the answer, as the model writes it."""
+
+    task: Task
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolStarted:
+    """An agent started reading a data source; ``progress`` says what, for people."""
+
+    task: Task
+    tool: str
+    source: str
+    progress: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolFinished:
+    """A tool call ended; ``ok`` is False when its data source failed."""
+
+    task: Task
+    tool: str
+    source: str
+    ok: bool
+    seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +102,7 @@ class TaskFailed:
     seconds: float
 
 
-TaskEvent = TaskStarted | AgentRouted | TaskSucceeded | TaskFailed
+TaskEvent = TaskStarted | AgentRouted | AnswerDelta | ToolStarted | ToolFinished | TaskSucceeded | TaskFailed
 
 
 class EventSink(Protocol):

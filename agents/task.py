@@ -25,6 +25,7 @@ __all__ = [
     "HelpRequest",
     "Origin",
     "ParsedText",
+    "SharedFile",
     "Task",
     "clean_text",
     "new_request_id",
@@ -87,6 +88,16 @@ class ContextMessage(BaseModel):
     text: CleanText
 
 
+class SharedFile(BaseModel):
+    """A file shared in the task's conversation, which a tool may read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: CleanText
+    size: int = 0
+
+
 class Task(BaseModel):
     """A validated request, ready for admission and an agent."""
 
@@ -97,6 +108,7 @@ class Task(BaseModel):
     text: Annotated[CleanText, Field(min_length=1, max_length=MAX_TASK_CHARS)]
     agent: str | None = None
     context: tuple[ContextMessage, ...] = ()
+    files: tuple[SharedFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

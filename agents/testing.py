@@ -6,10 +6,17 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from typing import TYPE_CHECKING
 
 from agents.errors import LLMError
-from agents.llm import ModelReply, ModelRequest, Usage
+from agents.llm import ModelReply, ModelRequest, ReplyComplete, TextDelta, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from agents.llm import StreamEvent
 
 __all__ = ["FakeChatModel"]
 
@@ -19,10 +26,10 @@ class FakeChatModel:
 
     def __init__(self) -> None:
         self.requests: list[ModelRequest] = []
-        self._script: deque[str | LLMError] = deque()
+        self._script: deque[str | ModelReply | LLMError] = deque()
 
-    def enqueue(self, *items: str | LLMError) -> None:
-        """Answer the next requests with these texts, or fail them with these errors, in order."""
+    def enqueue(self, *items: str | ModelReply | LLMError) -> None:
+        """Answer the next requests with these texts or replies (tool calls), or fail with these errors."""
         self._script.extend(items)
 
     async def converse(self, request: ModelRequest) -> ModelReply:
@@ -31,8 +38,17 @@ class FakeChatModel:
         item = self._script.popleft() if self._script else f"echo: {request.messages[-1].text}"
         if isinstance(item, LLMError):
             raise item
+        if isinstance(item, ModelReply):
+            return item
         return ModelReply(
             text=item,
             model_id=request.model_id,
             usage=Usage(sum(len(m.text) for m in request.messages) // 4, len(item) // 4 + 1),
         )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Play the next scripted item as a stream: its text in words, then the complete reply."""
+        reply = await self.converse(request)
+        for word in re.findall(r"\S+\s*", reply.text):
+            yield TextDelta(word)
+        yield ReplyComplete(reply)

@@ -5,7 +5,19 @@ aiobotocore), :class:`RetryingChatModel` adds the one retry layer, and ``agents.
 the scripted stand-in for unit tests and offline demos.
 """
 
-from agents.llm._base import ChatMessage, ChatModel, ModelReply, ModelRequest, Usage
+from agents.llm._base import (
+    ChatMessage,
+    ChatModel,
+    ModelReply,
+    ModelRequest,
+    ReplyComplete,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    ToolDefinition,
+    ToolResult,
+    Usage,
+)
 from agents.llm._bedrock import BedrockChatModel, bedrock_client
 from agents.llm._retry import RetryingChatModel, RetryPolicy
 
@@ -15,8 +27,14 @@ __all__ = [
     "ChatModel",
     "ModelReply",
     "ModelRequest",
+    "ReplyComplete",
     "RetryPolicy",
     "RetryingChatModel",
+    "StreamEvent",
+    "TextDelta",
+    "ToolCall",
+    "ToolDefinition",
+    "ToolResult",
     "Usage",
     "bedrock_client",
 ]

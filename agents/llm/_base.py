@@ -1,28 +1,65 @@
-"""The shape of a model call, independent of any vendor."""
+"""The shape of a model call, independent of any vendor: turns, tool calls, tool results, stream events."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """The model asks for a tool to be run with ``input``."""
+
+    id: str
+    name: str
+    input: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """What a tool returned (or why it failed), for the model's next turn."""
+
+    tool_call_id: str
+    text: str
+    is_error: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One turn of a conversation."""
+    """One turn: text, plus the assistant's tool calls or the user's tool results."""
 
     role: Literal["user", "assistant"]
-    text: str
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    """A tool as the model sees it: name, description and JSON schema of its input."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
 class ModelRequest:
-    """What to ask the model: a system prompt and alternating turns, the last one the user's."""
+    """What to ask the model: a system prompt and alternating turns, the last one the user's.
+
+    ``tool_choice`` is ``"auto"`` (the model decides) or the name of a tool the model must call.
+    """
 
     model_id: str
     system: str
     messages: tuple[ChatMessage, ...]
     max_tokens: int = 2048
     temperature: float = 0.2
+    tools: tuple[ToolDefinition, ...] = ()
+    tool_choice: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +82,24 @@ class ModelReply:
     usage: Usage = field(default_factory=Usage)
     stop_reason: str = "end_turn"
     attempts: int = 1
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """A piece of the answer, as the model writes it."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyComplete:
+    """The end of a streamed reply, with everything a non-streamed reply would carry."""
+
+    reply: ModelReply
+
+
+StreamEvent = TextDelta | ReplyComplete
 
 
 class ChatModel(Protocol):
@@ -52,4 +107,8 @@ class ChatModel(Protocol):
 
     async def converse(self, request: ModelRequest) -> ModelReply:
         """Send one request and return the complete reply."""
+        ...
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Send one request and yield text as it is written, then :class:`ReplyComplete`."""
         ...

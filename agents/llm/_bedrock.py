@@ -8,6 +8,7 @@ single retry layer.
 
 from __future__ import annotations
 
+import json
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +34,23 @@ from agents.errors import (
     LLMThrottled,
     LLMTransient,
 )
-from agents.llm._base import ModelReply, ModelRequest, Usage
+from agents.llm._base import (
+    ChatMessage,
+    ModelReply,
+    ModelRequest,
+    ReplyComplete,
+    StreamEvent,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
+_VENDOR_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, TimeoutError)
 _THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException"})
 _TRANSIENT = frozenset(
     {
@@ -72,7 +83,7 @@ async def bedrock_client(
 
 
 class BedrockChatModel:
-    """Calls Converse once per request; never retries."""
+    """Calls Converse / ConverseStream once per request; never retries."""
 
     def __init__(self, client: BedrockRuntimeClient) -> None:
         self._client = client
@@ -80,27 +91,138 @@ class BedrockChatModel:
     async def converse(self, request: ModelRequest) -> ModelReply:
         """Send ``request`` to Bedrock and return its reply, or raise an :class:`LLMError`."""
         try:
-            response = await self._client.converse(
-                modelId=request.model_id,
-                system=[{"text": request.system}],
-                messages=[{"role": m.role, "content": [{"text": m.text}]} for m in request.messages],
-                inferenceConfig={"maxTokens": request.max_tokens, "temperature": request.temperature},
-            )
-        except (ClientError, BotoCoreError, aiohttp.ClientError, TimeoutError) as exc:
+            response = await self._client.converse(**_request_kwargs(request))
+        except _VENDOR_ERRORS as exc:
             raise translate_error(exc, model_id=request.model_id) from exc
-        return _to_reply(response, request.model_id)
+        message = response.get("output", {}).get("message", {})
+        content = message.get("content", [])
+        text = "".join(block.get("text", "") for block in content)
+        calls = tuple(
+            ToolCall(id=use["toolUseId"], name=use["name"], input=dict(use.get("input") or {}))
+            for use in (block["toolUse"] for block in content if "toolUse" in block)
+        )
+        usage = response.get("usage", {})
+        return ModelReply(
+            text=text,
+            model_id=request.model_id,
+            usage=Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0)),
+            stop_reason=response.get("stopReason", "end_turn"),
+            tool_calls=calls,
+        )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Yield the answer's text as Bedrock streams it, then the complete reply."""
+        reply = _StreamedReply()
+        try:
+            response = await self._client.converse_stream(**_request_kwargs(request))
+            async for event in response["stream"]:
+                delta = reply.absorb(event)
+                if delta:
+                    yield TextDelta(delta)
+        except _VENDOR_ERRORS as exc:
+            raise translate_error(exc, model_id=request.model_id) from exc
+        yield ReplyComplete(reply.finish(request.model_id))
 
 
-def _to_reply(response: Any, model_id: str) -> ModelReply:
-    content = response.get("output", {}).get("message", {}).get("content", [])
-    text = "".join(block.get("text", "") for block in content)
-    usage = response.get("usage", {})
-    return ModelReply(
-        text=text,
-        model_id=model_id,
-        usage=Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0)),
-        stop_reason=response.get("stopReason", "end_turn"),
+class _StreamedReply:
+    """Reassembles a ConverseStream: text deltas, tool-use blocks whose input arrives as JSON fragments."""
+
+    def __init__(self) -> None:
+        self.text: list[str] = []
+        self.tools: dict[int, tuple[str, str, list[str]]] = {}
+        self.stop_reason = "end_turn"
+        self.usage = Usage()
+
+    def absorb(self, event: Mapping[str, Any]) -> str:
+        """Take one stream event; return the text it adds, if any."""
+        if "contentBlockStart" in event:
+            start = event["contentBlockStart"]
+            use = start.get("start", {}).get("toolUse")
+            if use:
+                self.tools[start.get("contentBlockIndex", 0)] = (use["toolUseId"], use["name"], [])
+        elif "contentBlockDelta" in event:
+            block = event["contentBlockDelta"]
+            delta = block.get("delta", {})
+            if "text" in delta:
+                self.text.append(delta["text"])
+                return str(delta["text"])
+            if "toolUse" in delta and block.get("contentBlockIndex", 0) in self.tools:
+                self.tools[block["contentBlockIndex"]][2].append(delta["toolUse"].get("input", ""))
+        elif "messageStop" in event:
+            self.stop_reason = event["messageStop"].get("stopReason", "end_turn")
+        elif "metadata" in event:
+            usage = event["metadata"].get("usage", {})
+            self.usage = Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0))
+        return ""
+
+    def finish(self, model_id: str) -> ModelReply:
+        calls = tuple(
+            ToolCall(id=tool_id, name=name, input=_parse_input("".join(parts)))
+            for _, (tool_id, name, parts) in sorted(self.tools.items())
+        )
+        return ModelReply(
+            text="".join(self.text),
+            model_id=model_id,
+            usage=self.usage,
+            stop_reason=self.stop_reason,
+            tool_calls=calls,
+        )
+
+
+def _parse_input(raw: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return {"_unparsable_input": raw[:2000]}
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def _content(message: ChatMessage) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    if message.text:
+        blocks.append({"text": message.text})
+    blocks.extend(
+        {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}}
+        for call in message.tool_calls
     )
+    blocks.extend(
+        {
+            "toolResult": {
+                "toolUseId": result.tool_call_id,
+                "content": [{"text": result.text}],
+                "status": "error" if result.is_error else "success",
+            }
+        }
+        for result in message.tool_results
+    )
+    return blocks
+
+
+def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "modelId": request.model_id,
+        "system": [{"text": request.system}],
+        "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+        "inferenceConfig": {"maxTokens": request.max_tokens, "temperature": request.temperature},
+    }
+    if request.tools:
+        choice = {"auto": {}} if request.tool_choice == "auto" else {"tool": {"name": request.tool_choice}}
+        kwargs["toolConfig"] = {
+            "tools": [
+                {
+                    "toolSpec": {
+                        "name": t.name,
+                        "description": t.description,
+                        "inputSchema": {"json": t.input_schema},
+                    }
+                }
+                for t in request.tools
+            ],
+            "toolChoice": choice,
+        }
+    return kwargs
 
 
 def translate_error(exc: BaseException, *, model_id: str) -> LLMError:
@@ -128,7 +250,8 @@ _CONNECTION_ERRORS = (
 
 def _translate_client_error(exc: ClientError, *, model_id: str) -> LLMError:
     error = exc.response.get("Error", {})
-    code = error.get("Code", "")
+    code = str(error.get("Code", ""))
+    code = code[:1].upper() + code[1:]  # errors inside an event stream use lowerCamel codes
     message = error.get("Message", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in _THROTTLED:

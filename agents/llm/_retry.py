@@ -17,11 +17,12 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.stop import stop_base
 
 from agents.errors import LLMError, LLMRetryable, LLMTransient, LLMUnavailable
+from agents.llm._base import ReplyComplete
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable
 
-    from agents.llm._base import ChatModel, ModelReply, ModelRequest
+    from agents.llm._base import ChatModel, ModelReply, ModelRequest, StreamEvent
 
 
 class AttemptObserver(Protocol):
@@ -58,6 +59,17 @@ class RetryPolicy:
     observer: AttemptObserver | None = field(default=None)
 
 
+def _deadline_passed(attempts: int, deadline: float) -> LLMUnavailable:
+    last = LLMTransient(f"no answer within {deadline:.0f}s", vendor_code="Deadline")
+    return LLMUnavailable(attempts=attempts, last=last)
+
+
+def _counted(event: StreamEvent, attempts: int) -> StreamEvent:
+    if isinstance(event, ReplyComplete):
+        return ReplyComplete(dataclasses.replace(event.reply, attempts=attempts))
+    return event
+
+
 class _BeforeDeadline(stop_base):
     """Stop when the next sleep would end past the deadline: no point waking up to be out of time."""
 
@@ -77,31 +89,73 @@ class RetryingChatModel:
         self._inner = inner
         self._policy = policy
 
-    async def converse(self, request: ModelRequest) -> ModelReply:
-        """Call the inner model, retrying retryable failures with backoff until the budget is spent."""
+    def _retrying(self) -> AsyncRetrying:
         policy = self._policy
-        started = policy.clock()
-
-        retrying = AsyncRetrying(
+        return AsyncRetrying(
             retry=retry_if_exception_type(LLMRetryable),
-            stop=stop_after_attempt(policy.max_attempts) | _BeforeDeadline(started, policy),
+            stop=stop_after_attempt(policy.max_attempts) | _BeforeDeadline(policy.clock(), policy),
             wait=FullJitter(policy.base_delay, policy.max_delay, policy.rand),
             sleep=policy.sleep,
             reraise=True,
         )
+
+    async def converse(self, request: ModelRequest) -> ModelReply:
+        """Call the inner model, retrying retryable failures with backoff until the budget is spent."""
+        policy = self._policy
         attempts = 0
         try:
             async with asyncio.timeout(policy.deadline):
-                async for attempt in retrying:
+                async for attempt in self._retrying():
                     with attempt:
                         attempts += 1
                         reply = await self._attempt(request)
         except LLMRetryable as exc:
             raise LLMUnavailable(attempts=attempts, last=exc) from exc
         except TimeoutError as exc:
-            last = LLMTransient(f"no answer within {policy.deadline:.0f}s", vendor_code="Deadline")
-            raise LLMUnavailable(attempts=attempts, last=last) from exc
-        return _with_attempts(reply, attempts)
+            raise _deadline_passed(attempts, policy.deadline) from exc
+        return dataclasses.replace(reply, attempts=attempts)
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        """Stream the inner model's reply, retrying only until its first event has been passed on.
+
+        Once text has reached the user a retry would repeat it, so a later failure ends the stream with
+        LLMUnavailable. The deadline covers the whole stream.
+        """
+        policy = self._policy
+        attempts = 0
+        deadline = asyncio.get_running_loop().time() + policy.deadline
+        try:
+            async with asyncio.timeout_at(deadline):
+                async for attempt in self._retrying():
+                    with attempt:
+                        attempts += 1
+                        events = self._observed(request)
+                        first = await anext(events)
+            yield _counted(first, attempts)
+            while True:
+                # A timeout around each step, never around a yield: the consumer's time is its own.
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(events, None)
+                if event is None:
+                    return
+                yield _counted(event, attempts)
+        except LLMRetryable as exc:
+            raise LLMUnavailable(attempts=attempts, last=exc) from exc
+        except TimeoutError as exc:
+            raise _deadline_passed(attempts, policy.deadline) from exc
+
+    async def _observed(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        observer = self._policy.observer
+        t0 = time.perf_counter()
+        try:
+            async for event in self._inner.stream(request):
+                yield event
+        except LLMError as exc:
+            if observer is not None:
+                observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=exc)
+            raise
+        if observer is not None:
+            observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=None)
 
     async def _attempt(self, request: ModelRequest) -> ModelReply:
         observer = self._policy.observer
@@ -115,8 +169,3 @@ class RetryingChatModel:
         if observer is not None:
             observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=None)
         return reply
-
-
-def _with_attempts(reply: ModelReply, attempts: int) -> ModelReply:
-
-    return dataclasses.replace(reply, attempts=attempts)
