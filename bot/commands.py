@@ -146,5 +146,12 @@ async def _run_in_channel(
         )
         await orchestrator.run(task, PrivateDelivery(respond, region=region))
         return
-    delivery = ThreadDelivery(client, channel=origin.channel_id, thread_ts=str(parent["ts"]), region=region)
+    delivery = ThreadDelivery(
+        client,
+        channel=origin.channel_id,
+        thread_ts=str(parent["ts"]),
+        region=region,
+        recipient_team_id=origin.workspace_id,
+        recipient_user_id=origin.user_id,
+    )
     await orchestrator.run(task, delivery)

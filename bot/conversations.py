@@ -147,7 +147,13 @@ class _Conversations:
                 )
                 task = prepared.model_copy(update={"context": history})
             delivery = ThreadDelivery(
-                client, channel=channel, thread_ts=thread_ts, region=self._region, assistant_status=is_dm
+                client,
+                channel=channel,
+                thread_ts=thread_ts,
+                region=self._region,
+                recipient_team_id=origin.workspace_id,
+                recipient_user_id=user,
+                assistant_status=is_dm,
             )
             await orchestrator.run(task, delivery)
 

@@ -8,16 +8,20 @@ rejected rich message is retried as plain text, so an answer is not lost to a fo
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from agents.events import AgentRouted, TaskFailed, TaskStarted, TaskSucceeded
+from agents.events import AgentRouted, AnswerDelta, TaskFailed, TaskStarted, TaskSucceeded, ToolStarted
 from bot.messages import failure_blocks
-from bot.render import attachment_name, render_answer, working_text
+from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer, working_text
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
@@ -27,6 +31,22 @@ __all__ = ["PrivateDelivery", "ThreadDelivery"]
 
 log = structlog.get_logger(__name__)
 _PLAIN_LIMIT = 3_500
+_APPEND_BATCH = 2_000  # characters that justify an append before the flush interval is up
+_UPDATE_INTERVAL = 1.5  # seconds between chat.update edits when streaming is unavailable
+_FALLBACK_PREVIEW = 3_000
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """Where the streamed answer stands: its message, what is shown, what waits to be sent."""
+
+    ts: str | None = None
+    available: bool = True
+    pending: str = ""
+    shown: int = 0
+    capped: bool = False
+    last_flush: float = float("-inf")
+    full: list[str] = field(default_factory=list)
 
 
 def _slack_error(exc: SlackApiError) -> str:
@@ -35,7 +55,13 @@ def _slack_error(exc: SlackApiError) -> str:
 
 
 class ThreadDelivery:
-    """Delivers one task's events into ``channel``/``thread_ts``."""
+    """Delivers one task's events into ``channel``/``thread_ts``, streaming the answer as it is written.
+
+    Progress goes to a placeholder message (channels) or the assistant status (DMs). The answer streams
+    with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
+    ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
+    expires mid-answer, the streamed message is finished with ``chat.update``.
+    """
 
     def __init__(
         self,
@@ -44,42 +70,64 @@ class ThreadDelivery:
         channel: str,
         thread_ts: str,
         region: str,
+        recipient_team_id: str,
+        recipient_user_id: str,
         assistant_status: bool = False,
+        flush_interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._channel = channel
         self._thread_ts = thread_ts
         self._region = region
+        self._recipient = (recipient_team_id, recipient_user_id)
         self._assistant_status = assistant_status
+        self._flush_interval = flush_interval
+        self._clock = clock
         self._placeholder_ts: str | None = None
+        self._progress: list[str] = []
+        self._stream = _StreamState()
+        self._last_update = float("-inf")
 
     async def emit(self, event: TaskEvent) -> None:
         """Show ``event`` in the thread."""
         if isinstance(event, TaskStarted) and self._assistant_status:
-            await self._set_status()
+            await self._set_status("is working on it…")
         elif isinstance(event, AgentRouted) and not self._assistant_status:
             await self._post_placeholder(working_text(event.routing.agent.name, event.task.request_id))
+        elif isinstance(event, ToolStarted):
+            await self._flush(force=True)
+            await self._show_progress(event.progress)
+        elif isinstance(event, AnswerDelta):
+            await self._on_text(event.text)
         elif isinstance(event, TaskSucceeded):
-            answer = render_answer(event.result, event.task.request_id)
-            await self._final(answer.text, answer.blocks, request_id=event.task.request_id)
-            if answer.attachment is not None:
-                await self._attach(answer.attachment, event.task.request_id)
+            await self._succeed(event)
         elif isinstance(event, TaskFailed):
             text, blocks = failure_blocks(event.error, event.task.request_id, region=self._region)
-            await self._final(text, blocks, request_id=event.task.request_id)
+            if self._stream.ts is not None:
+                await self._finish_stream(text, blocks=[], request_id=event.task.request_id)
+            else:
+                await self._final(text, blocks, request_id=event.task.request_id)
 
-    async def _set_status(self) -> None:
+    # -- progress ---------------------------------------------------------------------------------
+
+    async def _set_status(self, status: str) -> None:
         try:
             await self._client.assistant_threads_setStatus(
-                channel_id=self._channel,
-                thread_ts=self._thread_ts,
-                status="is working on it…",
-                loading_messages=["Reading the question…", "Asking Bedrock…"],
+                channel_id=self._channel, thread_ts=self._thread_ts, status=status
             )
         except SlackApiError as exc:
             # Not an assistant thread after all: show progress as a message instead.
             log.info("slack.status_unavailable", error=_slack_error(exc))
             self._assistant_status = False
+
+    async def _show_progress(self, line: str) -> None:
+        self._progress.append(line)
+        if self._assistant_status:
+            await self._set_status(f"is {line[:1].lower()}{line[1:]}")
+        elif self._placeholder_ts is not None and self._stream.ts is None:
+            text = "\n".join(f"• {item}" for item in self._progress[-8:])
+            await self._update_placeholder(f":hourglass_flowing_sand: Working on it…\n{text}")
 
     async def _post_placeholder(self, text: str) -> None:
         try:
@@ -90,6 +138,142 @@ class ThreadDelivery:
             log.warning("slack.placeholder_failed", error=_slack_error(exc))
             return
         self._placeholder_ts = str(response["ts"])
+
+    async def _update_placeholder(self, text: str) -> None:
+        if self._placeholder_ts is None:
+            return
+        try:
+            await self._client.chat_update(channel=self._channel, ts=self._placeholder_ts, text=text)
+        except SlackApiError as exc:
+            log.info("slack.progress_update_failed", error=_slack_error(exc))
+        self._last_update = self._clock()
+
+    # -- streaming --------------------------------------------------------------------------------
+
+    async def _on_text(self, text: str) -> None:
+        stream = self._stream
+        stream.full.append(text)
+        if stream.capped:
+            return
+        if stream.shown + len(stream.pending) + len(text) > INLINE_LIMIT:
+            stream.capped = True  # the rest goes into the attached file at the end
+            return
+        stream.pending += text
+        first = stream.ts is None and stream.available
+        await self._flush(force=first)
+
+    async def _flush(self, *, force: bool = False) -> None:
+        stream = self._stream
+        if not stream.pending.strip():
+            return
+        due = self._clock() - stream.last_flush >= self._flush_interval
+        if not (force or due or len(stream.pending) >= _APPEND_BATCH):
+            return
+        if stream.available and stream.ts is None:
+            await self._start_stream()
+        elif stream.available:
+            await self._append()
+        elif self._clock() - self._last_update >= _UPDATE_INTERVAL:
+            # No streaming: show the answer so far by editing one message.
+            await self._update_answer_so_far()
+
+    async def _start_stream(self) -> None:
+        stream = self._stream
+        team, user = self._recipient
+        try:
+            response = await self._client.chat_startStream(
+                channel=self._channel,
+                thread_ts=self._thread_ts,
+                markdown_text=stream.pending,
+                recipient_team_id=team,
+                recipient_user_id=user,
+            )
+        except SlackApiError as exc:
+            log.info("slack.stream_unavailable", error=_slack_error(exc))
+            stream.available = False
+            return
+        stream.ts = str(response["ts"])
+        stream.shown += len(stream.pending)
+        stream.pending = ""
+        stream.last_flush = self._clock()
+        await self._remove_placeholder()
+
+    async def _append(self) -> None:
+        stream = self._stream
+        if stream.ts is None:
+            return
+        try:
+            await self._client.chat_appendStream(
+                channel=self._channel, ts=stream.ts, markdown_text=stream.pending
+            )
+        except SlackApiError as exc:
+            log.info("slack.stream_ended", error=_slack_error(exc))
+            stream.available = False  # finish the streamed message with chat.update instead
+            return
+        stream.shown += len(stream.pending)
+        stream.pending = ""
+        stream.last_flush = self._clock()
+
+    async def _update_answer_so_far(self) -> None:
+        target = self._stream.ts or self._placeholder_ts
+        if target is None:
+            return
+        text = "".join(self._stream.full)
+        try:
+            await self._client.chat_update(
+                channel=self._channel,
+                ts=target,
+                text=text[:_FALLBACK_PREVIEW],
+                blocks=[{"type": "markdown", "text": text[:INLINE_LIMIT] + " …"}],
+            )
+        except SlackApiError as exc:
+            log.info("slack.progress_update_failed", error=_slack_error(exc))
+        self._last_update = self._clock()
+
+    async def _remove_placeholder(self) -> None:
+        if self._placeholder_ts is None:
+            return
+        try:
+            await self._client.chat_delete(channel=self._channel, ts=self._placeholder_ts)
+        except SlackApiError as exc:
+            log.info("slack.placeholder_not_removed", error=_slack_error(exc))
+        self._placeholder_ts = None
+
+    async def _finish_stream(self, tail: str, *, blocks: list[dict[str, Any]], request_id: str) -> None:
+        """End the streamed message: the rest of the text, then ``blocks`` (the footer) under it."""
+        stream = self._stream
+        rest = stream.pending + (("\n\n" + tail) if tail else "")
+        stream.pending = ""
+        if stream.available and stream.ts is not None:
+            try:
+                await self._client.chat_stopStream(
+                    channel=self._channel, ts=stream.ts, markdown_text=rest or None, blocks=blocks or None
+                )
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=_slack_error(exc))
+            else:
+                return
+        # The stream expired: write the whole message in place.
+        text = "".join(stream.full)[:INLINE_LIMIT] + (("\n\n" + tail) if tail else "")
+        self._placeholder_ts = stream.ts
+        await self._final(
+            text[:_FALLBACK_PREVIEW], [{"type": "markdown", "text": text}, *blocks], request_id=request_id
+        )
+
+    async def _succeed(self, event: TaskSucceeded) -> None:
+        request_id = event.task.request_id
+        answer = render_answer(event.result, request_id)
+        if self._stream.ts is None:
+            await self._final(answer.text, answer.blocks, request_id=request_id)
+        else:
+            tail = ""
+            if answer.attachment is not None:
+                tail = f"_…the full answer is attached as `{attachment_name(request_id)}`._"
+            await self._finish_stream(tail, blocks=[footer(event.result, request_id)], request_id=request_id)
+        if answer.attachment is not None:
+            await self._attach(answer.attachment, request_id)
+
+    # -- whole messages ---------------------------------------------------------------------------
 
     async def _final(self, text: str, blocks: list[dict[str, Any]], *, request_id: str) -> None:
         try:

@@ -42,6 +42,10 @@ def footer(result: TaskResult, request_id: str) -> dict[str, Any]:
         parts.insert(3, f"{result.attempts} attempts")
     elements = [{"type": "mrkdwn", "text": " · ".join(parts)}]
     elements.append({"type": "mrkdwn", "text": f"routed: {result.routing_reason}"})
+    if result.sources:
+        elements.append({"type": "mrkdwn", "text": "data: " + ", ".join(result.sources)})
+    if result.failed_sources:
+        elements.append({"type": "mrkdwn", "text": "unavailable: " + ", ".join(result.failed_sources)})
     return {"type": "context", "elements": elements}
 
 

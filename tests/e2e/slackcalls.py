@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.fakes.slack import SlackCall
+    from tests.fakes.slack import FakeSlack, SlackCall
 
 REQUEST_ID = re.compile(r"req-[a-z0-9]{8,}")
 
@@ -26,3 +27,47 @@ def message_text(call: SlackCall) -> str:
         parts.append(text if isinstance(text, str) else (text or {}).get("text", ""))
         parts.extend(element.get("text", "") for element in block.get("elements", []))
     return "\n".join(parts)
+
+
+async def final_text(slack: FakeSlack, channel: str, *, timeout: float = 10.0, count: int = 1) -> str:
+    """The text of the ``count``-th finished answer in ``channel``: a stopped stream or a final message.
+
+    A streamed answer ends with ``chat.stopStream`` (its whole text is in the response); an unstreamed one
+    (an error before any text, or streaming unavailable) ends with ``chat.update`` or ``chat.postMessage``
+    carrying blocks.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        finished = [
+            c
+            for c in slack.calls
+            if in_channel(channel)(c)
+            and c.response is not None
+            and c.response.get("ok")
+            and (
+                c.method == "chat.stopStream"
+                or (
+                    c.method in {"chat.update", "chat.postMessage"}
+                    and c.args.get("blocks")
+                    and "thread_ts" in c.args | {"thread_ts": 1}
+                    and not _is_parent(c)
+                )
+            )
+        ]
+        if len(finished) >= count:
+            call = finished[count - 1]
+            if call.method == "chat.stopStream":
+                streamed = str((call.response or {}).get("message", {}).get("text", ""))
+                return streamed + "\n" + message_text(call)
+            return message_text(call)
+        if asyncio.get_running_loop().time() > deadline:
+            seen = [c.method for c in slack.calls if in_channel(channel)(c)]
+            raise AssertionError(
+                f"no finished answer #{count} in {channel} after {timeout}s; calls there: {seen}"
+            )
+        await asyncio.sleep(0.02)
+
+
+def _is_parent(call: SlackCall) -> bool:
+    """The visible "@ana asked" parent of a slash command (a top-level post)."""
+    return call.method == "chat.postMessage" and "thread_ts" not in call.args

@@ -6,7 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from tests.e2e.harness import unique
-from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
 from tests.fakes.slack import app_mention_event, dm_message_event
 
 if TYPE_CHECKING:
@@ -25,11 +25,13 @@ async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(
         app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
     )
     assert ack.status == 200
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    (placeholder,) = slack.calls_to("chat.postMessage")[-1:]
+    update = await final_text(slack, channel)
+    (placeholder,) = [c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)]
     assert placeholder.args["thread_ts"] == mention["ts"]
-    assert "echo: what is an ALB?" in message_text(update)
-    assert REQUEST_ID.search(message_text(update))
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    assert start.args["thread_ts"] == mention["ts"]
+    assert "echo: what is an ALB?" in update
+    assert REQUEST_ID.search(update)
 
 
 async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
@@ -47,7 +49,7 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
             text=mention["text"], user="U0ANA", channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
         )
     )
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
+    update = await final_text(slack, channel)
     assert all(
         c.args.get("thread_ts") == parent["ts"]
         for c in slack.calls_to("chat.postMessage")
@@ -59,7 +61,7 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     )
     assert sent.endswith("what should we check first?")
     assert sent.count("what should we check first?") == 1
-    assert "echo:" in message_text(update)
+    assert "echo:" in update
 
 
 async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
@@ -74,7 +76,7 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
             text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
         )
     )
-    await slack.wait_for("chat.update", where=in_channel(channel))
+    await final_text(slack, channel)
     sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
     context = sent.split("</thread_context>")[0]
     assert "message 39" in context
@@ -86,16 +88,19 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
 async def test_direct_message_is_answered_in_its_thread_with_a_status(
     bot: BotProcess, slack: FakeSlack
 ) -> None:
-    """A DM shows a working status in the assistant thread, then the answer in the same thread."""
+    """A DM shows a working status in its assistant thread, then the answer streams into the same thread."""
     channel = unique("D")
     dm = slack.seed_message(channel, "how do I rotate an access key?")
     await bot.event(dm_message_event(text=dm["text"], user=unique("U"), channel=channel, ts=dm["ts"]))
-    (answer,) = await slack.wait_for("chat.postMessage", where=in_channel(channel))
-    (status,) = slack.calls_to("assistant.threads.setStatus")[-1:]
-    assert status.args["channel_id"] == channel
+    text = await final_text(slack, channel)
+    (status,) = [c for c in slack.calls_to("assistant.threads.setStatus") if c.args["channel_id"] == channel]
     assert status.args["thread_ts"] == dm["ts"]
-    assert answer.args["thread_ts"] == dm["ts"]
-    assert "echo: how do I rotate an access key?" in message_text(answer)
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    assert start.args["thread_ts"] == dm["ts"]
+    assert not [
+        c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)
+    ]  # no placeholder in DMs
+    assert "echo: how do I rotate an access key?" in text
 
 
 async def test_bot_and_edited_messages_in_dms_are_ignored(
@@ -151,10 +156,10 @@ async def test_retried_event_is_answered_once(
     again = await bot.event(event, event_id=event_id, retry_num=1)
     third = await bot.event(event, event_id=event_id, retry_num=2)
     assert [first.status, again.status, third.status] == [200, 200, 200]
-    await slack.wait_for("chat.update", where=in_channel(channel))
+    await final_text(slack, channel)
     await asyncio.sleep(0.3)
-    assert len(slack.calls_to("chat.update")) == len({c.args["ts"] for c in slack.calls_to("chat.update")})
-    assert len([c for c in slack.calls_to("chat.update") if in_channel(channel)(c)]) == 1
+    assert len([c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]) == 1
+    assert len([c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]) == 1
     assert len(bedrock.calls) == before + 1
 
 
@@ -166,8 +171,8 @@ async def test_retry_whose_first_delivery_was_lost_is_still_answered(
     mention = slack.seed_message(channel, "<@UBOT> anything?")
     event = app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
     await bot.event(event, event_id=unique("Ev"), retry_num=1)
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    assert "echo: anything?" in message_text(update)
+    update = await final_text(slack, channel)
+    assert "echo: anything?" in update
 
 
 async def test_empty_mention_gets_usage_privately(bot: BotProcess, slack: FakeSlack) -> None:

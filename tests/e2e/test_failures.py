@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, unique
-from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
 from tests.fakes.bedrock import Fault, Reply
 from tests.fakes.slack import app_mention_event, event_callback, sign_request, slash_command_form
 
@@ -31,9 +31,9 @@ async def test_throttling_is_retried_then_answered(
         Reply(text="recovered"),
     )
     await bot.command("are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel), timeout=15)
-    assert "recovered" in message_text(update)
-    assert "3 attempts" in message_text(update)
+    update = await final_text(slack, channel, timeout=15)
+    assert "recovered" in update
+    assert "3 attempts" in update
     assert len(bedrock.calls) == before + 3
 
 
@@ -45,8 +45,8 @@ async def test_persistent_throttling_tells_the_user_bedrock_is_busy(
     before = len(bedrock.calls)
     bedrock.enqueue(*[Fault("ThrottlingException", latency=0)] * 4)
     await bot.command("are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel), timeout=30)
-    text = message_text(update)
+    update = await final_text(slack, channel, timeout=30)
+    text = update
     assert "busy (throttling requests); I tried 4 times" in text
     assert "Try again in a minute" in text
     assert REQUEST_ID.search(text)
@@ -61,8 +61,8 @@ async def test_access_denied_is_not_retried_and_says_exactly_what_to_fix(
     before = len(bedrock.calls)
     bedrock.enqueue(Fault("AccessDeniedException"))
     await bot.command("hello?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    text = message_text(update)
+    update = await final_text(slack, channel)
+    text = update
     assert f"The bot's AWS role cannot invoke model `{MODEL}`" in text
     assert "enable model access in the Bedrock console" in text
     assert "bedrock:InvokeModel" in text
@@ -81,12 +81,13 @@ async def test_long_answer_is_shown_in_part_and_attached_whole(
     await bot.command(
         "write a long report", user=unique("U"), channel=channel, response_url=slack.new_response_url()
     )
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
+    update = await final_text(slack, channel)
     (upload,) = await slack.wait_for(
         "files.completeUploadExternal", where=lambda c: c.args.get("channel_id") == channel
     )
-    assert "is attached as `answer-req-" in message_text(update)
-    assert len(update.args["blocks"][0]["text"]) < 12_000
+    assert "is attached as `answer-req-" in update
+    (stop,) = [c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]
+    assert len(stop.response["message"]["text"]) < 12_000
     (file_id,) = [f["id"] for f in upload.args["files"]]
     assert slack.uploaded_files[file_id].decode() == long_answer.strip()
 
@@ -120,8 +121,8 @@ async def test_logs_are_json_bound_to_request_ids_and_free_of_secrets(
     """Every line is JSON; task lines carry the request ID from the reply; no token or secret appears."""
     channel = unique("C")
     await bot.command("log check", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    (request_id,) = set(REQUEST_ID.findall(message_text(update)))
+    update = await final_text(slack, channel)
+    (request_id,) = set(REQUEST_ID.findall(update))
     lines = bot.log_lines()  # raises if any line is not JSON
     mine = [line for line in lines if line.get("request_id") == request_id]
     assert {"task.accepted", "task.succeeded"} <= {line["event"] for line in mine}

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from tests.e2e.harness import APP_TOKEN, ORCH_BOT, BotProcess, bot_env, free_port, unique
-from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
 from tests.fakes.slack import app_mention_event, event_callback
 
 if TYPE_CHECKING:
@@ -109,8 +109,8 @@ async def test_task_while_bedrock_is_down_ends_in_a_clear_message(
     await bot_without_bedrock.command(
         "are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url()
     )
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel), timeout=30)
-    text = message_text(update)
+    update = await final_text(slack, channel, timeout=30)
+    text = update
     assert "Amazon Bedrock is not answering" in text
     assert REQUEST_ID.search(text)
 
@@ -144,8 +144,8 @@ async def test_socket_mode_acks_and_answers_commands_and_mentions(
         envelope = await slack.socket_send("slash_commands", command)
         ack = await slack.socket_ack(envelope)
         assert ack["envelope_id"] == envelope
-        (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-        assert "echo: what is IAM?" in message_text(update)
+        update = await final_text(slack, channel)
+        assert "echo: what is IAM?" in update
 
         mention = slack.seed_message(channel, "<@UBOT> and STS?")
         payload = event_callback(
@@ -156,9 +156,9 @@ async def test_socket_mode_acks_and_answers_commands_and_mentions(
         await slack.socket_ack(
             await slack.socket_send("events_api", payload, retry_attempt=1, retry_reason="timeout")
         )
-        await slack.wait_for("chat.update", where=in_channel(channel), count=2)
+        await final_text(slack, channel, count=2)
         await asyncio.sleep(0.3)
-        assert len([c for c in slack.calls_to("chat.update") if in_channel(channel)(c)]) == 2
+        assert len([c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]) == 2
     finally:
         assert await process.stop() == 0
     assert '"mode": "socket"' in process.log()

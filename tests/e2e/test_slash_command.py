@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tests.e2e.harness import unique
-from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
 from tests.fakes.bedrock import Reply
 
 if TYPE_CHECKING:
@@ -15,18 +15,13 @@ if TYPE_CHECKING:
     from tests.fakes.slack import FakeSlack
 
 
-async def test_slash_command_is_acked_at_once_and_answered_in_a_thread(
+async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    """The ack is empty and fast; a visible parent names the asker; the answer replaces a placeholder in its thread."""
+    """Empty fast ack; a visible parent names the asker; a placeholder, then the answer streamed in its thread."""
     channel, user = unique("C"), unique("U")
-    bedrock.enqueue(
-        Reply(
-            text="**Checkout** is slow because the *db* pool is exhausted.",
-            input_tokens=120,
-            output_tokens=30,
-        )
-    )
+    answer = "**Checkout** is slow because the *db* pool is exhausted."
+    bedrock.enqueue(Reply(text=answer, input_tokens=120, output_tokens=30))
     ack = await bot.command(
         "why is checkout slow?", user=user, channel=channel, response_url=slack.new_response_url()
     )
@@ -40,27 +35,22 @@ async def test_slash_command_is_acked_at_once_and_answered_in_a_thread(
     assert "why is checkout slow?" in message_text(parent)
     parent_ts = parent.response["ts"]
 
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    (placeholder,) = (
-        slack.calls_to("chat.postMessage")[-1:]
-        if False
-        else [
-            c
-            for c in slack.calls_to("chat.postMessage")
-            if in_channel(channel)(c) and c.args.get("thread_ts") == parent_ts
-        ]
-    )
-    assert "Working on it" in message_text(placeholder)
-    assert update.args["ts"] == placeholder.response["ts"]
-    blocks = update.args["blocks"]
-    assert blocks[0] == {
-        "type": "markdown",
-        "text": "**Checkout** is slow because the *db* pool is exhausted.",
-    }
-    footer = message_text(update)
-    assert "agent `general`" in footer
-    assert "120 in / 30 out tokens" in footer
-    request_ids = set(REQUEST_ID.findall(footer))
+    text = await final_text(slack, channel)
+    (placeholder,) = [
+        c
+        for c in slack.calls_to("chat.postMessage")
+        if in_channel(channel)(c) and c.args.get("thread_ts") == parent_ts
+    ]
+    assert "Working on it with `general`" in message_text(placeholder)
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    assert start.args["thread_ts"] == parent_ts
+    assert (start.args["recipient_user_id"], start.args["recipient_team_id"]) == (user, "T0TEST")
+    (deleted,) = [c for c in slack.calls_to("chat.delete") if in_channel(channel)(c)]
+    assert deleted.args["ts"] == placeholder.response["ts"]
+    assert text.startswith(answer + "\n")
+    assert "agent `general`" in text
+    assert "120 in / 30 out tokens" in text
+    request_ids = set(REQUEST_ID.findall(text))
     assert len(request_ids) == 1
     assert request_ids == set(REQUEST_ID.findall(message_text(placeholder)))
     sent = bedrock.calls[-1].body["messages"]
@@ -73,9 +63,9 @@ async def test_explicit_agent_prefix_is_used_and_shown(bot: BotProcess, slack: F
     await bot.command(
         "general: explain 502s", user=unique("U"), channel=channel, response_url=slack.new_response_url()
     )
-    (update,) = await slack.wait_for("chat.update", where=in_channel(channel))
-    assert "echo: explain 502s" in message_text(update)
-    assert "you asked for `general:`" in message_text(update)
+    update = await final_text(slack, channel)
+    assert "echo: explain 502s" in update
+    assert "you asked for `general:`" in update
 
 
 async def test_empty_command_and_help_show_usage_privately(
@@ -135,7 +125,7 @@ async def test_control_characters_are_stripped_before_bedrock(
         channel=channel,
         response_url=slack.new_response_url(),
     )
-    await slack.wait_for("chat.update", where=in_channel(channel))
+    await final_text(slack, channel)
     sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
     assert sent == "why is #payments slow? see dash (https://grafana.example/d/1)"
 
