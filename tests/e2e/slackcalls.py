@@ -34,7 +34,7 @@ async def final_text(slack: FakeSlack, channel: str, *, timeout: float = 10.0, c
 
     A streamed answer ends with ``chat.stopStream`` (its whole text is in the response); an unstreamed one
     (an error before any text, or streaming unavailable) ends with ``chat.update`` or ``chat.postMessage``
-    carrying blocks.
+    carrying a footer or an error section; partial edits carry only the answer so far.
     """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -46,12 +46,7 @@ async def final_text(slack: FakeSlack, channel: str, *, timeout: float = 10.0, c
             and c.response.get("ok")
             and (
                 c.method == "chat.stopStream"
-                or (
-                    c.method in {"chat.update", "chat.postMessage"}
-                    and c.args.get("blocks")
-                    and "thread_ts" in c.args | {"thread_ts": 1}
-                    and not _is_parent(c)
-                )
+                or (c.method in {"chat.update", "chat.postMessage"} and _is_final(c) and not _is_parent(c))
             )
         ]
         if len(finished) >= count:
@@ -66,6 +61,11 @@ async def final_text(slack: FakeSlack, channel: str, *, timeout: float = 10.0, c
                 f"no finished answer #{count} in {channel} after {timeout}s; calls there: {seen}"
             )
         await asyncio.sleep(0.02)
+
+
+def _is_final(call: SlackCall) -> bool:
+    """An answer's final form has a footer (context block) or is an error/usage section; partials have neither."""
+    return any(block.get("type") in {"context", "section"} for block in call.args.get("blocks") or [])
 
 
 def _is_parent(call: SlackCall) -> bool:

@@ -1,0 +1,85 @@
+"""Streaming answers into Slack: batching, and the fallbacks when streaming is unavailable or expires."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from tests.e2e.harness import unique
+from tests.e2e.slackcalls import final_text, in_channel, message_text
+from tests.fakes.bedrock import Reply
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tests.e2e.harness import BotProcess
+    from tests.fakes.bedrock import FakeBedrock
+    from tests.fakes.slack import FakeSlack
+
+ANSWER = " ".join(f"word{i:03d}" for i in range(150))  # 1,199 characters
+
+
+@contextmanager
+def slow_stream(bedrock: FakeBedrock, *, chunk_size: int, chunk_delay: float) -> Iterator[None]:
+    """Make the fake model write slowly, in small pieces, for the duration of a test."""
+    saved = (bedrock.chunk_size, bedrock.chunk_delay)
+    bedrock.chunk_size, bedrock.chunk_delay = chunk_size, chunk_delay
+    try:
+        yield
+    finally:
+        bedrock.chunk_size, bedrock.chunk_delay = saved
+
+
+async def test_appends_are_batched_not_one_per_token(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """150 pieces over ~1.5 s reach Slack as a start and a few appends, and the whole text arrives intact."""
+    channel = unique("C")
+    bedrock.enqueue(Reply(text=ANSWER))
+    with slow_stream(bedrock, chunk_size=8, chunk_delay=0.01):
+        await bot.command(
+            "stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+        )
+        text = await final_text(slack, channel, timeout=15)
+    appends = [c for c in slack.calls_to("chat.appendStream") if in_channel(channel)(c)]
+    assert 1 <= len(appends) <= 8
+    assert text.startswith(ANSWER + "\n")
+
+
+async def test_expired_stream_is_finished_with_chat_update(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """When Slack ends the stream mid-answer, the streamed message is completed in place with chat.update."""
+    channel = unique("C")
+    bedrock.enqueue(Reply(text=ANSWER))
+    slack.fail_next("chat.appendStream", "message_not_in_streaming_state")
+    with slow_stream(bedrock, chunk_size=8, chunk_delay=0.01):
+        await bot.command(
+            "stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+        )
+        text = await final_text(slack, channel, timeout=15)
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    finals = [c for c in slack.calls_to("chat.update") if in_channel(channel)(c) and c.args.get("blocks")]
+    assert finals[-1].args["ts"] == start.response["ts"]
+    assert ANSWER in text
+    assert "agent `general`" in text
+
+
+async def test_without_streaming_the_placeholder_becomes_the_answer(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """If chat.startStream is refused, progress edits the placeholder and the final answer replaces it."""
+    channel = unique("C")
+    bedrock.enqueue(Reply(text=ANSWER))
+    slack.fail_next("chat.startStream", "not_allowed_token_type")
+    await bot.command(
+        "no streaming here", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+    )
+    text = await final_text(slack, channel)
+    (placeholder,) = [
+        c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts")
+    ]
+    final = [c for c in slack.calls_to("chat.update") if in_channel(channel)(c)][-1]
+    assert final.args["ts"] == placeholder.response["ts"]
+    assert ANSWER in text
+    assert "Working on it" not in message_text(final)
