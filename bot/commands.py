@@ -40,9 +40,7 @@ def _quote(text: str) -> str:
     return "\n".join(f">{line}" for line in text.splitlines() or [""])
 
 
-def register_commands(
-    app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe
-) -> None:
+def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe) -> None:
     """Attach the slash-command listeners to ``app``."""
 
     @app.command("/orchestrate")

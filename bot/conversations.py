@@ -13,7 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.errors import AdmissionDenied, InvalidTask
-from agents.task import ContextMessage, HelpRequest, Origin, Task
+from agents.task import ContextMessage, HelpRequest, Origin, SharedFile, Task
 from bot.delivery import ThreadDelivery
 from bot.jobs import start_job
 from bot.markup import strip_leading_mention, to_plain_text
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from agents.orchestrator import Orchestrator
 
-__all__ = ["ContextWindow", "register_conversations", "thread_context"]
+__all__ = ["ContextWindow", "register_conversations", "shared_files", "thread_context", "thread_messages"]
 
 log = structlog.get_logger(__name__)
 
@@ -48,20 +48,39 @@ class ContextWindow:
     max_messages = 20
     max_chars_each = 1_500
     max_chars_total = 8_000
+    max_files = 10
 
 
-async def thread_context(
-    client: AsyncWebClient, *, channel: str, thread_ts: str, exclude_ts: str, bot_user_id: str | None
-) -> tuple[ContextMessage, ...]:
-    """The thread's earlier messages, newest kept when over the bounds, oldest first."""
+def shared_files(messages: list[dict[str, Any]]) -> tuple[SharedFile, ...]:
+    """Files attached to ``messages``, newest last, at most ``ContextWindow.max_files``."""
+    files = [
+        SharedFile(
+            id=str(f["id"]),
+            name=to_plain_text(str(f.get("name") or f["id"]))[:200] or str(f["id"]),
+            size=int(f.get("size") or 0),
+        )
+        for message in messages
+        for f in message.get("files") or []
+        if f.get("id")
+    ]
+    unique = {f.id: f for f in files}
+    return tuple(unique.values())[-ContextWindow.max_files :]
+
+
+async def thread_messages(client: AsyncWebClient, *, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+    """The thread's messages, oldest first (empty when the bot may not read it)."""
     try:
         response = await client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
     except SlackApiError as exc:
-        log.info(
-            "slack.thread_unreadable", error=exc.response.get("error") if exc.response is not None else None
-        )
-        return ()
-    raw: list[dict[str, Any]] = response.get("messages") or []
+        log.info("slack.thread_unreadable", error=exc.response.get("error") if exc.response is not None else None)
+        return []
+    return list(response.get("messages") or [])
+
+
+def thread_context(
+    raw: list[dict[str, Any]], *, exclude_ts: str, bot_user_id: str | None
+) -> tuple[ContextMessage, ...]:
+    """The thread's earlier messages, newest kept when over the bounds, oldest first."""
     messages = [m for m in raw if m.get("ts") != exclude_ts]
     picked: list[ContextMessage] = []
     total = 0
@@ -72,9 +91,7 @@ async def thread_context(
         if total + len(text) > ContextWindow.max_chars_total:
             break
         total += len(text)
-        from_bot = bool(message.get("bot_id")) or (
-            bot_user_id is not None and message.get("user") == bot_user_id
-        )
+        from_bot = bool(message.get("bot_id")) or (bot_user_id is not None and message.get("user") == bot_user_id)
         picked.append(ContextMessage(author="bot" if from_bot else "user", text=text))
     return tuple(reversed(picked))
 
@@ -137,15 +154,14 @@ class _Conversations:
 
         async def job() -> None:
             task: Task = prepared
+            files = shared_files([event])
             if in_thread:
-                history = await thread_context(
-                    client,
-                    channel=channel,
-                    thread_ts=thread_ts,
-                    exclude_ts=event["ts"],
-                    bot_user_id=context.bot_user_id,
-                )
+                raw = await thread_messages(client, channel=channel, thread_ts=thread_ts)
+                history = thread_context(raw, exclude_ts=event["ts"], bot_user_id=context.bot_user_id)
+                files = shared_files([*raw, event])
                 task = prepared.model_copy(update={"context": history})
+            if files:
+                task = task.model_copy(update={"files": files})
             delivery = ThreadDelivery(
                 client,
                 channel=channel,
@@ -175,7 +191,7 @@ def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region:
     @app.event("message")
     async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         # Only a person's new message in a DM with the bot is a task; edits, joins and bots are not.
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+        if event.get("channel_type") != "im" or event.get("subtype") not in {None, "file_share"} or event.get("bot_id"):
             return
         await conversations.handle(event, context, client, is_dm=True, text=event.get("text", ""))
 
@@ -193,6 +209,4 @@ def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region:
                 prompts=list(SUGGESTED_PROMPTS),
             )
         except SlackApiError as exc:
-            log.info(
-                "slack.prompts_failed", error=exc.response.get("error") if exc.response is not None else None
-            )
+            log.info("slack.prompts_failed", error=exc.response.get("error") if exc.response is not None else None)

@@ -131,9 +131,7 @@ class ThreadDelivery:
 
     async def _post_placeholder(self, text: str) -> None:
         try:
-            response = await self._client.chat_postMessage(
-                channel=self._channel, thread_ts=self._thread_ts, text=text
-            )
+            response = await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
         except SlackApiError as exc:
             log.warning("slack.placeholder_failed", error=_slack_error(exc))
             return
@@ -203,9 +201,7 @@ class ThreadDelivery:
         if stream.ts is None:
             return
         try:
-            await self._client.chat_appendStream(
-                channel=self._channel, ts=stream.ts, markdown_text=stream.pending
-            )
+            await self._client.chat_appendStream(channel=self._channel, ts=stream.ts, markdown_text=stream.pending)
         except SlackApiError as exc:
             log.info("slack.stream_ended", error=_slack_error(exc))
             stream.available = False  # finish the streamed message with chat.update instead
@@ -305,9 +301,7 @@ class ThreadDelivery:
                 self._placeholder_ts = None
             else:
                 return
-        await self._client.chat_postMessage(
-            channel=self._channel, thread_ts=self._thread_ts, text=text, blocks=blocks
-        )
+        await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text, blocks=blocks)
 
     async def _attach(self, content: str, request_id: str) -> None:
         try:

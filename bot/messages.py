@@ -68,10 +68,7 @@ def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
         what = "busy (throttling requests)" if error.throttled else "not answering"
         return (
             f"Amazon Bedrock is {what}; I tried {error.attempts} times.",
-            (
-                "Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas "
-                "and `/orch-health`."
-            ),
+            ("Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas and `/orch-health`."),
         )
     if isinstance(error, LLMAccessDenied):
         return (
@@ -87,10 +84,7 @@ def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
     if isinstance(error, LLMNoCredentials):
         return (
             "The bot has no AWS credentials.",
-            (
-                "An admin must give it credentials through the standard AWS chain "
-                "(role, profile or environment)."
-            ),
+            ("An admin must give it credentials through the standard AWS chain (role, profile or environment)."),
         )
     if isinstance(error, LLMRequestRejected):
         return (
@@ -104,9 +98,7 @@ def _block_text(headline: str, fix: str, request_id: str) -> str:
     return f":warning: {headline}\n{fix}\nRequest ID: `{request_id}`"
 
 
-def failure_blocks(
-    error: TaskError, request_id: str, *, region: str = ""
-) -> tuple[str, list[dict[str, Any]]]:
+def failure_blocks(error: TaskError, request_id: str, *, region: str = "") -> tuple[str, list[dict[str, Any]]]:
     """``(fallback text, blocks)`` for a failure, ready for chat.postMessage or a response_url."""
     headline, fix = describe_failure(error, region=region)
     text = _block_text(headline, fix, request_id)
@@ -123,9 +115,7 @@ def unexpected_failure(request_id: str) -> tuple[str, list[dict[str, Any]]]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def usage_blocks(
-    registry: AgentRegistry, *, rate_limit: str, max_per_user: int
-) -> tuple[str, list[dict[str, Any]]]:
+def usage_blocks(registry: AgentRegistry, *, rate_limit: str, max_per_user: int) -> tuple[str, list[dict[str, Any]]]:
     """Usage help: the forms, every agent with an example, and the limits."""
     agents = "\n".join(
         f"• `{agent.name}`: {agent.description}\n   e.g. `/orchestrate {agent.examples[0]}`"

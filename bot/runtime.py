@@ -20,14 +20,18 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.admission import Admission, MemoryRateLimiter
+from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper
 from agents.health import ModelHealth
 from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.orchestrator import Orchestrator
-from agents.router import KeywordRouter
+from agents.redaction import Redactor
+from agents.router import ModelRouter
+from agents.tools import ToolContext
 from agents.runner import TaskRunner
 from bot.app import build_app
+from bot.files import SlackFiles
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -58,31 +62,19 @@ async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -
     slack = settings.slack
     admission_settings = settings.admission
     async with (
-        bedrock_client(
-            region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50
-        ) as br,
+        bedrock_client(region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50) as br,
         aiohttp.ClientSession() as session,
+        AwsClients(region=bedrock.region) as aws,
     ):
         adapter = BedrockChatModel(br)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id)
         model = RetryingChatModel(
             adapter,
-            RetryPolicy(
-                max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observer=model_health
-            ),
+            RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observer=model_health),
         )
+        # Routing is a small, optional step: fewer attempts and a short deadline, then the keyword fallback.
+        router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observer=model_health))
         registry = default_registry()
-        orchestrator = Orchestrator(
-            registry=registry,
-            admission=Admission(
-                MemoryRateLimiter(admission_settings.rate_limit),
-                max_per_user=admission_settings.max_tasks_per_user,
-                max_total=admission_settings.max_concurrent_tasks,
-            ),
-            runner=TaskRunner(router=KeywordRouter(registry), model=model, default_model_id=bedrock.model_id),
-            deduper=MemoryDeduper(),
-            model_health=model_health,
-        )
         client = AsyncWebClient(
             token=slack.bot_token,
             base_url=slack.api_url,
@@ -93,9 +85,30 @@ async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
-        app = build_app(
-            orchestrator, client, signing_secret=slack.signing_secret, region=bedrock.region, mode=mode
+        files = SlackFiles(client, session, token=slack.bot_token, api_url=slack.api_url)
+        orchestrator = Orchestrator(
+            registry=registry,
+            admission=Admission(
+                MemoryRateLimiter(admission_settings.rate_limit),
+                max_per_user=admission_settings.max_tasks_per_user,
+                max_total=admission_settings.max_concurrent_tasks,
+            ),
+            runner=TaskRunner(
+                router=ModelRouter(registry, router_model, model_id=bedrock.router_model_id),
+                model=model,
+                default_model_id=bedrock.model_id,
+                tool_context=lambda task: ToolContext(
+                    aws=aws,
+                    region=bedrock.region,
+                    files=files,
+                    file_ids=tuple(f.id for f in task.files),
+                ),
+                redactor=Redactor(settings.secrets()),
+            ),
+            deduper=MemoryDeduper(),
+            model_health=model_health,
         )
+        app = build_app(orchestrator, client, signing_secret=slack.signing_secret, region=bedrock.region, mode=mode)
         try:
             yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings)
         finally:

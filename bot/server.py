@@ -67,9 +67,7 @@ async def run_http(settings: Settings, *, host: str, port: int) -> None:
         await runner.setup()
         site = web.TCPSite(runner, host, port, reuse_address=True)
         await site.start()
-        log.info(
-            "server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version()
-        )
+        log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
         # Stop accepting new connections first; the runtime then drains running tasks.

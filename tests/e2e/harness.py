@@ -80,9 +80,7 @@ class Ack:
 class BotProcess:
     """One ``orch-bot`` subprocess and its log."""
 
-    def __init__(
-        self, args: list[str], env: dict[str, str], log_path: Path, *, port: int | None = None
-    ) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log_path: Path, *, port: int | None = None) -> None:
         self.args = args
         self.env = env
         self.log_path = log_path
@@ -165,9 +163,7 @@ class BotProcess:
         ACK_LATENCIES_MS.append(ack.ms)
         return ack
 
-    async def event(
-        self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None
-    ) -> Ack:
+    async def event(self, event: dict[str, Any], *, event_id: str | None = None, retry_num: int | None = None) -> Ack:
         """Deliver a signed Events API callback, optionally marked as Slack's retry ``retry_num``."""
         payload = event_callback(event, event_id=event_id or unique("Ev"))
         body = json.dumps(payload).encode()

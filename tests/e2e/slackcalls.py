@@ -57,9 +57,7 @@ async def final_text(slack: FakeSlack, channel: str, *, timeout: float = 10.0, c
             return message_text(call)
         if asyncio.get_running_loop().time() > deadline:
             seen = [c.method for c in slack.calls if in_channel(channel)(c)]
-            raise AssertionError(
-                f"no finished answer #{count} in {channel} after {timeout}s; calls there: {seen}"
-            )
+            raise AssertionError(f"no finished answer #{count} in {channel} after {timeout}s; calls there: {seen}")
         await asyncio.sleep(0.02)
 
 

@@ -15,15 +15,11 @@ if TYPE_CHECKING:
     from tests.fakes.slack import FakeSlack
 
 
-async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(
-    bot: BotProcess, slack: FakeSlack
-) -> None:
+async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(bot: BotProcess, slack: FakeSlack) -> None:
     """``@orch …`` at the top level: placeholder and answer go in the thread under the mention."""
     channel = unique("C")
     mention = slack.seed_message(channel, "<@UBOT> what is an ALB?")
-    ack = await bot.event(
-        app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
-    )
+    ack = await bot.event(app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"]))
     assert ack.status == 200
     update = await final_text(slack, channel)
     (placeholder,) = [c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)]
@@ -41,21 +37,15 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     channel = unique("C")
     parent = slack.seed_message(channel, "checkout p99 is 4s since the deploy", user="U0ANA")
     slack.seed_message(channel, "db CPU at 95% &amp; connections maxed", user="U0BEN", thread_ts=parent["ts"])
-    mention = slack.seed_message(
-        channel, "<@UBOT> what should we check first?", user="U0ANA", thread_ts=parent["ts"]
-    )
+    mention = slack.seed_message(channel, "<@UBOT> what should we check first?", user="U0ANA", thread_ts=parent["ts"])
     await bot.event(
-        app_mention_event(
-            text=mention["text"], user="U0ANA", channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
-        )
+        app_mention_event(text=mention["text"], user="U0ANA", channel=channel, ts=mention["ts"], thread_ts=parent["ts"])
     )
     update = await final_text(slack, channel)
     assert all(
-        c.args.get("thread_ts") == parent["ts"]
-        for c in slack.calls_to("chat.postMessage")
-        if in_channel(channel)(c)
+        c.args.get("thread_ts") == parent["ts"] for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)
     )
-    sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
+    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
     assert sent.startswith(
         "<thread_context>\n[user] checkout p99 is 4s since the deploy\n[user] db CPU at 95% & connections maxed\n</thread_context>"
     )
@@ -77,7 +67,7 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
         )
     )
     await final_text(slack, channel)
-    sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
+    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
     context = sent.split("</thread_context>")[0]
     assert "message 39" in context
     assert "message 20" not in context
@@ -85,9 +75,7 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
     assert len(context) < 8_000 + 400
 
 
-async def test_direct_message_is_answered_in_its_thread_with_a_status(
-    bot: BotProcess, slack: FakeSlack
-) -> None:
+async def test_direct_message_is_answered_in_its_thread_with_a_status(bot: BotProcess, slack: FakeSlack) -> None:
     """A DM shows a working status in its assistant thread, then the answer streams into the same thread."""
     channel = unique("D")
     dm = slack.seed_message(channel, "how do I rotate an access key?")
@@ -97,9 +85,7 @@ async def test_direct_message_is_answered_in_its_thread_with_a_status(
     assert status.args["thread_ts"] == dm["ts"]
     (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
     assert start.args["thread_ts"] == dm["ts"]
-    assert not [
-        c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)
-    ]  # no placeholder in DMs
+    assert not [c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)]  # no placeholder in DMs
     assert "echo: how do I rotate an access key?" in text
 
 
@@ -108,7 +94,7 @@ async def test_bot_and_edited_messages_in_dms_are_ignored(
 ) -> None:
     """Only a person's new message is a task: edits and bot messages are acknowledged and dropped."""
     channel = unique("D")
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     edited = dm_message_event(text="edited", user=unique("U"), channel=channel, ts="1700000000.000001") | {
         "subtype": "message_changed"
     }
@@ -118,7 +104,7 @@ async def test_bot_and_edited_messages_in_dms_are_ignored(
     for event in (edited, from_bot):
         assert (await bot.event(event)).status == 200
     await asyncio.sleep(0.3)
-    assert len(bedrock.calls) == before
+    assert len(bedrock.answer_calls()) == before
     assert not [c for c in slack.calls if in_channel(channel)(c)]
 
 
@@ -143,15 +129,13 @@ async def test_assistant_thread_started_offers_suggested_prompts(bot: BotProcess
     assert len(prompts.args["prompts"]) >= 2
 
 
-async def test_retried_event_is_answered_once(
-    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
-) -> None:
+async def test_retried_event_is_answered_once(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     """Slack's redeliveries of one event_id (retry 1 and 2) get 200 and produce no second answer."""
     channel = unique("C")
     mention = slack.seed_message(channel, "<@UBOT> is the api up?")
     event = app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
     event_id = unique("Ev")
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     first = await bot.event(event, event_id=event_id)
     again = await bot.event(event, event_id=event_id, retry_num=1)
     third = await bot.event(event, event_id=event_id, retry_num=2)
@@ -160,12 +144,10 @@ async def test_retried_event_is_answered_once(
     await asyncio.sleep(0.3)
     assert len([c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]) == 1
     assert len([c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]) == 1
-    assert len(bedrock.calls) == before + 1
+    assert len(bedrock.answer_calls()) == before + 1
 
 
-async def test_retry_whose_first_delivery_was_lost_is_still_answered(
-    bot: BotProcess, slack: FakeSlack
-) -> None:
+async def test_retry_whose_first_delivery_was_lost_is_still_answered(bot: BotProcess, slack: FakeSlack) -> None:
     """A delivery marked as retry 1 whose original never arrived is the first sighting: it is answered."""
     channel = unique("C")
     mention = slack.seed_message(channel, "<@UBOT> anything?")

@@ -19,12 +19,10 @@ if TYPE_CHECKING:
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 
-async def test_throttling_is_retried_then_answered(
-    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
-) -> None:
+async def test_throttling_is_retried_then_answered(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     """Two throttles then an answer: the user gets the answer, and the footer shows three attempts."""
     channel = unique("C")
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     bedrock.enqueue(
         Fault("ThrottlingException", latency=0),
         Fault("ThrottlingException", latency=0),
@@ -34,7 +32,7 @@ async def test_throttling_is_retried_then_answered(
     update = await final_text(slack, channel, timeout=15)
     assert "recovered" in update
     assert "3 attempts" in update
-    assert len(bedrock.calls) == before + 3
+    assert len(bedrock.answer_calls()) == before + 3
 
 
 async def test_persistent_throttling_tells_the_user_bedrock_is_busy(
@@ -42,7 +40,7 @@ async def test_persistent_throttling_tells_the_user_bedrock_is_busy(
 ) -> None:
     """Throttling beyond the retry budget: "busy", how many tries, what to do, and the request ID."""
     channel = unique("C")
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     bedrock.enqueue(*[Fault("ThrottlingException", latency=0)] * 4)
     await bot.command("are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     update = await final_text(slack, channel, timeout=30)
@@ -50,7 +48,7 @@ async def test_persistent_throttling_tells_the_user_bedrock_is_busy(
     assert "busy (throttling requests); I tried 4 times" in text
     assert "Try again in a minute" in text
     assert REQUEST_ID.search(text)
-    assert len(bedrock.calls) == before + 4
+    assert len(bedrock.answer_calls()) == before + 4
 
 
 async def test_access_denied_is_not_retried_and_says_exactly_what_to_fix(
@@ -58,7 +56,7 @@ async def test_access_denied_is_not_retried_and_says_exactly_what_to_fix(
 ) -> None:
     """AccessDenied: one call only; the message names the model and the console/IAM fix."""
     channel = unique("C")
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     bedrock.enqueue(Fault("AccessDeniedException"))
     await bot.command("hello?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     update = await final_text(slack, channel)
@@ -67,7 +65,7 @@ async def test_access_denied_is_not_retried_and_says_exactly_what_to_fix(
     assert "enable model access in the Bedrock console" in text
     assert "bedrock:InvokeModel" in text
     assert REQUEST_ID.search(text)
-    assert len(bedrock.calls) == before + 1
+    assert len(bedrock.answer_calls()) == before + 1
 
 
 async def test_long_answer_is_shown_in_part_and_attached_whole(
@@ -78,9 +76,7 @@ async def test_long_answer_is_shown_in_part_and_attached_whole(
     long_answer = "\n\n".join(f"## Section {i}\n" + "Details of the finding. " * 40 for i in range(25))
     assert len(long_answer) > 12_000
     bedrock.enqueue(Reply(text=long_answer))
-    await bot.command(
-        "write a long report", user=unique("U"), channel=channel, response_url=slack.new_response_url()
-    )
+    await bot.command("write a long report", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     update = await final_text(slack, channel)
     (upload,) = await slack.wait_for(
         "files.completeUploadExternal", where=lambda c: c.args.get("channel_id") == channel
@@ -97,7 +93,7 @@ async def test_unsigned_wrongly_signed_and_stale_requests_get_401_and_do_nothing
 ) -> None:
     """Only Slack-signed, fresh requests are processed."""
     channel = unique("C")
-    calls_before = (len(slack.calls), len(bedrock.calls))
+    calls_before = (len(slack.calls), len(bedrock.answer_calls()))
     body = slash_command_form(
         text="steal things", user_id=unique("U"), channel_id=channel, response_url=slack.new_response_url()
     )
@@ -112,12 +108,10 @@ async def test_unsigned_wrongly_signed_and_stale_requests_get_401_and_do_nothing
     ).encode()
     bad_event = await bot.post(event, {"Content-Type": "application/json"} | sign_request(event, "nope"))
     assert [r.status for r in (unsigned, wrong, stale, tampered, bad_event)] == [401] * 5
-    assert (len(slack.calls), len(bedrock.calls)) == calls_before
+    assert (len(slack.calls), len(bedrock.answer_calls())) == calls_before
 
 
-async def test_logs_are_json_bound_to_request_ids_and_free_of_secrets(
-    bot: BotProcess, slack: FakeSlack
-) -> None:
+async def test_logs_are_json_bound_to_request_ids_and_free_of_secrets(bot: BotProcess, slack: FakeSlack) -> None:
     """Every line is JSON; task lines carry the request ID from the reply; no token or secret appears."""
     channel = unique("C")
     await bot.command("log check", user=unique("U"), channel=channel, response_url=slack.new_response_url())

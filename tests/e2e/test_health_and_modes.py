@@ -27,9 +27,7 @@ if TYPE_CHECKING:
 async def start_http_bot(tmp_path: Path, env: dict[str, str]) -> BotProcess:
     """A fresh ``orch-bot serve`` with ``env``."""
     port = free_port()
-    process = BotProcess(
-        ["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port
-    )
+    process = BotProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port)
     await process.start()
     return process
 
@@ -37,9 +35,7 @@ async def start_http_bot(tmp_path: Path, env: dict[str, str]) -> BotProcess:
 @pytest_asyncio.fixture
 async def fresh_bot(slack: FakeSlack, bedrock: FakeBedrock, tmp_path: Path) -> AsyncIterator[BotProcess]:
     """A bot with no history, against the working fakes."""
-    process = await start_http_bot(
-        tmp_path, bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url)
-    )
+    process = await start_http_bot(tmp_path, bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url))
     yield process
     await process.stop()
 
@@ -60,9 +56,7 @@ async def bot_without_bedrock(slack: FakeSlack, tmp_path: Path) -> AsyncIterator
 async def health(bot: BotProcess, slack: FakeSlack) -> str:
     """Run ``/orch-health`` and return the private report's text."""
     url = slack.new_response_url()
-    ack = await bot.command(
-        "", command="/orch-health", user=unique("U"), channel=unique("C"), response_url=url
-    )
+    ack = await bot.command("", command="/orch-health", user=unique("U"), channel=unique("C"), response_url=url)
     assert ack.status == 200
     assert ack.body == ""
     (report,) = await slack.wait_for("response_url", where=lambda c: c.args.get("_url") == url, timeout=15)
@@ -74,7 +68,7 @@ async def test_health_is_healthy_when_slack_and_bedrock_are_up(
     fresh_bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     """Every check green; the model was probed once, and a second report reuses the cached result."""
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     text = await health(fresh_bot, slack)
     assert "*orch-bot is healthy*" in text
     for check in (
@@ -87,7 +81,7 @@ async def test_health_is_healthy_when_slack_and_bedrock_are_up(
     assert "version 0.1.0" in text
     assert "0 tasks in flight" in text
     await health(fresh_bot, slack)
-    assert len(bedrock.calls) == before + 1
+    assert len(bedrock.answer_calls()) == before + 1
 
 
 async def test_health_works_and_says_unhealthy_when_bedrock_is_down(
@@ -121,9 +115,7 @@ async def test_socket_mode_acks_and_answers_commands_and_mentions(
     """``orch-bot socket`` connects through SLACK_API_URL, acks envelopes, and answers in threads."""
     env = bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url, SLACK_APP_TOKEN=APP_TOKEN)
     env.pop("SLACK_SIGNING_SECRET")
-    process = BotProcess(
-        [], env, tmp_path / "socket.log"
-    )  # bare orch-bot picks Socket Mode from SLACK_APP_TOKEN
+    process = BotProcess([], env, tmp_path / "socket.log")  # bare orch-bot picks Socket Mode from SLACK_APP_TOKEN
     opened = slack.socket_connections_opened
     await process.start(ready="log")
     try:
@@ -153,9 +145,7 @@ async def test_socket_mode_acks_and_answers_commands_and_mentions(
             event_id=unique("Ev"),
         )
         await slack.socket_ack(await slack.socket_send("events_api", payload))
-        await slack.socket_ack(
-            await slack.socket_send("events_api", payload, retry_attempt=1, retry_reason="timeout")
-        )
+        await slack.socket_ack(await slack.socket_send("events_api", payload, retry_attempt=1, retry_reason="timeout"))
         await final_text(slack, channel, count=2)
         await asyncio.sleep(0.3)
         assert len([c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]) == 2

@@ -22,9 +22,7 @@ async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     channel, user = unique("C"), unique("U")
     answer = "**Checkout** is slow because the *db* pool is exhausted."
     bedrock.enqueue(Reply(text=answer, input_tokens=120, output_tokens=30))
-    ack = await bot.command(
-        "why is checkout slow?", user=user, channel=channel, response_url=slack.new_response_url()
-    )
+    ack = await bot.command("why is checkout slow?", user=user, channel=channel, response_url=slack.new_response_url())
     assert ack.status == 200
     assert ack.body == ""
 
@@ -37,9 +35,7 @@ async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
 
     text = await final_text(slack, channel)
     (placeholder,) = [
-        c
-        for c in slack.calls_to("chat.postMessage")
-        if in_channel(channel)(c) and c.args.get("thread_ts") == parent_ts
+        c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts") == parent_ts
     ]
     assert "Working on it with `general`" in message_text(placeholder)
     (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
@@ -53,16 +49,14 @@ async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     request_ids = set(REQUEST_ID.findall(text))
     assert len(request_ids) == 1
     assert request_ids == set(REQUEST_ID.findall(message_text(placeholder)))
-    sent = bedrock.calls[-1].body["messages"]
+    sent = bedrock.answer_calls()[-1].body["messages"]
     assert sent == [{"role": "user", "content": [{"text": "why is checkout slow?"}]}]
 
 
 async def test_explicit_agent_prefix_is_used_and_shown(bot: BotProcess, slack: FakeSlack) -> None:
     """``general: …`` runs the general agent and the footer says it was asked for."""
     channel = unique("C")
-    await bot.command(
-        "general: explain 502s", user=unique("U"), channel=channel, response_url=slack.new_response_url()
-    )
+    await bot.command("general: explain 502s", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     update = await final_text(slack, channel)
     assert "echo: explain 502s" in update
     assert "you asked for `general:`" in update
@@ -72,11 +66,9 @@ async def test_empty_command_and_help_show_usage_privately(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     """``/orchestrate`` and ``/orchestrate help`` answer in the ack: forms, agents with examples, limits."""
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     for text in ("", "help"):
-        ack = await bot.command(
-            text, user=unique("U"), channel=unique("C"), response_url=slack.new_response_url()
-        )
+        ack = await bot.command(text, user=unique("U"), channel=unique("C"), response_url=slack.new_response_url())
         body = ack.json()
         assert ack.status == 200
         assert body["response_type"] == "ephemeral"
@@ -84,14 +76,14 @@ async def test_empty_command_and_help_show_usage_privately(
         assert "/orchestrate general:" in body["text"]
         assert "5/minute" in body["text"]
         assert "4,000 characters" in body["text"]
-    assert len(bedrock.calls) == before
+    assert len(bedrock.answer_calls()) == before
 
 
 async def test_invalid_tasks_get_a_private_error_with_an_example_and_never_reach_bedrock(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     """Too long and misspelt-agent tasks are refused in the ack with what to do and the request ID."""
-    before = len(bedrock.calls)
+    before = len(bedrock.answer_calls())
     cases = {
         "x" * 4001: "4,001 characters",
         "genral: explain 502s": "Did you mean `general`",
@@ -99,9 +91,7 @@ async def test_invalid_tasks_get_a_private_error_with_an_example_and_never_reach
     }
     for text, expected in cases.items():
         channel = unique("C")
-        ack = await bot.command(
-            text, user=unique("U"), channel=channel, response_url=slack.new_response_url()
-        )
+        ack = await bot.command(text, user=unique("U"), channel=channel, response_url=slack.new_response_url())
         body = ack.json()
         assert ack.status == 200
         assert body["response_type"] == "ephemeral"
@@ -111,7 +101,7 @@ async def test_invalid_tasks_get_a_private_error_with_an_example_and_never_reach
         assert not slack.calls_to("chat.postMessage") or not [
             c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)
         ]
-    assert len(bedrock.calls) == before
+    assert len(bedrock.answer_calls()) == before
 
 
 async def test_control_characters_are_stripped_before_bedrock(
@@ -126,13 +116,11 @@ async def test_control_characters_are_stripped_before_bedrock(
         response_url=slack.new_response_url(),
     )
     await final_text(slack, channel)
-    sent = bedrock.calls[-1].body["messages"][0]["content"][0]["text"]
+    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
     assert sent == "why is #payments slow? see dash (https://grafana.example/d/1)"
 
 
-async def test_bot_not_in_channel_answers_privately_with_an_invite_hint(
-    bot: BotProcess, slack: FakeSlack
-) -> None:
+async def test_bot_not_in_channel_answers_privately_with_an_invite_hint(bot: BotProcess, slack: FakeSlack) -> None:
     """When the parent cannot be posted, the user is told to invite the bot and still gets the answer privately."""
     channel = unique("C")
     slack.not_in_channel.add(channel)
@@ -150,18 +138,12 @@ async def test_rate_limit_applies_per_user(bot: BotProcess, slack: FakeSlack) ->
     """A user's sixth task in a minute is refused with the limit, seconds to wait and request ID; another user is unaffected."""
     ana, ben = unique("U"), unique("U")
     for i in range(5):
-        ack = await bot.command(
-            f"question {i}", user=ana, channel=unique("C"), response_url=slack.new_response_url()
-        )
+        ack = await bot.command(f"question {i}", user=ana, channel=unique("C"), response_url=slack.new_response_url())
         assert ack.body == ""
-    refused = await bot.command(
-        "one more", user=ana, channel=unique("C"), response_url=slack.new_response_url()
-    )
+    refused = await bot.command("one more", user=ana, channel=unique("C"), response_url=slack.new_response_url())
     text = refused.json()["text"]
     assert "limit of 5/minute" in text
     assert re.search(r"Try again in \d+ seconds?", text)
     assert REQUEST_ID.search(text)
-    other = await bot.command(
-        "my first", user=ben, channel=unique("C"), response_url=slack.new_response_url()
-    )
+    other = await bot.command("my first", user=ben, channel=unique("C"), response_url=slack.new_response_url())
     assert other.body == ""

@@ -30,16 +30,12 @@ def slow_stream(bedrock: FakeBedrock, *, chunk_size: int, chunk_delay: float) ->
         bedrock.chunk_size, bedrock.chunk_delay = saved
 
 
-async def test_appends_are_batched_not_one_per_token(
-    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
-) -> None:
+async def test_appends_are_batched_not_one_per_token(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
     """150 pieces over ~1.5 s reach Slack as a start and a few appends, and the whole text arrives intact."""
     channel = unique("C")
     bedrock.enqueue(Reply(text=ANSWER))
     with slow_stream(bedrock, chunk_size=8, chunk_delay=0.01):
-        await bot.command(
-            "stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url()
-        )
+        await bot.command("stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url())
         text = await final_text(slack, channel, timeout=15)
     appends = [c for c in slack.calls_to("chat.appendStream") if in_channel(channel)(c)]
     assert 1 <= len(appends) <= 8
@@ -54,9 +50,7 @@ async def test_expired_stream_is_finished_with_chat_update(
     bedrock.enqueue(Reply(text=ANSWER))
     slack.fail_next("chat.appendStream", "message_not_in_streaming_state")
     with slow_stream(bedrock, chunk_size=8, chunk_delay=0.01):
-        await bot.command(
-            "stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url()
-        )
+        await bot.command("stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url())
         text = await final_text(slack, channel, timeout=15)
     (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
     finals = [c for c in slack.calls_to("chat.update") if in_channel(channel)(c) and c.args.get("blocks")]
@@ -72,9 +66,7 @@ async def test_without_streaming_the_placeholder_becomes_the_answer(
     channel = unique("C")
     bedrock.enqueue(Reply(text=ANSWER))
     slack.fail_next("chat.startStream", "not_allowed_token_type")
-    await bot.command(
-        "no streaming here", user=unique("U"), channel=channel, response_url=slack.new_response_url()
-    )
+    await bot.command("no streaming here", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     text = await final_text(slack, channel)
     (placeholder,) = [
         c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts")

@@ -85,8 +85,7 @@ _NOT_PROMPT_TEXT = frozenset({"role", "toolUseId", "status", "format", "type"})
 _DENIED_MESSAGE = "You don't have access to the model with the specified model ID."
 _UNKNOWN_MODEL_MESSAGE = "The provided model identifier is invalid."
 _MUST_START_WITH_USER = (
-    "A conversation must start with a user message. "
-    "Try again with a conversation that starts with a user message."
+    "A conversation must start with a user message. Try again with a conversation that starts with a user message."
 )
 _MUST_ALTERNATE = (
     "A conversation must alternate between user and assistant roles. Make sure the conversation "
@@ -171,9 +170,7 @@ def echo_reply(call: ConverseCall) -> Reply:
                 content = message.get("content")
                 blocks = content if isinstance(content, list) else []
                 text = "".join(
-                    block["text"]
-                    for block in blocks
-                    if isinstance(block, dict) and isinstance(block.get("text"), str)
+                    block["text"] for block in blocks if isinstance(block, dict) and isinstance(block.get("text"), str)
                 )
                 break
     return Reply(text=f"echo: {text}")
@@ -343,6 +340,7 @@ class FakeBedrock:
         self._host = host
         self._port = port
         self._script: deque[Reply | Fault] = deque()
+        self._forced: deque[Reply | Fault] = deque()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._runner: web.ServerRunner | None = None
         self._url: str | None = None
@@ -394,6 +392,18 @@ class FakeBedrock:
 
     # -- scripting and inspection --------------------------------------------------------------
 
+    def enqueue_forced(self, *items: Reply | Fault) -> None:
+        """Script the replies to requests that force a tool choice (``toolChoice: {"tool": …}``), in order.
+
+        Unscripted, such a request gets a call of the forced tool whose input takes the first allowed value
+        of every enum property (and ``"scripted"`` for other strings), as a model obeying the schema would.
+        """
+        self._forced.extend(items)
+
+    def answer_calls(self) -> list[ConverseCall]:
+        """Calls that did not force a tool choice: the ones that produce what users read."""
+        return [call for call in self.calls if _forced_tool(call) is None]
+
     def enqueue(self, *items: Reply | Fault) -> None:
         """Append scripted turns; each model invocation consumes one, oldest first."""
         self._script.extend(items)
@@ -415,9 +425,7 @@ class FakeBedrock:
                 async with asyncio.timeout(timeout):
                     await waiter[1]
             except TimeoutError:
-                raise TimeoutError(
-                    f"expected {count} Bedrock calls within {timeout}s, got {len(self.calls)}"
-                ) from None
+                raise TimeoutError(f"expected {count} Bedrock calls within {timeout}s, got {len(self.calls)}") from None
             finally:
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
@@ -464,12 +472,16 @@ class FakeBedrock:
             code, message = rejection
             return _error_response(code, message, ERROR_STATUS[code], request_id)
 
-        item = self._script.popleft() if self._script else self.default_reply(call)
+        forced = _forced_tool(call)
+        if forced is not None:
+            # A forced tool choice (routing, classification) is scripted apart from answers, so tests script
+            # what the user sees without counting the bot's internal calls.
+            item = self._forced.popleft() if self._forced else _forced_default(call, forced)
+        else:
+            item = self._script.popleft() if self._script else self.default_reply(call)
         latency = self.latency if item.latency is None else item.latency
         if stream and (isinstance(item, Reply) or item.mid_stream):
-            return await self._stream(
-                request, call, item, request_id=request_id, latency=latency, started=started
-            )
+            return await self._stream(request, call, item, request_id=request_id, latency=latency, started=started)
         await _sleep(latency)
         if isinstance(item, Fault):
             return _error_response(item.code, item.message, item.status or 400, request_id)
@@ -562,9 +574,7 @@ class FakeBedrock:
         metadata = {"usage": self._usage(call, reply), "metrics": {"latencyMs": _elapsed_ms(started)}}
         await response.write(_event("metadata", metadata))
 
-    async def _write_deltas(
-        self, response: web.StreamResponse, index: int, deltas: Iterable[dict[str, Any]]
-    ) -> None:
+    async def _write_deltas(self, response: web.StreamResponse, index: int, deltas: Iterable[dict[str, Any]]) -> None:
         """Write ``contentBlockDelta`` events, pausing ``chunk_delay`` between consecutive ones."""
         for position, delta in enumerate(deltas):
             if position:
@@ -613,6 +623,32 @@ def run_cli(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between streamed deltas")
     parser.add_argument("--chunk-size", type=int, default=16, help="characters per streamed delta")
     asyncio.run(_serve_forever(parser.parse_args(argv)))
+
+
+def _forced_tool(call: ConverseCall) -> dict[str, Any] | None:
+    """The tool spec a request forces the model to call, if it does."""
+    config = call.body.get("toolConfig") or {}
+    name = ((config.get("toolChoice") or {}).get("tool") or {}).get("name")
+    if not name:
+        return None
+    for tool in config.get("tools") or []:
+        spec = tool.get("toolSpec") or {}
+        if spec.get("name") == name:
+            return dict(spec)
+    return {"name": name}
+
+
+def _forced_default(call: ConverseCall, spec: dict[str, Any]) -> Reply:
+    """A schema-obeying call of the forced tool: first enum values, placeholder strings."""
+    schema = ((spec.get("inputSchema") or {}).get("json")) or {}
+    arguments: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if prop.get("enum"):
+            arguments[name] = prop["enum"][0]
+        elif prop.get("type") == "string":
+            arguments[name] = "scripted"
+    del call
+    return Reply(tool_uses=[{"toolUseId": "tooluse_forced", "name": spec["name"], "input": arguments}])
 
 
 if __name__ == "__main__":

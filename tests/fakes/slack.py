@@ -183,6 +183,7 @@ class FakeSlack:
         self.uploaded_files: dict[str, bytes] = {}
         #: File objects (as ``files.info`` returns them), by file id.
         self.files: dict[str, dict[str, Any]] = {}
+        self._file_content: dict[str, bytes] = {}
         #: Per-user overrides merged into the ``users.info`` answer.
         self.users: dict[str, dict[str, Any]] = {}
         #: Every Socket Mode ack received (``{"envelope_id": ..., "payload"?: ...}``), in order.
@@ -237,6 +238,7 @@ class FakeSlack:
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{response_id}", self._handle_response_url)
         app.router.add_get("/socket/{n}", self._handle_socket)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._handle_download)
         app.on_shutdown.append(self._close_sockets_on_shutdown)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT)
         await runner.setup()
@@ -350,9 +352,7 @@ class FakeSlack:
 
     def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Answer the next ``times`` calls to ``method`` with HTTP 429, ``Retry-After``, ``ratelimited``."""
-        self._injections.setdefault(method, deque()).append(
-            _Injection("ratelimited", 429, retry_after, times)
-        )
+        self._injections.setdefault(method, deque()).append(_Injection("ratelimited", 429, retry_after, times))
 
     def expire_stream(self, channel: str, ts: str) -> None:
         """End a stream's streaming state, as Slack does after inactivity: appends then fail."""
@@ -398,6 +398,52 @@ class FakeSlack:
         }
         self._store_message(channel, message, thread_ts)
         return message
+
+    def share_file(
+        self,
+        channel: str,
+        name: str,
+        content: bytes,
+        *,
+        user: str = "U0ANA",
+        text: str = "",
+        thread_ts: str | None = None,
+        mimetype: str = "text/plain",
+    ) -> dict[str, Any]:
+        """A person shares a file in ``channel`` (optionally in a thread); returns the message carrying it.
+
+        The file downloads from ``url_private_download`` only with ``Authorization: Bearer <bot token>``;
+        without it the fake answers Slack's HTML login page, as Slack does.
+        """
+        file_id = f"F{len(self.files) + len(self.uploaded_files) + 1:08d}"
+        file = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": name.rsplit(".", 1)[-1] if "." in name else "text",
+            "size": len(content),
+            "user": user,
+            "url_private": f"{self.root_url}/files-pri/{file_id}/{name}",
+            "url_private_download": f"{self.root_url}/files-pri/{file_id}/{name}",
+        }
+        self.files[file_id] = file
+        self._file_content[file_id] = content
+        message = self.seed_message(channel, text, user=user, thread_ts=thread_ts)
+        message["files"] = [file]
+        return message
+
+    async def _handle_download(self, request: web.Request) -> web.StreamResponse:
+        file_id = request.match_info["file_id"]
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip() or None
+        self._record(SlackCall(method="file_download", args={"file": file_id}, token=token))
+        if token != self.bot_token:
+            login = "<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in to Slack</body></html>"
+            return web.Response(text=login, content_type="text/html")
+        content = self._file_content.get(file_id)
+        if content is None:
+            return web.Response(status=404, text="Not Found")
+        return web.Response(body=content, content_type=self.files[file_id]["mimetype"])
 
     def new_response_url(self) -> str:
         """Issue a response_url; posts to it are recorded as ``SlackCall(method="response_url")``."""
@@ -479,9 +525,7 @@ class FakeSlack:
         call.response = body
         return _json_response(body)
 
-    def _dispatch(
-        self, method: str, args: dict[str, Any], token: str | None, *, valid: bool
-    ) -> dict[str, Any]:
+    def _dispatch(self, method: str, args: dict[str, Any], token: str | None, *, valid: bool) -> dict[str, Any]:
         handler = self._handlers.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method"}
@@ -842,9 +886,7 @@ class FakeSlack:
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             acked = [a.get("envelope_id") for a in self.socket_acks]
-            raise AssertionError(
-                f"envelope {envelope_id} not acked within {timeout}s; acked: {acked}"
-            ) from None
+            raise AssertionError(f"envelope {envelope_id} not acked within {timeout}s; acked: {acked}") from None
         finally:
             self._acks.pop(envelope_id, None)
 
@@ -904,9 +946,7 @@ def _ok(_args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _json_response(
-    body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
+def _json_response(body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response(body, status=status, headers={"X-OAuth-Scopes": SCOPES, **(headers or {})})
 
 
@@ -956,17 +996,12 @@ def _text_of(obj: object) -> str:
 def _section_errors(block: dict[str, Any], pointer: str) -> list[str]:
     errors = []
     if len(_text_of(block.get("text"))) > MAX_SECTION_TEXT:
-        errors.append(
-            f"[ERROR] must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{pointer}/text/text]"
-        )
+        errors.append(f"[ERROR] must be less than {MAX_SECTION_TEXT + 1} characters [json-pointer:{pointer}/text/text]")
     fields = block.get("fields") or []
     if len(fields) > MAX_SECTION_FIELDS:
-        errors.append(
-            f"[ERROR] no more than {MAX_SECTION_FIELDS} items allowed [json-pointer:{pointer}/fields]"
-        )
+        errors.append(f"[ERROR] no more than {MAX_SECTION_FIELDS} items allowed [json-pointer:{pointer}/fields]")
     errors.extend(
-        f"[ERROR] must be less than {MAX_SECTION_FIELD_TEXT + 1} characters "
-        f"[json-pointer:{pointer}/fields/{i}/text]"
+        f"[ERROR] must be less than {MAX_SECTION_FIELD_TEXT + 1} characters [json-pointer:{pointer}/fields/{i}/text]"
         for i, item in enumerate(fields)
         if len(_text_of(item)) > MAX_SECTION_FIELD_TEXT
     )
@@ -975,25 +1010,19 @@ def _section_errors(block: dict[str, Any], pointer: str) -> list[str]:
 
 def _header_errors(block: dict[str, Any], pointer: str) -> list[str]:
     if len(_text_of(block.get("text"))) > MAX_HEADER_TEXT:
-        return [
-            f"[ERROR] must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{pointer}/text/text]"
-        ]
+        return [f"[ERROR] must be less than {MAX_HEADER_TEXT + 1} characters [json-pointer:{pointer}/text/text]"]
     return []
 
 
 def _context_errors(block: dict[str, Any], pointer: str) -> list[str]:
     if len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
-        return [
-            f"[ERROR] no more than {MAX_CONTEXT_ELEMENTS} items allowed [json-pointer:{pointer}/elements]"
-        ]
+        return [f"[ERROR] no more than {MAX_CONTEXT_ELEMENTS} items allowed [json-pointer:{pointer}/elements]"]
     return []
 
 
 def _actions_errors(block: dict[str, Any], pointer: str) -> list[str]:
     if len(block.get("elements") or []) > MAX_ACTIONS_ELEMENTS:
-        return [
-            f"[ERROR] no more than {MAX_ACTIONS_ELEMENTS} items allowed [json-pointer:{pointer}/elements]"
-        ]
+        return [f"[ERROR] no more than {MAX_ACTIONS_ELEMENTS} items allowed [json-pointer:{pointer}/elements]"]
     return []
 
 
@@ -1047,9 +1076,7 @@ def _stream_text(args: dict[str, Any]) -> str:
     chunks = args.get("chunks")
     if isinstance(chunks, list):
         text += "".join(
-            str(c.get("text") or "")
-            for c in chunks
-            if isinstance(c, dict) and c.get("type") == "markdown_text"
+            str(c.get("text") or "") for c in chunks if isinstance(c, dict) and c.get("type") == "markdown_text"
         )
     return text
 
@@ -1152,9 +1179,7 @@ def event_callback(
     }
 
 
-def _message_like(
-    kind: str, *, text: str, user: str, channel: str, ts: str, thread_ts: str | None
-) -> dict[str, Any]:
+def _message_like(kind: str, *, text: str, user: str, channel: str, ts: str, thread_ts: str | None) -> dict[str, Any]:
     event: dict[str, Any] = {
         "type": kind,
         "user": user,

@@ -23,9 +23,7 @@ from tests.fakes.bedrock import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HAIKU = "anthropic.claude-3-haiku-20240307-v1:0"
-PROFILE_ARN = (
-    "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"
-)
+PROFILE_ARN = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0"
 BRIEF_FAULTS = [
     ("ValidationException", 400),
     ("AccessDeniedException", 403),
@@ -162,9 +160,7 @@ async def test_each_fault_surfaces_as_client_error(fake: FakeBedrock, client, co
 
 
 @pytest.mark.parametrize(("code", "status"), BRIEF_FAULTS[:6])
-async def test_fault_before_stream_surfaces_as_client_error(
-    fake: FakeBedrock, client, code: str, status: int
-) -> None:
+async def test_fault_before_stream_surfaces_as_client_error(fake: FakeBedrock, client, code: str, status: int) -> None:
     """A Fault without mid_stream fails converse_stream itself with ClientError, before any event."""
     fake.enqueue(Fault(code))
     with pytest.raises(ClientError) as caught:
@@ -184,9 +180,7 @@ async def test_fault_status_can_be_overridden_and_unknown_codes_need_one(fake: F
         Fault("SomethingNewException")
 
 
-async def test_denied_and_unknown_models_are_rejected_without_consuming_the_script(
-    fake: FakeBedrock, client
-) -> None:
+async def test_denied_and_unknown_models_are_rejected_without_consuming_the_script(fake: FakeBedrock, client) -> None:
     """denied_models -> AccessDeniedException 403, unknown_models -> ResourceNotFoundException 404."""
     fake.denied_models.add("anthropic.claude-opus-4-v1:0")
     fake.unknown_models.add("no.such-model-v1:0")
@@ -318,9 +312,7 @@ async def test_converse_stream_tool_use_fragments_reassemble(fake: FakeBedrock, 
     assert [e["messageStop"] for e in events if "messageStop" in e] == [{"stopReason": "tool_use"}]
 
 
-async def test_mid_stream_fault_raises_event_stream_error_after_partial_text(
-    fake: FakeBedrock, client
-) -> None:
+async def test_mid_stream_fault_raises_event_stream_error_after_partial_text(fake: FakeBedrock, client) -> None:
     """A mid_stream Fault streams some text, then an exception frame botocore raises as EventStreamError."""
     fake.enqueue(Fault("ThrottlingException", message="slow down", mid_stream=True))
     response = await client.converse_stream(modelId=HAIKU, messages=[_user("hello there")])

@@ -48,10 +48,7 @@ def test_each_secret_pattern_is_redacted(name: str) -> None:
 
 def test_known_secret_values_are_redacted_whatever_their_shape() -> None:
     """The process's own signing secret has no pattern; it is removed by value."""
-    assert (
-        Redactor(["8f14e45fceea167a5a36dedd4bea2543"])("sig 8f14e45fceea167a5a36dedd4bea2543!")
-        == "sig [REDACTED]!"
-    )
+    assert Redactor(["8f14e45fceea167a5a36dedd4bea2543"])("sig 8f14e45fceea167a5a36dedd4bea2543!") == "sig [REDACTED]!"
 
 
 def test_ordinary_text_is_left_alone() -> None:
@@ -75,9 +72,7 @@ def test_logs_are_json_with_request_id_and_no_secrets(log_output: io.StringIO) -
     """Structlog and stdlib lines alike: JSON, bound request ID, secrets redacted."""
     structlog.contextvars.bind_contextvars(request_id="req-0123456789ab")
     structlog.get_logger("t").info("task.accepted", text=f"deploy with {SECRETS['slack bot token']}")
-    logging.getLogger("slack_bolt").warning(
-        "token %s and my-signing-secret-value", SECRETS["slack app token"]
-    )
+    logging.getLogger("slack_bolt").warning("token %s and my-signing-secret-value", SECRETS["slack app token"])
     lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
     assert [line["request_id"] for line in lines] == ["req-0123456789ab"] * 2
     joined = log_output.getvalue()

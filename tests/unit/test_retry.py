@@ -73,9 +73,7 @@ async def test_waits_are_capped() -> None:
     time = FakeTime()
     model = FakeChatModel()
     model.enqueue(*[LLMThrottled("t")] * 5, "ok")
-    await RetryingChatModel(model, policy(time, max_attempts=6, base_delay=1.0, max_delay=3.0)).converse(
-        REQUEST
-    )
+    await RetryingChatModel(model, policy(time, max_attempts=6, base_delay=1.0, max_delay=3.0)).converse(REQUEST)
     assert time.sleeps == [1.0, 2.0, 3.0, 3.0, 3.0]
 
 
@@ -98,9 +96,7 @@ async def test_stops_before_a_wait_that_would_overrun_the_deadline() -> None:
     model = FakeChatModel()
     model.enqueue(*[LLMTransient("503")] * 10)
     with pytest.raises(LLMUnavailable) as caught:
-        await RetryingChatModel(model, policy(time, base_delay=2.0, deadline=5.0, max_attempts=10)).converse(
-            REQUEST
-        )
+        await RetryingChatModel(model, policy(time, base_delay=2.0, deadline=5.0, max_attempts=10)).converse(REQUEST)
     assert time.sleeps == [2.0]
     assert caught.value.attempts == 2
 

@@ -46,16 +46,12 @@ def test_control_and_bidi_characters_are_removed() -> None:
 
 def test_explicit_agent_prefix_selects_the_agent() -> None:
     """``monitor: …`` selects monitor and strips the prefix; case and spacing do not matter."""
-    assert parse_text("Monitor :  what's alarming?", agents=AGENTS) == ParsedText(
-        "what's alarming?", "monitor"
-    )
+    assert parse_text("Monitor :  what's alarming?", agents=AGENTS) == ParsedText("what's alarming?", "monitor")
 
 
 def test_a_word_and_colon_that_is_no_agent_is_part_of_the_task() -> None:
     """``error: connection refused`` is a question, not a request for an agent called error."""
-    assert parse_text("error: connection refused", agents=AGENTS) == ParsedText(
-        "error: connection refused", None
-    )
+    assert parse_text("error: connection refused", agents=AGENTS) == ParsedText("error: connection refused", None)
 
 
 def test_misspelt_agent_gets_a_correction() -> None:
