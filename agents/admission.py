@@ -98,6 +98,11 @@ class Admission:
         return self._total
 
     @property
+    def closed(self) -> bool:
+        """Whether admission has stopped (the process is draining)."""
+        return self._closed
+
+    @property
     def max_per_user(self) -> int:
         """How many tasks one person may have running at once."""
         return self._max_per_user

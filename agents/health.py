@@ -82,6 +82,9 @@ class ModelHealth:
             self._last_failure = _Failure(code=error.code, at=now)
             self._last_outcome_ok = False
 
+    def retry(self, *, model_id: str) -> None:
+        """Retries say nothing the attempts did not already."""
+
     async def check(self) -> Check:
         """The model's status: probe it first if nothing recent is known."""
         if not self._recently_known():
@@ -92,9 +95,7 @@ class ModelHealth:
 
     def _recently_known(self) -> bool:
         now = self._clock()
-        last = max(
-            self._last_ok or float("-inf"), self._last_failure.at if self._last_failure else float("-inf")
-        )
+        last = max(self._last_ok or float("-inf"), self._last_failure.at if self._last_failure else float("-inf"))
         return now - last < self._fresh_for
 
     async def _probe(self) -> None:
@@ -124,9 +125,7 @@ class ModelHealth:
             else "no successful calls yet"
         )
         failure = self._last_failure
-        last_error = (
-            f"last error {failure.code} {self._clock() - failure.at:.0f}s ago" if failure else "no errors"
-        )
+        last_error = f"last error {failure.code} {self._clock() - failure.at:.0f}s ago" if failure else "no errors"
         detail = f"`{self._model_id}`: {latency}; {last_error}"
         if self._last_outcome_ok:
             recent_error = failure is not None and self._clock() - failure.at < self._fresh_for

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from agents.errors import AdmissionDenied, InvalidTask
+from agents.metrics import Metrics, MetricsSink
 from agents.task import HelpRequest, Task, parse_text
 
 if TYPE_CHECKING:
@@ -43,9 +45,12 @@ class Orchestrator:
         runner: TaskRunner,
         deduper: Deduper,
         model_health: ModelHealth,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
+        self.metrics = metrics or Metrics()
+        self.metrics.track_in_flight(lambda: self.admission.in_flight)
         self.admission = admission
         self.deduper = deduper
         self.model_health = model_health
@@ -73,20 +78,26 @@ class Orchestrator:
         context: Iterable[ContextMessage] = (),
     ) -> HelpRequest | Task:
         """Parse and validate ``text``; raise :class:`InvalidTask` with a hint when it cannot run."""
-        parsed = parse_text(text, agents=self.registry.names())
+        try:
+            parsed = parse_text(text, agents=self.registry.names())
+        except InvalidTask as invalid:
+            self.metrics.refused.labels(invalid.code).inc()
+            raise
         if isinstance(parsed, HelpRequest):
             return parsed
-        return Task(
-            request_id=request_id, origin=origin, text=parsed.text, agent=parsed.agent, context=tuple(context)
-        )
+        return Task(request_id=request_id, origin=origin, text=parsed.text, agent=parsed.agent, context=tuple(context))
 
     async def admit(self, task: Task) -> Slot:
         """Take a running slot for ``task`` or raise :class:`AdmissionDenied`."""
-        return await self.admission.admit(task.origin.user_key)
+        try:
+            return await self.admission.admit(task.origin.user_key)
+        except AdmissionDenied as refusal:
+            self.metrics.refused.labels(refusal.code).inc()
+            raise
 
     async def run(self, task: Task, sink: EventSink) -> None:
         """Run an admitted task to its final event."""
-        await self._runner.run(task, sink)
+        await self._runner.run(task, MetricsSink(sink, self.metrics))
 
     def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run ``job`` in the background, tracked until it ends so shutdown can wait for it."""

@@ -34,6 +34,8 @@ _FIXES: dict[str, str] = {
     "BEDROCK_ROUTER_MODEL_ID": "use a Bedrock model or inference profile id, e.g. " + DEFAULT_ROUTER_MODEL_ID,
     "ORCH_RATE_LIMIT": "use COUNT/PERIOD, e.g. 5/minute, 30/hour or 100/day",
     "ORCH_LOG_FORMAT": "use json or console",
+    "ORCH_METRICS_PORT": "use a TCP port number (0 turns the Socket Mode health/metrics listener off)",
+    "ORCH_SHUTDOWN_GRACE": "use a number of seconds, e.g. 25",
     "ORCH_LOG_LEVEL": "use debug, info, warning or error",
 }
 
@@ -99,9 +101,7 @@ class Settings(_SlackSecrets):
     """Every setting orch-bot reads. Field names are the environment variable names, lower-cased."""
 
     slack_api_url: str = "https://slack.com/api/"
-    aws_region: str = Field(
-        default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
-    )
+    aws_region: str = Field(default="us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     bedrock_model_id: str = DEFAULT_MODEL_ID
     bedrock_router_model_id: str = DEFAULT_ROUTER_MODEL_ID
     bedrock_max_attempts: int = Field(default=4, ge=1, le=10)
@@ -109,6 +109,8 @@ class Settings(_SlackSecrets):
     orch_rate_limit: str = "5/minute"
     orch_max_tasks_per_user: int = Field(default=3, ge=1)
     orch_max_concurrent_tasks: int = Field(default=500, ge=1)
+    orch_metrics_port: int = Field(default=9090, ge=0, le=65535)
+    orch_shutdown_grace: float = Field(default=25.0, ge=0, le=600)
     orch_log_format: Literal["json", "console"] = "json"
     orch_log_level: Literal["debug", "info", "warning", "error"] = "info"
 

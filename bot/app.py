@@ -10,7 +10,6 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.commands import register_commands
 from bot.conversations import register_conversations
-from bot.health import SlackProbe
 from bot.messages import unexpected_failure
 from bot.middleware import assign_request_id, drop_redeliveries
 
@@ -19,6 +18,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from agents.orchestrator import Orchestrator
+    from bot.health import SlackProbe
 
 __all__ = ["build_app"]
 
@@ -32,6 +32,7 @@ def build_app(
     signing_secret: str,
     region: str,
     mode: Literal["http", "socket"],
+    slack_probe: SlackProbe,
 ) -> AsyncApp:
     """An AsyncApp wired to ``orchestrator``; HTTP mode verifies signatures (Socket Mode has none)."""
     app = AsyncApp(
@@ -43,7 +44,7 @@ def build_app(
     )
     app.use(assign_request_id)
     app.use(drop_redeliveries(orchestrator.deduper))
-    register_commands(app, orchestrator, region=region, slack_probe=SlackProbe(client))
+    register_commands(app, orchestrator, region=region, slack_probe=slack_probe)
     register_conversations(app, orchestrator, region=region)
 
     @app.error

@@ -17,7 +17,6 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
-from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.admission import Admission, MemoryRateLimiter
 from agents.aws import AwsClients
@@ -25,13 +24,16 @@ from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper
 from agents.health import ModelHealth
 from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
+from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.redaction import Redactor
 from agents.router import ModelRouter
-from agents.tools import ToolContext
 from agents.runner import TaskRunner
+from agents.tools import ToolContext
 from bot.app import build_app
 from bot.files import SlackFiles
+from bot.health import SlackProbe
+from bot.slack_client import MeteredWebClient
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -51,12 +53,13 @@ class Runtime:
 
     app: AsyncApp
     orchestrator: Orchestrator
-    client: AsyncWebClient
+    client: MeteredWebClient
     settings: Settings
+    slack_probe: SlackProbe
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]:
     """Open every client, build the core and the app; on exit, drain running tasks, then close."""
     bedrock = settings.bedrock
     slack = settings.slack
@@ -67,15 +70,18 @@ async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -
         AwsClients(region=bedrock.region) as aws,
     ):
         adapter = BedrockChatModel(br)
+        metrics = Metrics()
         model_health = ModelHealth(adapter, model_id=bedrock.model_id)
+        observers = (model_health, metrics)
         model = RetryingChatModel(
             adapter,
-            RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observer=model_health),
+            RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observers=observers),
         )
         # Routing is a small, optional step: fewer attempts and a short deadline, then the keyword fallback.
-        router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observer=model_health))
+        router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
         registry = default_registry()
-        client = AsyncWebClient(
+        client = MeteredWebClient(
+            metrics,
             token=slack.bot_token,
             base_url=slack.api_url,
             session=session,
@@ -107,10 +113,19 @@ async def open_runtime(settings: Settings, mode: Mode, *, grace: float = 25.0) -
             ),
             deduper=MemoryDeduper(),
             model_health=model_health,
+            metrics=metrics,
         )
-        app = build_app(orchestrator, client, signing_secret=slack.signing_secret, region=bedrock.region, mode=mode)
+        slack_probe = SlackProbe(client)
+        app = build_app(
+            orchestrator,
+            client,
+            signing_secret=slack.signing_secret,
+            region=bedrock.region,
+            mode=mode,
+            slack_probe=slack_probe,
+        )
         try:
-            yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings)
+            yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe)
         finally:
-            cut = await orchestrator.drain(grace)
+            cut = await orchestrator.drain(settings.orch_shutdown_grace)
             log.info("shutdown.drained", interrupted=cut)

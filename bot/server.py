@@ -1,12 +1,15 @@
-"""Serving Slack: HTTP (``POST /slack/events``, ``GET /healthz``) or Socket Mode, until SIGTERM/SIGINT.
+"""Serving Slack: HTTP (``POST /slack/events``) or Socket Mode, until SIGTERM/SIGINT.
 
-On a signal the process stops taking work (the listener closes), lets running tasks finish within the
-grace period, then exits.
+Both modes serve ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works and, in Socket Mode, the
+connection has not been down longer than a grace period) and ``GET /metrics`` (Prometheus): on the main
+port in HTTP mode, on ``ORCH_METRICS_PORT`` in Socket Mode. On a signal the process stops taking work,
+lets running tasks finish within the grace period, then exits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -16,22 +19,43 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from agents.metrics import CONTENT_TYPE_LATEST
 from bot.health import app_version
 from bot.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from agents.settings import Settings
 
 __all__ = ["run_http", "run_socket", "web_app"]
 
 log = structlog.get_logger(__name__)
+SOCKET_DOWN_GRACE = 30.0
 
 
-def web_app(runtime: Runtime) -> web.Application:
-    """The aiohttp application: Slack's endpoint and a liveness probe."""
+def _kind(body: dict[str, object]) -> str:
+    if "command" in body:
+        return "command"
+    if body.get("type") == "event_callback":
+        return "event"
+    return "other"
+
+
+def web_app(
+    runtime: Runtime, *, slack: bool = True, extra_ready: Callable[[], str | None] | None = None
+) -> web.Application:
+    """Slack's endpoint (when ``slack``), and the probes and metrics every mode serves.
+
+    ``extra_ready`` returns why the process is not ready (``None`` when it is), for checks only the
+    caller knows about, such as the Socket Mode connection.
+    """
 
     async def slack_events(request: web.Request) -> web.Response:
-        bolt_response = await runtime.app.async_dispatch(await to_bolt_request(request))
+        started = time.perf_counter()
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await runtime.app.async_dispatch(bolt_request)
+        runtime.orchestrator.metrics.ack_seconds.labels(_kind(bolt_request.body)).observe(time.perf_counter() - started)
         return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -45,9 +69,29 @@ def web_app(runtime: Runtime) -> web.Application:
             }
         )
 
+    async def readyz(_: web.Request) -> web.Response:
+        problems: list[str] = []
+        slack_check = await runtime.slack_probe.check()
+        if slack_check.status != "healthy":
+            problems.append(f"slack: {slack_check.detail}")
+        if runtime.orchestrator.admission.closed:
+            problems.append("draining: the process is shutting down")
+        extra = extra_ready() if extra_ready is not None else None
+        if extra:
+            problems.append(extra)
+        return web.json_response(
+            {"status": "not ready" if problems else "ready", "problems": problems}, status=503 if problems else 200
+        )
+
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=runtime.orchestrator.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     application = web.Application(client_max_size=2 * 1024 * 1024)
-    application.router.add_post("/slack/events", slack_events)
+    if slack:
+        application.router.add_post("/slack/events", slack_events)
     application.router.add_get("/healthz", healthz)
+    application.router.add_get("/readyz", readyz)
+    application.router.add_get("/metrics", metrics)
     return application
 
 
@@ -59,14 +103,19 @@ def _stop_on_signals() -> asyncio.Event:
     return stop
 
 
+async def _serve(application: web.Application, host: str, port: int) -> tuple[web.AppRunner, web.TCPSite]:
+    runner = web.AppRunner(application, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    await site.start()
+    return runner, site
+
+
 async def run_http(settings: Settings, *, host: str, port: int) -> None:
     """Serve Slack over HTTP until a signal arrives."""
     stop = _stop_on_signals()
     async with open_runtime(settings, "http") as runtime:
-        runner = web.AppRunner(web_app(runtime), access_log=None, handle_signals=False)
-        await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_address=True)
-        await site.start()
+        runner, site = await _serve(web_app(runtime), host, port)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
@@ -75,19 +124,57 @@ async def run_http(settings: Settings, *, host: str, port: int) -> None:
     await runner.cleanup()
 
 
-async def run_socket(settings: Settings) -> None:
-    """Serve Slack over Socket Mode until a signal arrives."""
+class _SocketWatch:
+    """Remembers since when the Socket Mode connection has been down (awaiting the SDK's coroutine check)."""
+
+    def __init__(self, is_connected: Callable[[], Awaitable[bool]], *, grace: float = SOCKET_DOWN_GRACE) -> None:
+        self._is_connected = is_connected
+        self._grace = grace
+        self._down_since: float | None = None
+
+    async def watch(self, every: float = 2.0) -> None:
+        while True:
+            connected = await self._is_connected()
+            if connected:
+                self._down_since = None
+            elif self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("socket.disconnected")
+            await asyncio.sleep(every)
+
+    def problem(self) -> str | None:
+        if self._down_since is None:
+            return None
+        down = time.monotonic() - self._down_since
+        return f"socket mode: disconnected for {down:.0f}s" if down > self._grace else None
+
+
+async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> None:  # noqa: S104 - probes are scraped
+    """Serve Slack over Socket Mode until a signal arrives; probes and metrics on ``ORCH_METRICS_PORT``."""
     stop = _stop_on_signals()
     async with open_runtime(settings, "socket") as runtime:
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
+        watch = _SocketWatch(handler.client.is_connected)
+        watcher = asyncio.create_task(watch.watch(), name="socket-watch")
+        probes: tuple[web.AppRunner, web.TCPSite] | None = None
+        if settings.orch_metrics_port:
+            probes = await _serve(
+                web_app(runtime, slack=False, extra_ready=watch.problem), metrics_host, settings.orch_metrics_port
+            )
         log.info(
             "server.listening",
             mode="socket",
             connect_ms=round((time.perf_counter() - started) * 1000),
+            metrics_port=settings.orch_metrics_port or None,
             version=app_version(),
         )
         await stop.wait()
         log.info("server.stopping")
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await handler.close_async()  # type: ignore[no-untyped-call]
+    if probes is not None:
+        await probes[0].cleanup()

@@ -184,8 +184,7 @@ def _content(message: ChatMessage) -> list[dict[str, Any]]:
     if message.text:
         blocks.append({"text": message.text})
     blocks.extend(
-        {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}}
-        for call in message.tool_calls
+        {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}} for call in message.tool_calls
     )
     blocks.extend(
         {

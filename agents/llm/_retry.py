@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 
 
 class AttemptObserver(Protocol):
-    """Told about every attempt (for health and metrics)."""
+    """Told about every attempt and retry (for health and metrics)."""
 
     def attempt(self, *, model_id: str, seconds: float, error: LLMError | None) -> None:
         """Record one call to the model: how long it took and how it failed, if it did."""
+
+    def retry(self, *, model_id: str) -> None:
+        """Record that a failed call will be tried again after a backoff."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,7 @@ class RetryPolicy:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rand: Callable[[], float] = random.random
     clock: Callable[[], float] = time.monotonic
-    observer: AttemptObserver | None = field(default=None)
+    observers: tuple[AttemptObserver, ...] = field(default=())
 
 
 def _deadline_passed(attempts: int, deadline: float) -> LLMUnavailable:
@@ -89,13 +92,19 @@ class RetryingChatModel:
         self._inner = inner
         self._policy = policy
 
-    def _retrying(self) -> AsyncRetrying:
+    def _retrying(self, model_id: str) -> AsyncRetrying:
         policy = self._policy
+
+        def before_sleep(_: RetryCallState) -> None:
+            for observer in policy.observers:
+                observer.retry(model_id=model_id)
+
         return AsyncRetrying(
             retry=retry_if_exception_type(LLMRetryable),
             stop=stop_after_attempt(policy.max_attempts) | _BeforeDeadline(policy.clock(), policy),
             wait=FullJitter(policy.base_delay, policy.max_delay, policy.rand),
             sleep=policy.sleep,
+            before_sleep=before_sleep,
             reraise=True,
         )
 
@@ -105,7 +114,7 @@ class RetryingChatModel:
         attempts = 0
         try:
             async with asyncio.timeout(policy.deadline):
-                async for attempt in self._retrying():
+                async for attempt in self._retrying(request.model_id):
                     with attempt:
                         attempts += 1
                         reply = await self._attempt(request)
@@ -126,7 +135,7 @@ class RetryingChatModel:
         deadline = asyncio.get_running_loop().time() + policy.deadline
         try:
             async with asyncio.timeout_at(deadline):
-                async for attempt in self._retrying():
+                async for attempt in self._retrying(request.model_id):
                     with attempt:
                         attempts += 1
                         events = self._observed(request)
@@ -145,27 +154,25 @@ class RetryingChatModel:
             raise _deadline_passed(attempts, policy.deadline) from exc
 
     async def _observed(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        observer = self._policy.observer
         t0 = time.perf_counter()
         try:
             async for event in self._inner.stream(request):
                 yield event
         except LLMError as exc:
-            if observer is not None:
-                observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=exc)
+            self._notify(request.model_id, time.perf_counter() - t0, exc)
             raise
-        if observer is not None:
-            observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=None)
+        self._notify(request.model_id, time.perf_counter() - t0, None)
+
+    def _notify(self, model_id: str, seconds: float, error: LLMError | None) -> None:
+        for observer in self._policy.observers:
+            observer.attempt(model_id=model_id, seconds=seconds, error=error)
 
     async def _attempt(self, request: ModelRequest) -> ModelReply:
-        observer = self._policy.observer
         t0 = time.perf_counter()
         try:
             reply = await self._inner.converse(request)
         except LLMError as exc:
-            if observer is not None:
-                observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=exc)
+            self._notify(request.model_id, time.perf_counter() - t0, exc)
             raise
-        if observer is not None:
-            observer.attempt(model_id=request.model_id, seconds=time.perf_counter() - t0, error=None)
+        self._notify(request.model_id, time.perf_counter() - t0, None)
         return reply

@@ -1,0 +1,32 @@
+"""The Slack Web API client orch uses: slack_sdk's, counting every API error in the metrics."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from agents.metrics import Metrics
+
+__all__ = ["MeteredWebClient"]
+
+
+class MeteredWebClient(AsyncWebClient):
+    """An AsyncWebClient that counts ``ok: false`` answers by method and error."""
+
+    def __init__(self, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._metrics = metrics
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        """Call ``api_method``; count the failure if Slack says no."""
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
+            self._metrics.slack_errors.labels(api_method, error).inc()
+            raise
