@@ -11,25 +11,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import aiohttp
-import structlog
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 
-from agents.admission import Admission, MemoryRateLimiter
-from agents.aws import AwsClients
-from agents.catalog import default_registry
-from agents.dedupe import MemoryDeduper
-from agents.health import ModelHealth
-from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
+from agents.assembly import open_core
 from agents.metrics import Metrics
-from agents.orchestrator import Orchestrator
-from agents.redaction import Redactor
-from agents.router import ModelRouter
-from agents.runner import TaskRunner
-from agents.tools import ToolContext
 from bot.app import build_app
 from bot.files import SlackFiles
 from bot.health import SlackProbe
@@ -40,11 +29,10 @@ if TYPE_CHECKING:
 
     from slack_bolt.async_app import AsyncApp
 
+    from agents.orchestrator import Orchestrator
     from agents.settings import Mode, Settings
 
 __all__ = ["Runtime", "open_runtime"]
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,26 +48,10 @@ class Runtime:
 
 @asynccontextmanager
 async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]:
-    """Open every client, build the core and the app; on exit, drain running tasks, then close."""
-    bedrock = settings.bedrock
+    """Open the Slack client and the core, build the app; on exit, drain running tasks, then close."""
     slack = settings.slack
-    admission_settings = settings.admission
-    async with (
-        bedrock_client(region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50) as br,
-        aiohttp.ClientSession() as session,
-        AwsClients(region=bedrock.region) as aws,
-    ):
-        adapter = BedrockChatModel(br)
-        metrics = Metrics()
-        model_health = ModelHealth(adapter, model_id=bedrock.model_id)
-        observers = (model_health, metrics)
-        model = RetryingChatModel(
-            adapter,
-            RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observers=observers),
-        )
-        # Routing is a small, optional step: fewer attempts and a short deadline, then the keyword fallback.
-        router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
-        registry = default_registry()
+    metrics = Metrics()
+    async with aiohttp.ClientSession() as session:
         client = MeteredWebClient(
             metrics,
             token=slack.bot_token,
@@ -92,40 +64,14 @@ async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]
             ],
         )
         files = SlackFiles(client, session, token=slack.bot_token, api_url=slack.api_url)
-        orchestrator = Orchestrator(
-            registry=registry,
-            admission=Admission(
-                MemoryRateLimiter(admission_settings.rate_limit),
-                max_per_user=admission_settings.max_tasks_per_user,
-                max_total=admission_settings.max_concurrent_tasks,
-            ),
-            runner=TaskRunner(
-                router=ModelRouter(registry, router_model, model_id=bedrock.router_model_id),
-                model=model,
-                default_model_id=bedrock.model_id,
-                tool_context=lambda task: ToolContext(
-                    aws=aws,
-                    region=bedrock.region,
-                    files=files,
-                    file_ids=tuple(f.id for f in task.files),
-                ),
-                redactor=Redactor(settings.secrets()),
-            ),
-            deduper=MemoryDeduper(),
-            model_health=model_health,
-            metrics=metrics,
-        )
-        slack_probe = SlackProbe(client)
-        app = build_app(
-            orchestrator,
-            client,
-            signing_secret=slack.signing_secret,
-            region=bedrock.region,
-            mode=mode,
-            slack_probe=slack_probe,
-        )
-        try:
+        async with open_core(settings, files=files, metrics=metrics) as orchestrator:
+            slack_probe = SlackProbe(client)
+            app = build_app(
+                orchestrator,
+                client,
+                signing_secret=slack.signing_secret,
+                region=settings.bedrock.region,
+                mode=mode,
+                slack_probe=slack_probe,
+            )
             yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe)
-        finally:
-            cut = await orchestrator.drain(settings.orch_shutdown_grace)
-            log.info("shutdown.drained", interrupted=cut)
