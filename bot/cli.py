@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from agents.errors import ConfigError
 from agents.observability import configure_logging
 from agents.settings import detect_mode, load_settings
+from bot.console import run_console
 from bot.server import run_http, run_socket
 
 if TYPE_CHECKING:
@@ -34,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     commands.add_parser("socket", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
+    console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
+    console.add_argument("question", nargs="*", help="ask this one question and exit")
     return parser
 
 
@@ -49,6 +53,8 @@ def _config_problem(error: ConfigError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
+    if args.command == "console":
+        return _console(args)
     mode: Mode = {"serve": "http", "socket": "socket"}.get(args.command) or detect_mode()  # type: ignore[assignment]
     try:
         settings = load_settings(mode)
@@ -63,6 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         asyncio.run(run_socket(settings))
     return 0
+
+
+def _console(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
+    # The terminal is for the conversation: logs go to stderr, warnings and above only.
+    configure_logging(fmt="console", level="warning", secrets=settings.secrets())
+    once = " ".join(args.question) if args.question else None
+    return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once))
 
 
 def entry() -> None:

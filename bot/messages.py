@@ -42,7 +42,8 @@ def describe_failure(error: TaskError, *, region: str = "") -> tuple[str, str]:
 def _describe_task_failure(error: TaskError) -> tuple[str, str]:
     if isinstance(error, InvalidTask):
         fix = f"Try `/orchestrate {error.hint}`." if error.hint else "Try `/orchestrate help` for examples."
-        return f"I couldn't run that: {error.reason}.", fix
+        stop = "" if error.reason.endswith(("?", ".", "!")) else "."
+        return f"I couldn't run that: {error.reason}{stop}", fix
     if isinstance(error, RateLimited):
         return (
             f"You've reached the limit of {error.limit} tasks.",
