@@ -16,6 +16,7 @@ from agents.errors import ConfigError
 from agents.observability import configure_logging
 from agents.settings import detect_mode, load_settings
 from bot.console import run_console
+from bot.doctor import run_doctor
 from bot.server import run_http, run_socket
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
     commands.add_parser("socket", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    commands.add_parser("doctor", help="check settings, Slack, AWS, Bedrock and data sources; say what to fix")
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
     console.add_argument("question", nargs="*", help="ask this one question and exit")
@@ -55,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "console":
         return _console(args)
+    if args.command == "doctor":
+        configure_logging(fmt="console", level="error")
+        return asyncio.run(run_doctor(sys.stdout))
     mode: Mode = {"serve": "http", "socket": "socket"}.get(args.command) or detect_mode()  # type: ignore[assignment]
     try:
         settings = load_settings(mode)
