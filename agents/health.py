@@ -93,6 +93,12 @@ class ModelHealth:
                     await self._probe()
         return self._summarise()
 
+    def snapshot(self) -> Check:
+        """What is known now, without probing (for views that must not cost a model call)."""
+        if self._last_ok is None and self._last_failure is None:
+            return Check("Bedrock", "healthy", f"`{self._model_id}`: not used yet")
+        return self._summarise()
+
     def _recently_known(self) -> bool:
         now = self._clock()
         last = max(self._last_ok or float("-inf"), self._last_failure.at if self._last_failure else float("-inf"))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from agents.errors import AdmissionDenied, InvalidTask
+from agents.journal import JournalSink, MemoryJournal
 from agents.metrics import Metrics, MetricsSink
 from agents.task import HelpRequest, Task, parse_text
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from agents.dedupe import Deduper
     from agents.events import EventSink
     from agents.health import ModelHealth
+    from agents.journal import TaskJournal
     from agents.runner import TaskRunner
     from agents.task import ContextMessage, Origin
 
@@ -46,9 +48,11 @@ class Orchestrator:
         deduper: Deduper,
         model_health: ModelHealth,
         metrics: Metrics | None = None,
+        journal: TaskJournal | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.registry = registry
+        self.journal = journal or MemoryJournal()
         self.metrics = metrics or Metrics()
         self.metrics.track_in_flight(lambda: self.admission.in_flight)
         self.admission = admission
@@ -97,7 +101,7 @@ class Orchestrator:
 
     async def run(self, task: Task, sink: EventSink) -> None:
         """Run an admitted task to its final event."""
-        await self._runner.run(task, MetricsSink(sink, self.metrics))
+        await self._runner.run(task, JournalSink(MetricsSink(sink, self.metrics), self.journal))
 
     def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run ``job`` in the background, tracked until it ends so shutdown can wait for it."""

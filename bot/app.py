@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.commands import register_commands
 from bot.conversations import register_conversations
+from bot.home import register_home
 from bot.messages import unexpected_failure
 from bot.middleware import assign_request_id, drop_redeliveries
 
@@ -46,6 +47,7 @@ def build_app(
     app.use(drop_redeliveries(orchestrator.deduper))
     register_commands(app, orchestrator, region=region, slack_probe=slack_probe)
     register_conversations(app, orchestrator, region=region)
+    register_home(app, orchestrator, slack_probe=slack_probe)
 
     @app.error
     async def on_error(

@@ -16,6 +16,7 @@ from agents.errors import AdmissionDenied, InvalidTask
 from agents.task import HelpRequest, Origin, Task
 from bot.delivery import PrivateDelivery, ThreadDelivery
 from bot.health import SlackProbe, health_report
+from bot.home import history_blocks, is_admin
 from bot.jobs import start_job
 from bot.markup import to_plain_text
 from bot.messages import failure_blocks, unexpected_failure, usage_blocks
@@ -52,6 +53,16 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         respond: AsyncRespond,
     ) -> None:
         request_id: str = context["request_id"]
+        if command.get("text", "").strip().lower() == "history":
+            await ack()
+            user_id = command.get("user_id") or ""
+            everyone = await is_admin(client, user_id)
+            records = await orchestrator.journal.recent(
+                command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
+            )
+            text, blocks = history_blocks(records, everyone=everyone)
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            return
         origin = Origin(
             workspace_id=command.get("team_id") or "unknown",
             user_id=command.get("user_id") or "unknown",

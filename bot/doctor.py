@@ -41,6 +41,7 @@ REQUIRED_SCOPES = frozenset(
         "files:write",
         "groups:history",
         "im:history",
+        "users:read",
     }
 )
 

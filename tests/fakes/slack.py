@@ -30,7 +30,7 @@ import json
 import time
 import uuid
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlencode
 
@@ -79,6 +79,7 @@ SCOPES = ",".join(_SCOPE_LIST)
 
 # Block Kit and message limits, as Slack documents and enforces them.
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
 MAX_SECTION_TEXT = 3000
 MAX_SECTION_FIELDS = 10
 MAX_SECTION_FIELD_TEXT = 2000
@@ -112,12 +113,15 @@ class SlackCall:
     JSON-encoded form fields such as ``blocks`` are decoded). ``token`` comes from
     ``Authorization: Bearer`` or the ``token`` argument (which is then removed from ``args``).
     ``response`` is the JSON body the fake answered with (``None`` until it is computed).
+    ``at`` is when the call was recorded (:func:`time.monotonic`, comparable across processes on one
+    host), for benchmarks that time what the bot sends.
     """
 
     method: str
     args: dict[str, Any]
     token: str | None
     response: dict[str, Any] | None = None
+    at: float = field(default_factory=time.monotonic)
 
 
 class _SlackError(Exception):
@@ -184,6 +188,8 @@ class FakeSlack:
         #: File objects (as ``files.info`` returns them), by file id.
         self.files: dict[str, dict[str, Any]] = {}
         self._file_content: dict[str, bytes] = {}
+        #: The Home tab last published for each user.
+        self.home_views: dict[str, dict[str, Any]] = {}
         #: Per-user overrides merged into the ``users.info`` answer.
         self.users: dict[str, dict[str, Any]] = {}
         #: Every Socket Mode ack received (``{"envelope_id": ..., "payload"?: ...}``), in order.
@@ -225,6 +231,7 @@ class FakeSlack:
             "files.completeUploadExternal": self._files_complete_upload_external,
             "files.info": self._files_info,
             "users.info": self._users_info,
+            "views.publish": self._views_publish,
             "apps.connections.open": self._apps_connections_open,
         }
 
@@ -795,6 +802,22 @@ class FakeSlack:
         if file is None:
             raise _SlackError("file_not_found")
         return {"ok": True, "file": file}
+
+    def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("user_id") or not isinstance(view, dict):
+            raise _SlackError("invalid_arguments")
+        if view.get("type") != "home":
+            raise _SlackError("invalid_arguments", ["[ERROR] view type must be home [json-pointer:/view/type]"])
+        blocks = view.get("blocks") or []
+        if len(blocks) > MAX_VIEW_BLOCKS:
+            raise _SlackError("invalid_arguments", [f"[ERROR] no more than {MAX_VIEW_BLOCKS} blocks allowed"])
+        # Views allow 100 blocks; the per-block limits are the same as messages'.
+        _check_blocks(blocks[:MAX_BLOCKS])
+        self.home_views[str(args["user_id"])] = view
+        return {"ok": True, "view": {"id": f"V{len(self.home_views):08d}", **view}}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user")

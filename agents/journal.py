@@ -1,0 +1,149 @@
+"""A journal of tasks: who asked what, which agent answered, how it ended, what it cost.
+
+It feeds ``/orchestrate history`` and the App Home tab. :class:`MemoryJournal` keeps a bounded window
+in this process; a durable store can implement the same :class:`TaskJournal` port.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from agents.events import AgentRouted, TaskFailed, TaskStarted, TaskSucceeded
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from agents.events import EventSink, TaskEvent
+
+__all__ = ["JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
+
+Status = Literal["running", "succeeded", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task as the journal knows it."""
+
+    request_id: str
+    workspace_id: str
+    user_id: str
+    text: str
+    started_at: float
+    status: Status = "running"
+    agent: str | None = None
+    seconds: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What a person (or a workspace) used in a period."""
+
+    tasks: int
+    failed: int
+    input_tokens: int
+    output_tokens: int
+
+
+class TaskJournal(Protocol):
+    """Where task records are kept."""
+
+    async def put(self, record: TaskRecord) -> None:
+        """Insert or replace the record with ``record.request_id``."""
+        ...
+
+    async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
+        """The newest records of a workspace (of one user when ``user_id`` is given), newest first."""
+        ...
+
+    async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
+        """Totals since the wall-clock time ``since``."""
+        ...
+
+
+class MemoryJournal:
+    """The last ``max_records`` tasks of this process."""
+
+    def __init__(self, *, max_records: int = 5_000) -> None:
+        self._records: dict[str, TaskRecord] = {}
+        self._order: deque[str] = deque()
+        self._max = max_records
+
+    async def put(self, record: TaskRecord) -> None:
+        """Insert or replace the record with ``record.request_id``."""
+        if record.request_id not in self._records:
+            self._order.append(record.request_id)
+            while len(self._order) > self._max:
+                self._records.pop(self._order.popleft(), None)
+        self._records[record.request_id] = record
+
+    async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
+        """The newest records of a workspace (of one user when ``user_id`` is given), newest first."""
+        found: list[TaskRecord] = []
+        for request_id in reversed(self._order):
+            record = self._records[request_id]
+            if record.workspace_id == workspace_id and user_id in {None, record.user_id}:
+                found.append(record)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
+        """Totals since the wall-clock time ``since``."""
+        records = [
+            r
+            for r in self._records.values()
+            if r.workspace_id == workspace_id and user_id in {None, r.user_id} and r.started_at >= since
+        ]
+        return Usage(
+            tasks=len(records),
+            failed=sum(r.status == "failed" for r in records),
+            input_tokens=sum(r.input_tokens for r in records),
+            output_tokens=sum(r.output_tokens for r in records),
+        )
+
+
+class JournalSink:
+    """Wraps an :class:`EventSink`, writing each task's record as it starts, is routed and ends."""
+
+    def __init__(self, inner: EventSink, journal: TaskJournal, *, clock: Callable[[], float] = time.time) -> None:
+        self._inner = inner
+        self._journal = journal
+        self._clock = clock
+        self._record: TaskRecord | None = None
+
+    async def emit(self, event: TaskEvent) -> None:
+        """Record ``event`` if it changes the task's state, then pass it on."""
+        record = self._record
+        if isinstance(event, TaskStarted):
+            task = event.task
+            record = TaskRecord(
+                request_id=task.request_id,
+                workspace_id=task.origin.workspace_id,
+                user_id=task.origin.user_id,
+                text=task.text[:200],
+                started_at=self._clock(),
+            )
+        elif record is not None and isinstance(event, AgentRouted):
+            record = replace(record, agent=event.routing.agent.name)
+        elif record is not None and isinstance(event, TaskSucceeded):
+            result = event.result
+            record = replace(
+                record,
+                status="succeeded",
+                agent=result.agent,
+                seconds=result.seconds,
+                input_tokens=result.usage.input_tokens,
+                output_tokens=result.usage.output_tokens,
+            )
+        elif record is not None and isinstance(event, TaskFailed):
+            record = replace(record, status="failed", seconds=event.seconds, error_code=event.error.code)
+        if record is not self._record and record is not None:
+            self._record = record
+            await self._journal.put(record)
+        await self._inner.emit(event)

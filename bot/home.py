@@ -1,0 +1,122 @@
+"""The App Home tab and ``/orchestrate history``: a person's recent tasks, usage, health and how-to.
+
+Both read the task journal; the App Home shows health as last known (no probe on every open, so opening
+the tab never costs a model call).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from agents.health import overall
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from agents.journal import TaskRecord
+    from agents.orchestrator import Orchestrator
+    from bot.health import SlackProbe
+
+__all__ = ["history_blocks", "home_view", "is_admin", "register_home"]
+
+log = structlog.get_logger(__name__)
+_STATUS = {"running": ":hourglass_flowing_sand:", "succeeded": ":white_check_mark:", "failed": ":x:"}
+_WEEK = 7 * 24 * 3600
+_PREVIEW = 80
+
+
+def _line(record: TaskRecord, *, show_user: bool) -> str:
+    when = datetime.fromtimestamp(record.started_at, tz=UTC).strftime("%b %d %H:%M UTC")
+    took = f"{record.seconds:.1f}s" if record.seconds is not None else "running"
+    who = f"<@{record.user_id}> · " if show_user else ""
+    error = f" · `{record.error_code}`" if record.error_code else ""
+    text = record.text if len(record.text) <= _PREVIEW else record.text[: _PREVIEW - 1] + "…"
+    return (
+        f"{_STATUS[record.status]} {who}{when} · `{record.agent or '—'}` · {took}{error} · `{record.request_id}`\n"
+        f"      _{text}_"
+    )
+
+
+def history_blocks(records: list[TaskRecord], *, everyone: bool) -> tuple[str, list[dict[str, Any]]]:
+    """Recent tasks as an ephemeral message (``everyone``: the workspace's, for admins)."""
+    title = "Recent tasks in this workspace" if everyone else "Your recent tasks"
+    if not records:
+        text = f"*{title}*\nNothing yet. Try `/orchestrate help`."
+    else:
+        text = f"*{title}*\n" + "\n".join(_line(r, show_user=everyone) for r in records)
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]
+
+
+async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
+    """Whether ``user_id`` administers the workspace (admins see everyone's history)."""
+    try:
+        response = await client.users_info(user=user_id)
+    except SlackApiError as exc:
+        log.info("slack.users_info_failed", error=exc.response.get("error") if exc.response is not None else None)
+        return False
+    user = response.get("user") or {}
+    return bool(user.get("is_admin") or user.get("is_owner"))
+
+
+async def home_view(
+    orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str
+) -> dict[str, Any]:
+    """The Home tab for ``user_id``."""
+    journal = orchestrator.journal
+    records = await journal.recent(workspace_id, user_id=user_id, limit=8)
+    usage = await journal.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
+    checks = [await slack_probe.check(), orchestrator.model_health.snapshot()]
+    status = overall(checks)
+    health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
+    recent = "\n".join(_line(r, show_user=False) for r in records) or "Nothing yet."
+    agents = "\n".join(
+        f"• `{a.name}`: {a.description}" + (f"\n      `/orchestrate {a.examples[0]}`" if a.examples else "")
+        for a in orchestrator.registry.all()
+    )
+
+    def section(text: str) -> dict[str, Any]:
+        return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
+
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "orch: ask about your AWS systems"}},
+            section(f"*Health: {status}*\n{health}"),
+            {"type": "divider"},
+            section(f"*Your recent tasks*\n{recent}"),
+            section(
+                f"*This week*: {usage.tasks} tasks ({usage.failed} failed), "
+                f"{usage.input_tokens:,} input and {usage.output_tokens:,} output tokens"
+            ),
+            {"type": "divider"},
+            section(
+                "*How to use*\n`/orchestrate <task>` or `/orchestrate <agent>: <task>` anywhere; `@orch` in a thread "
+                "(the thread is context); or message me here.\n" + agents
+            ),
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "`/orchestrate history` lists your tasks · `/orch-health`"}],
+            },
+        ],
+    }
+
+
+def register_home(app: AsyncApp, orchestrator: Orchestrator, *, slack_probe: SlackProbe) -> None:
+    """Publish the Home tab whenever someone opens it."""
+
+    @app.event("app_home_opened")
+    async def on_home_opened(event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+        if event.get("tab") != "home":
+            return  # the Messages tab is the assistant pane, handled with the conversations
+        user_id = str(event.get("user") or "")
+        view = await home_view(orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id)
+        try:
+            await client.views_publish(user_id=user_id, view=view)
+        except SlackApiError as exc:
+            log.warning("slack.home_publish_failed", error=exc.response.get("error") if exc.response else None)
