@@ -22,15 +22,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"xapp-\d-[A-Za-z0-9-]{6,}"), "[REDACTED:slack-app-token]"),
     (re.compile(r"\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{16}\b"), "[REDACTED:aws-key-id]"),
     (
-        re.compile(
-            r"(?i)(aws_secret_access_key|secret_?key|aws_session_token)(\s*[=:]\s*)[\"']?[^\s\"',;]{8,}"
-        ),
+        re.compile(r"(?i)(aws_secret_access_key|secret_?key|aws_session_token)(\s*[=:]\s*)[\"']?[^\s\"',;]{8,}"),
         r"\1\2[REDACTED]",
     ),
     (
-        re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL
-        ),
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.DOTALL),
         "[REDACTED:private-key]",
     ),
     (re.compile(r"(?i)\b(bearer|token)(\s+|=)[A-Za-z0-9._~+/-]{16,}=*"), r"\1\2[REDACTED]"),
@@ -43,9 +39,7 @@ class Redactor:
     """Replaces known secret values and secret-looking strings with ``[REDACTED…]`` markers."""
 
     def __init__(self, known_secrets: Iterable[str] = ()) -> None:
-        self._known = tuple(
-            sorted({s for s in known_secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True)
-        )
+        self._known = tuple(sorted({s for s in known_secrets if len(s) >= _MIN_SECRET_LEN}, key=len, reverse=True))
 
     def __call__(self, text: str) -> str:
         """``text`` with every secret replaced."""

@@ -161,9 +161,7 @@ class TaskRunner:
             failed_sources=tuple(dict.fromkeys(s for s in progress.failed if s not in progress.sources)),
         )
 
-    async def _turn(
-        self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress
-    ) -> ModelReply:
+    async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
         reply: ModelReply | None = None
         async for event in self._model.stream(request):
             if isinstance(event, ReplyComplete):
@@ -193,9 +191,7 @@ class TaskRunner:
         await sink.emit(ToolFinished(task, tool.name, tool.source, ok, seconds))
         return ToolResult(call.id, text, is_error=not ok)
 
-    async def _run_tool(
-        self, tool: Tool, context: ToolContext, arguments: dict[str, Any]
-    ) -> tuple[bool, str]:
+    async def _run_tool(self, tool: Tool, context: ToolContext, arguments: dict[str, Any]) -> tuple[bool, str]:
         try:
             async with asyncio.timeout(self._limits.tool_timeout):
                 output = await tool.run(context, arguments)

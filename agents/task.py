@@ -53,8 +53,7 @@ def clean_text(text: str) -> str:
     kept = (
         ch
         for ch in text
-        if ch not in _BIDI
-        and (ch in _KEEP_CONTROLS or unicodedata.category(ch) not in {"Cc", "Cs", "Co", "Cn"})
+        if ch not in _BIDI and (ch in _KEEP_CONTROLS or unicodedata.category(ch) not in {"Cc", "Cs", "Co", "Cn"})
     )
     return "".join(kept).replace("\r", "").strip()
 
