@@ -1,7 +1,10 @@
-"""A journal of tasks: who asked what, which agent answered, how it ended, what it cost.
+"""The journal of tasks: every accepted task's durable record, from queued to its outcome.
 
-It feeds ``/orchestrate history`` and the App Home tab. :class:`MemoryJournal` keeps a bounded window
-in this process; a durable store can implement the same :class:`TaskJournal` port.
+A record is written before a task is acknowledged as accepted, so a restart can resume it; it feeds
+``/orchestrate history`` and the App Home tab. Backends implement :class:`TaskJournal`:
+:class:`MemoryJournal` (tests, console), ``agents.stores.SqliteJournal`` (one process, the default) and
+``agents.stores.RedisJournal`` (several replicas). ``target`` is the edge's opaque description of
+where the answer goes (the core never reads it).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ if TYPE_CHECKING:
 
     from agents.events import EventSink, TaskEvent
 
-__all__ = ["JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
+__all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
 
-Status = Literal["running", "succeeded", "failed"]
+Status = Literal["queued", "running", "succeeded", "failed", "interrupted"]
+UNFINISHED: frozenset[str] = frozenset({"queued", "running", "interrupted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,11 @@ class TaskRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     error_code: str | None = None
+    channel_id: str = ""
+    attempts: int = 0
+    updated_at: float = 0.0
+    task_json: str = ""
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +66,18 @@ class TaskJournal(Protocol):
         """Insert or replace the record with ``record.request_id``."""
         ...
 
+    async def get(self, request_id: str) -> TaskRecord | None:
+        """The record with ``request_id``, if the journal still has it."""
+        ...
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Records queued, running or interrupted, oldest first (what a restart must resume)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the backend's connections."""
+        ...
+
     async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
         """The newest records of a workspace (of one user when ``user_id`` is given), newest first."""
         ...
@@ -73,6 +94,17 @@ class MemoryJournal:
         self._records: dict[str, TaskRecord] = {}
         self._order: deque[str] = deque()
         self._max = max_records
+
+    async def get(self, request_id: str) -> TaskRecord | None:
+        """The record with ``request_id``, if still kept."""
+        return self._records.get(request_id)
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Records queued, running or interrupted, oldest first."""
+        return sorted((r for r in self._records.values() if r.status in UNFINISHED), key=lambda r: r.started_at)
+
+    async def close(self) -> None:
+        """Nothing to release."""
 
     async def put(self, record: TaskRecord) -> None:
         """Insert or replace the record with ``record.request_id``."""
@@ -109,7 +141,7 @@ class MemoryJournal:
 
 
 class JournalSink:
-    """Wraps an :class:`EventSink`, writing each task's record as it starts, is routed and ends."""
+    """Wraps an :class:`EventSink`, moving the task's record through running to its outcome."""
 
     def __init__(self, inner: EventSink, journal: TaskJournal, *, clock: Callable[[], float] = time.time) -> None:
         self._inner = inner
@@ -120,17 +152,21 @@ class JournalSink:
     async def emit(self, event: TaskEvent) -> None:
         """Record ``event`` if it changes the task's state, then pass it on."""
         record = self._record
+        now = self._clock()
         if isinstance(event, TaskStarted):
             task = event.task
-            record = TaskRecord(
+            known = await self._journal.get(task.request_id)
+            record = known or TaskRecord(
                 request_id=task.request_id,
                 workspace_id=task.origin.workspace_id,
                 user_id=task.origin.user_id,
+                channel_id=task.origin.channel_id,
                 text=task.text[:200],
-                started_at=self._clock(),
+                started_at=now,
             )
+            record = replace(record, status="running", attempts=record.attempts + 1, updated_at=now)
         elif record is not None and isinstance(event, AgentRouted):
-            record = replace(record, agent=event.routing.agent.name)
+            record = replace(record, agent=event.routing.agent.name, updated_at=now)
         elif record is not None and isinstance(event, TaskSucceeded):
             result = event.result
             record = replace(
@@ -140,9 +176,12 @@ class JournalSink:
                 seconds=result.seconds,
                 input_tokens=result.usage.input_tokens,
                 output_tokens=result.usage.output_tokens,
+                updated_at=now,
             )
         elif record is not None and isinstance(event, TaskFailed):
-            record = replace(record, status="failed", seconds=event.seconds, error_code=event.error.code)
+            record = replace(
+                record, status="failed", seconds=event.seconds, error_code=event.error.code, updated_at=now
+            )
         if record is not self._record and record is not None:
             self._record = record
             await self._journal.put(record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,20 @@ async def bot(
     await process.start()
     yield process
     await process.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A Redis to test against (REDIS_URL, set by scripts/test.sh): skipped, loudly, where there is none.
+
+    CI (ORCH_TEST_REQUIRE_SERVICES=1) fails instead of skipping: a Redis test that did not run is not a pass.
+    """
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        if os.environ.get("ORCH_TEST_REQUIRE_SERVICES"):
+            pytest.fail("REDIS_URL is not set, and CI requires Redis: install redis-server or set REDIS_URL")
+        pytest.skip("needs Redis: install redis-server (scripts/test.sh starts it) or set REDIS_URL")
+    return url
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,0 +1,122 @@
+"""The task journal in Redis, shared by every replica, with a retention period.
+
+Each record is a hash (``<prefix>task:<id>``) that expires after the retention period; sorted sets index
+them by workspace and by user (pruned as they expire), and a set holds the unfinished ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from agents.journal import UNFINISHED, TaskRecord, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from redis.asyncio import Redis
+
+__all__ = ["RedisJournal"]
+
+_FIELDS = {f.name: f.type for f in dataclasses.fields(TaskRecord)}
+_FLOATS = {"started_at", "updated_at", "seconds"}
+_INTS = {"input_tokens", "output_tokens", "attempts"}
+_OPTIONAL = {"agent", "seconds", "error_code"}
+
+
+def _encode(record: TaskRecord) -> dict[Any, Any]:
+    return {k: "" if v is None else str(v) for k, v in dataclasses.asdict(record).items()}
+
+
+def _decode(raw: Mapping[str | bytes, str | bytes]) -> TaskRecord:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
+        found = raw.get(name, "")
+        text = found.decode() if isinstance(found, bytes) else found
+        if name in _OPTIONAL and text == "":
+            values[name] = None
+        elif name in _FLOATS:
+            values[name] = float(text or 0)
+        elif name in _INTS:
+            values[name] = int(text or 0)
+        else:
+            values[name] = text
+    return TaskRecord(**values)
+
+
+class RedisJournal:
+    """Task records in Redis (decode_responses=True client)."""
+
+    def __init__(self, redis: Redis, *, prefix: str = "orch:", retention_seconds: int = 30 * 24 * 3600) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._retention = retention_seconds
+
+    def _key(self, request_id: str) -> str:
+        return f"{self._prefix}task:{request_id}"
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._redis.aclose()
+
+    async def put(self, record: TaskRecord) -> None:
+        """Insert or replace the record; index it; expire it after the retention period."""
+        key = self._key(record.request_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(key, mapping=_encode(record))
+        pipe.expire(key, self._retention)
+        pipe.zadd(f"{self._prefix}ws:{record.workspace_id}", {record.request_id: record.started_at})
+        pipe.zadd(f"{self._prefix}user:{record.workspace_id}:{record.user_id}", {record.request_id: record.started_at})
+        if record.status in UNFINISHED:
+            pipe.sadd(f"{self._prefix}unfinished", record.request_id)
+        else:
+            pipe.srem(f"{self._prefix}unfinished", record.request_id)
+        await pipe.execute()
+
+    async def get(self, request_id: str) -> TaskRecord | None:
+        """The record with ``request_id``, unless it expired."""
+        raw = await self._redis.hgetall(self._key(request_id))
+        return _decode(raw) if raw else None
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Records queued, running or interrupted, oldest first."""
+        ids = await self._redis.smembers(f"{self._prefix}unfinished")
+        records = [r for r in [await self.get(str(i)) for i in ids] if r is not None and r.status in UNFINISHED]
+        return sorted(records, key=lambda r: r.started_at)
+
+    async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
+        """The newest records of a workspace (of one user when given), newest first."""
+        index = (
+            f"{self._prefix}ws:{workspace_id}" if user_id is None else f"{self._prefix}user:{workspace_id}:{user_id}"
+        )
+        found: list[TaskRecord] = []
+        start = 0
+        while len(found) < limit:
+            ids = await self._redis.zrevrange(index, start, start + limit * 2 - 1)
+            if not ids:
+                break
+            for raw_id in ids:
+                request_id = str(raw_id)
+                record = await self.get(request_id)
+                if record is None:
+                    await self._redis.zrem(index, request_id)  # expired: prune the index
+                    continue
+                found.append(record)
+                if len(found) >= limit:
+                    break
+            start += len(ids)
+        return found
+
+    async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
+        """Totals since ``since``."""
+        index = (
+            f"{self._prefix}ws:{workspace_id}" if user_id is None else f"{self._prefix}user:{workspace_id}:{user_id}"
+        )
+        ids = await self._redis.zrangebyscore(index, since, "+inf")
+        records = [r for r in [await self.get(str(i)) for i in ids] if r is not None]
+        return Usage(
+            tasks=len(records),
+            failed=sum(r.status == "failed" for r in records),
+            input_tokens=sum(r.input_tokens for r in records),
+            output_tokens=sum(r.output_tokens for r in records),
+        )

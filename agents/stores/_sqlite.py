@@ -1,0 +1,121 @@
+"""The task journal in SQLite: one file, created and migrated on start, safe against a killed process.
+
+WAL mode with ``synchronous=NORMAL``: a committed record survives the process being killed (``kill -9``),
+which is what resuming interrupted tasks needs; only a power loss can take the last transactions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from agents.journal import UNFINISHED, TaskRecord, Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["SqliteJournal"]
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(TaskRecord))
+_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE tasks (
+        request_id TEXT PRIMARY KEY,
+        workspace_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        text TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        status TEXT NOT NULL,
+        agent TEXT,
+        seconds REAL,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        error_code TEXT,
+        channel_id TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated_at REAL NOT NULL DEFAULT 0,
+        task_json TEXT NOT NULL DEFAULT '',
+        target TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX tasks_by_workspace ON tasks (workspace_id, started_at);
+    CREATE INDEX tasks_by_user ON tasks (workspace_id, user_id, started_at);
+    CREATE INDEX tasks_by_status ON tasks (status);
+    """,
+)
+
+
+class SqliteJournal:
+    """Task records in a SQLite file."""
+
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._db = connection
+
+    @classmethod
+    async def open(cls, path: str) -> SqliteJournal:
+        """Open (creating the file and its folder) and migrate to the current schema."""
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connection = await aiosqlite.connect(path)
+        await connection.execute("PRAGMA journal_mode=WAL")
+        await connection.execute("PRAGMA synchronous=NORMAL")
+        await connection.execute("PRAGMA busy_timeout=5000")
+        async with connection.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            await connection.executescript(script)
+            await connection.execute(f"PRAGMA user_version={number}")
+        await connection.commit()
+        return cls(connection)
+
+    async def close(self) -> None:
+        """Close the file."""
+        await self._db.close()
+
+    async def put(self, record: TaskRecord) -> None:
+        """Insert or replace the record with ``record.request_id``, durably."""
+        values = dataclasses.astuple(record)
+        placeholders = ", ".join("?" for _ in _FIELDS)
+        await self._db.execute(f"INSERT OR REPLACE INTO tasks ({', '.join(_FIELDS)}) VALUES ({placeholders})", values)  # noqa: S608 - column names are ours
+        await self._db.commit()
+
+    async def get(self, request_id: str) -> TaskRecord | None:
+        """The record with ``request_id``."""
+        rows = await self._select("WHERE request_id = ?", (request_id,))
+        return rows[0] if rows else None
+
+    async def unfinished(self) -> list[TaskRecord]:
+        """Records queued, running or interrupted, oldest first."""
+        marks = ", ".join("?" for _ in UNFINISHED)
+        return await self._select(f"WHERE status IN ({marks}) ORDER BY started_at", tuple(sorted(UNFINISHED)))
+
+    async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
+        """The newest records of a workspace (of one user when given), newest first."""
+        if user_id is None:
+            return await self._select("WHERE workspace_id = ? ORDER BY started_at DESC LIMIT ?", (workspace_id, limit))
+        return await self._select(
+            "WHERE workspace_id = ? AND user_id = ? ORDER BY started_at DESC LIMIT ?", (workspace_id, user_id, limit)
+        )
+
+    async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
+        """Totals since ``since``."""
+        query = (
+            "SELECT COUNT(*), COALESCE(SUM(status = 'failed'), 0), COALESCE(SUM(input_tokens), 0), "
+            "COALESCE(SUM(output_tokens), 0) FROM tasks WHERE workspace_id = ? AND started_at >= ?"
+        )
+        params: tuple[Any, ...] = (workspace_id, since)
+        if user_id is not None:
+            query += " AND user_id = ?"
+            params = (*params, user_id)
+        async with self._db.execute(query, params) as cursor:
+            row = await cursor.fetchone()
+        tasks, failed, tokens_in, tokens_out = row or (0, 0, 0, 0)
+        return Usage(tasks=int(tasks), failed=int(failed), input_tokens=int(tokens_in), output_tokens=int(tokens_out))
+
+    async def _select(self, where: str, params: Iterable[Any]) -> list[TaskRecord]:
+        async with self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM tasks {where}", tuple(params)) as cursor:  # noqa: S608
+            rows = await cursor.fetchall()
+        return [TaskRecord(*row) for row in rows]

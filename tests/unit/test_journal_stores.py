@@ -1,0 +1,127 @@
+"""The task journal's backends behave alike: one suite, run against memory, SQLite and Redis."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from typing import TYPE_CHECKING
+
+import pytest
+import pytest_asyncio
+from redis.asyncio import Redis
+
+from agents.journal import MemoryJournal, TaskJournal, TaskRecord
+from agents.stores import RedisJournal, SqliteJournal
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+    from pathlib import Path
+
+
+@pytest_asyncio.fixture(params=["memory", "sqlite", "redis"])
+async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TaskJournal]:
+    """Each backend in turn; Redis under a unique key prefix, deleted afterwards."""
+    if request.param == "memory":
+        yield MemoryJournal()
+    elif request.param == "sqlite":
+        store = await SqliteJournal.open(str(tmp_path / "data" / "journal.db"))
+        yield store
+        await store.close()
+    else:
+        url = request.getfixturevalue("redis_url")
+        prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+        store = RedisJournal(Redis.from_url(url, decode_responses=True), prefix=prefix)
+        yield store
+        cleanup = Redis.from_url(url, decode_responses=True)
+        keys = [key async for key in cleanup.scan_iter(f"{prefix}*")]
+        if keys:
+            await cleanup.delete(*keys)
+        await cleanup.aclose()
+        await store.close()
+
+
+def record(request_id: str, *, user: str = "U1", at: float = 1000.0, **changes: object) -> TaskRecord:
+    """A queued record."""
+    base = TaskRecord(
+        request_id=request_id,
+        workspace_id="T1",
+        user_id=user,
+        text="why?",
+        started_at=at,
+        status="queued",
+        channel_id="C1",
+        task_json='{"x": 1}',
+        target='{"kind": "thread"}',
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+async def test_a_record_round_trips_unchanged(journal: TaskJournal) -> None:
+    """Every field written comes back as written, None and numbers included."""
+    written = record(
+        "req-000000000001",
+        agent="general",
+        seconds=1.5,
+        input_tokens=10,
+        output_tokens=3,
+        attempts=2,
+        error_code=None,
+        status="succeeded",
+        updated_at=1001.5,
+    )
+    await journal.put(written)
+    assert await journal.get("req-000000000001") == written
+    assert await journal.get("req-missing000") is None
+
+
+async def test_put_replaces_and_unfinished_follows_status(journal: TaskJournal) -> None:
+    """Queued, running and interrupted records are unfinished, oldest first; finishing one removes it."""
+    await journal.put(record("req-00000000000a", at=3))
+    await journal.put(record("req-00000000000b", at=1, status="running"))
+    await journal.put(record("req-00000000000c", at=2, status="interrupted"))
+    await journal.put(record("req-00000000000d", at=0, status="succeeded"))
+    assert [r.request_id for r in await journal.unfinished()] == [
+        "req-00000000000b",
+        "req-00000000000c",
+        "req-00000000000a",
+    ]
+    await journal.put(record("req-00000000000b", at=1, status="failed", error_code="llm_unavailable"))
+    assert [r.request_id for r in await journal.unfinished()] == ["req-00000000000c", "req-00000000000a"]
+
+
+async def test_recent_is_newest_first_per_user_or_workspace(journal: TaskJournal) -> None:
+    """History lists a user's tasks, or the whole workspace's, newest first and bounded."""
+    for i in range(6):
+        await journal.put(record(f"req-00000000001{i}", user="U1" if i % 2 else "U2", at=100 + i))
+    await journal.put(dataclasses.replace(record("req-000000000099", at=200), workspace_id="T2"))
+    mine = await journal.recent("T1", user_id="U1", limit=10)
+    assert [r.request_id for r in mine] == ["req-000000000015", "req-000000000013", "req-000000000011"]
+    everyone = await journal.recent("T1", limit=4)
+    assert [r.request_id for r in everyone] == [
+        "req-000000000015",
+        "req-000000000014",
+        "req-000000000013",
+        "req-000000000012",
+    ]
+
+
+async def test_usage_sums_a_period(journal: TaskJournal) -> None:
+    """Usage counts tasks, failures and tokens since a time, per user or workspace."""
+    await journal.put(record("req-000000000021", at=50, input_tokens=100, output_tokens=10, status="succeeded"))
+    await journal.put(record("req-000000000022", at=150, input_tokens=200, output_tokens=20, status="succeeded"))
+    await journal.put(record("req-000000000023", at=160, user="U2", status="failed"))
+    usage = await journal.usage("T1", user_id="U1", since=100)
+    assert (usage.tasks, usage.failed, usage.input_tokens, usage.output_tokens) == (1, 0, 200, 20)
+    everyone = await journal.usage("T1", user_id=None, since=0)
+    assert (everyone.tasks, everyone.failed) == (3, 1)
+
+
+async def test_sqlite_journal_survives_reopening(tmp_path: Path) -> None:
+    """A record written before the process ends is there when the file is opened again."""
+    path = str(tmp_path / "j.db")
+    first = await SqliteJournal.open(path)
+    await first.put(record("req-000000000031", status="running"))
+    await first.close()
+    second = await SqliteJournal.open(path)
+    assert [r.request_id for r in await second.unfinished()] == ["req-000000000031"]
+    await second.close()
