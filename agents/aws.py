@@ -30,7 +30,7 @@ class AwsClients:
             read_timeout=30,
         )
         self._stack = AsyncExitStack()
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
         self._lock = asyncio.Lock()
 
     async def __aenter__(self) -> Self:
@@ -39,18 +39,22 @@ class AwsClients:
     async def __aexit__(self, *_: object) -> None:
         await self.close()
 
-    async def client(self, service: str) -> Any:
-        """The shared client for ``service`` (e.g. ``"cloudwatch"``, ``"logs"``), opened on first use."""
-        existing = self._clients.get(service)
+    async def client(self, service: str, *, region: str | None = None) -> Any:
+        """The shared client for ``service`` (e.g. ``"cloudwatch"``) in ``region`` (default: the bot's).
+
+        Some APIs answer only in one region (AWS Health and Cost Explorer in us-east-1): pass it.
+        """
+        key = (service, region or self.region)
+        existing = self._clients.get(key)
         if existing is not None:
             return existing
         async with self._lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 creator = self._session.create_client(  # type: ignore[call-overload]
-                    service, region_name=self.region, config=self._config
+                    service, region_name=key[1], config=self._config
                 )
-                self._clients[service] = await self._stack.enter_async_context(creator)
-            return self._clients[service]
+                self._clients[key] = await self._stack.enter_async_context(creator)
+            return self._clients[key]
 
     async def close(self) -> None:
         """Close every client opened so far."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 import aiohttp
@@ -69,7 +70,27 @@ def _aws_error(exc: Exception) -> str:
 # A cheap, read-only call per data source the agents read; (service, operation, kwargs, IAM action).
 _DATA_SOURCES: tuple[tuple[str, str, str, dict[str, Any], str, Verdict], ...] = (
     ("CloudWatch alarms", "cloudwatch", "describe_alarms", {"MaxRecords": 1}, "cloudwatch:DescribeAlarms", "fail"),
-    ("CloudWatch metrics", "cloudwatch", "list_metrics", {}, "cloudwatch:ListMetrics", "fail"),
+    (
+        "CloudWatch metrics",
+        "cloudwatch",
+        "get_metric_data",
+        {
+            "MetricDataQueries": [
+                {
+                    "Id": "probe",
+                    "MetricStat": {
+                        "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"},
+                        "Period": 300,
+                        "Stat": "Average",
+                    },
+                }
+            ],
+            "StartTime": datetime(2020, 1, 1, tzinfo=UTC),
+            "EndTime": datetime(2020, 1, 1, 0, 10, tzinfo=UTC),
+        },
+        "cloudwatch:GetMetricData",
+        "fail",
+    ),
     ("CloudWatch Logs", "logs", "describe_log_groups", {"limit": 1}, "logs:DescribeLogGroups", "fail"),
     ("EC2", "ec2", "describe_instances", {"MaxResults": 5}, "ec2:DescribeInstances", "fail"),
     ("ECS", "ecs", "list_clusters", {"maxResults": 1}, "ecs:ListClusters", "fail"),

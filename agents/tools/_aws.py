@@ -26,8 +26,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from agents.aws import AwsClients
 from agents.errors import ToolFailed
+from agents.tools._shape import clip
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -39,9 +39,9 @@ __all__ = ["GLOBAL_API_REGION", "aws_errors", "us_east_1_client"]
 #: Where AWS Health and Cost Explorer answer.
 GLOBAL_API_REGION = "us-east-1"
 
-_ACCESS_DENIED = frozenset(
-    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
-)
+_FIRST_SERVER_ERROR = 500  # 5xx answers are AWS's own failures, worth retrying
+
+_ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
 _BAD_CREDENTIALS = frozenset(
     {
         "UnrecognizedClientException",
@@ -82,8 +82,7 @@ _EXPLAINED = {
 _BOTOCORE_FAILURES: tuple[tuple[tuple[type[BotoCoreError], ...], str, bool], ...] = (
     (
         (NoCredentialsError, PartialCredentialsError, CredentialRetrievalError),
-        "no usable AWS credentials: the standard chain (environment, profile, task or instance role) "
-        "found none",
+        "no usable AWS credentials: the standard chain (environment, profile, task or instance role) found none",
         False,
     ),
     (
@@ -111,17 +110,11 @@ def aws_errors(source: str, service: str) -> Iterator[None]:
 
 @asynccontextmanager
 async def us_east_1_client(ctx: ToolContext, service: str) -> AsyncIterator[Any]:
-    """A client for ``service`` in us-east-1, for APIs that answer only there (Health, Cost Explorer).
+    """The shared client for ``service`` in us-east-1, for APIs that answer only there (Health, Cost Explorer).
 
-    The shared client when the bot itself runs in us-east-1; otherwise one opened for this call, since
-    :class:`~agents.aws.AwsClients` keeps one client per service, in the bot's region. Endpoint overrides
-    (``AWS_ENDPOINT_URL_HEALTH``, ``AWS_ENDPOINT_URL_COST_EXPLORER``…) apply either way.
+    Endpoint overrides (``AWS_ENDPOINT_URL_HEALTH``, ``AWS_ENDPOINT_URL_COST_EXPLORER``…) apply.
     """
-    if ctx.aws.region == GLOBAL_API_REGION:
-        yield await ctx.aws.client(service)
-        return
-    async with AwsClients(region=GLOBAL_API_REGION, max_connections=2) as clients:
-        yield await clients.client(service)
+    yield await ctx.aws.client(service, region=GLOBAL_API_REGION)
 
 
 def _from_client_error(exc: ClientError, *, source: str, service: str) -> ToolFailed:
@@ -140,8 +133,8 @@ def _from_client_error(exc: ClientError, *, source: str, service: str) -> ToolFa
         )
     if code in _EXPLAINED:
         return ToolFailed(source=source, reason=f"{code}: {_EXPLAINED[code]}")
-    detail = f"{code}: {message}" if message else f"{code} from {action}"
-    return ToolFailed(source=source, reason=detail, retryable=status >= 500)  # noqa: PLR2004
+    detail = f"{code}: {clip(message, 300)}" if message else f"{code} from {action}"
+    return ToolFailed(source=source, reason=detail, retryable=status >= _FIRST_SERVER_ERROR)
 
 
 def _from_botocore_error(exc: BotoCoreError, *, source: str) -> ToolFailed:

@@ -27,8 +27,15 @@ InputT = TypeVar("InputT", bound=ToolInput)
 
 
 def input_schema(model: type[ToolInput]) -> dict[str, Any]:
-    """The JSON schema of ``model`` for Bedrock, without pydantic's generated titles (noise to the model)."""
-    return _without_titles(model.model_json_schema())
+    """The JSON schema of ``model`` for Bedrock, tidied of what is noise to a model.
+
+    Pydantic's generated titles, the class docstring (the tool's description says it better) and the
+    ``anyOf [..., null]`` with ``default: null`` of optional fields go: leaving a field out is how a
+    model says "none".
+    """
+    schema: dict[str, Any] = _tidy(model.model_json_schema())
+    schema.pop("description", None)
+    return schema
 
 
 def parse_input(model: type[InputT], params: dict[str, Any], *, source: str) -> InputT:
@@ -43,13 +50,23 @@ def parse_input(model: type[InputT], params: dict[str, Any], *, source: str) -> 
         raise ToolFailed(source=source, reason=f"invalid input: {problems}") from exc
 
 
-def _without_titles(node: Any, *, inside_properties: bool = False) -> Any:
-    if isinstance(node, dict):
-        return {
-            key: _without_titles(value, inside_properties=key == "properties" and not inside_properties)
-            for key, value in node.items()
-            if inside_properties or key != "title"
-        }
+def _tidy(node: Any, *, inside_properties: bool = False) -> Any:
     if isinstance(node, list):
-        return [_without_titles(item) for item in node]
-    return node
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if inside_properties:
+        return {name: _tidy(field) for name, field in node.items()}
+    node = _unwrap_optional(node)
+    return {key: _tidy(value, inside_properties=key == "properties") for key, value in node.items() if key != "title"}
+
+
+def _unwrap_optional(node: dict[str, Any]) -> dict[str, Any]:
+    variants = node.get("anyOf")
+    if not isinstance(variants, list) or node.get("default", ...) is not None:
+        return node
+    kept = [variant for variant in variants if variant != {"type": "null"}]
+    if len(kept) != 1:
+        return node
+    rest = {key: value for key, value in node.items() if key not in {"anyOf", "default"}}
+    return {**kept[0], **rest}

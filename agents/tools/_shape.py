@@ -70,7 +70,10 @@ def listing(
     budget: int = BUDGET_CHARS,
     narrow: str = "narrow the filter to see the rest",
 ) -> dict[str, Any]:
-    """``{key: shown items, "total": n, "more_not_shown": m, "note": …}`` for a bounded list."""
+    """``{key: shown items, "total": n, "more_not_shown": m, "note": …}`` for a bounded list.
+
+    ``total`` becomes ``total_at_least`` when reading stopped before the end (``complete`` is False).
+    """
     shown = fit(items[:show], budget)
     hidden = len(items) - len(shown)
     result: dict[str, Any] = {key: shown}
@@ -78,10 +81,12 @@ def listing(
         result["total"] = len(items)
     else:
         result["total_at_least"] = len(items)
-    if hidden or not complete:
+    if hidden:
         result["more_not_shown"] = hidden
-        more = f"{hidden} more not shown" if complete else f"listing stopped after {len(items)}; more exist"
-        result["note"] = f"{more}: {narrow}"
+    if not complete:
+        result["note"] = f"stopped reading after {len(items)}, more exist: {narrow}"
+    elif hidden:
+        result["note"] = f"{hidden} more not shown: {narrow}"
     return result
 
 

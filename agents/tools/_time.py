@@ -55,9 +55,7 @@ class Window:
 class WindowInput(ToolInput):
     """Input fields for a time window; tools that take one subclass this."""
 
-    minutes: int | None = Field(
-        default=None, ge=1, description="Look back this many minutes from `end` (or from now)."
-    )
+    minutes: int | None = Field(default=None, ge=1, description="Look back this many minutes from `end` (or from now).")
     start: datetime | None = Field(
         default=None, description="ISO 8601 start, e.g. 2026-03-01T14:00:00Z; takes precedence over minutes."
     )

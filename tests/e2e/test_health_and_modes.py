@@ -74,7 +74,7 @@ async def test_health_is_healthy_when_slack_and_bedrock_are_up(
     for check in (
         "*Slack*: connected to Test as @orch",
         "*Bedrock*",
-        "*Agents*: 1 registered: `general`",
+        "*Agents*: 4 registered: `general`, `infra`, `logs`, `monitor`",
         "*Rate limiter*: 5/minute per person",
     ):
         assert check in text

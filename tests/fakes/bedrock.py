@@ -98,13 +98,17 @@ class ConverseCall:
     """One request the fake received (recorded even when it was rejected).
 
     ``body`` is the decoded JSON request body (``{}`` if it was not a JSON object); ``headers`` has
-    lower-cased names, as HTTP header names are case-insensitive.
+    lower-cased names, as HTTP header names are case-insensitive. ``at`` is when the request arrived and
+    ``first_text_at`` when the first streamed text delta was written (``None`` until then, and for
+    ``Converse``), both :func:`time.monotonic`, for benchmarks that time the bot's reaction.
     """
 
     model_id: str
     body: dict[str, Any]
     stream: bool
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)
+    first_text_at: float | None = None
 
 
 @dataclass
@@ -544,7 +548,7 @@ class FakeBedrock:
             await response.write(_event("messageStart", {"role": "assistant"}))
             if isinstance(item, Fault):
                 partial = self.default_reply(call).text[: self.chunk_size] or "partial"
-                await self._write_deltas(response, 0, [{"text": partial}])
+                await self._write_deltas(response, 0, [{"text": partial}], call=call)
                 await _sleep(self.chunk_delay)
                 await response.write(_exception_event(item))
             else:
@@ -560,7 +564,7 @@ class FakeBedrock:
         index = 0
         if reply.text or not reply.tool_uses:
             text_deltas = ({"text": chunk} for chunk in _chunks(reply.text, self.chunk_size))
-            await self._write_deltas(response, index, text_deltas)
+            await self._write_deltas(response, index, text_deltas, call=call)
             await response.write(_event("contentBlockStop", {"contentBlockIndex": index}))
             index += 1
         for tool in reply.tool_uses:
@@ -574,12 +578,24 @@ class FakeBedrock:
         metadata = {"usage": self._usage(call, reply), "metrics": {"latencyMs": _elapsed_ms(started)}}
         await response.write(_event("metadata", metadata))
 
-    async def _write_deltas(self, response: web.StreamResponse, index: int, deltas: Iterable[dict[str, Any]]) -> None:
-        """Write ``contentBlockDelta`` events, pausing ``chunk_delay`` between consecutive ones."""
+    async def _write_deltas(
+        self,
+        response: web.StreamResponse,
+        index: int,
+        deltas: Iterable[dict[str, Any]],
+        *,
+        call: ConverseCall | None = None,
+    ) -> None:
+        """Write ``contentBlockDelta`` events, pausing ``chunk_delay`` between consecutive ones.
+
+        With ``call`` (text deltas), the time the first one was written is stored in ``call.first_text_at``.
+        """
         for position, delta in enumerate(deltas):
             if position:
                 await _sleep(self.chunk_delay)
             await response.write(_event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+            if call is not None and call.first_text_at is None:
+                call.first_text_at = time.monotonic()
 
 
 async def _sleep(seconds: float) -> None:

@@ -1,0 +1,75 @@
+"""Reading log files people shared in the thread.
+
+Files come through the ``FileSource`` port (the Slack edge downloads them with the bot token). A file is
+decoded as text, secrets are redacted, and a large one is reduced to line templates with counts, first and
+last sightings and samples (:mod:`agents.logreduce`), so a 50,000-line log fits the model's context while
+its error patterns survive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from agents.errors import ToolFailed
+from agents.logreduce import reduce_log
+from agents.redaction import Redactor
+from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
+
+__all__ = ["UPLOAD_TOOLS"]
+
+_SOURCE = "shared files"
+MAX_FILE_BYTES = 25 * 1024 * 1024
+_TOKEN_BUDGET = 8_000
+_REDACT = Redactor()
+
+
+def _progress(_: ToolContext, arguments: dict[str, Any]) -> str:
+    return f"Reading shared file {arguments['file_id']}…"
+
+
+async def _read_shared_file(context: ToolContext, arguments: dict[str, Any]) -> ToolOutput:
+    file_id = str(arguments["file_id"])
+    if context.files is None:
+        raise ToolFailed(source=_SOURCE, reason="files cannot be read in this conversation")
+    if file_id not in context.file_ids:
+        shared = ", ".join(context.file_ids) or "none"
+        raise ToolFailed(source=_SOURCE, reason=f"file {file_id} was not shared here (shared: {shared})")
+    name, data = await context.files.read(file_id, max_bytes=MAX_FILE_BYTES)
+    if b"\x00" in data[:8192]:
+        raise ToolFailed(source=_SOURCE, reason=f"{name} looks binary, not a text log")
+    truncated = len(data) >= MAX_FILE_BYTES
+    text = data.decode("utf-8", errors="replace")
+    # Mining templates is CPU work proportional to the file: keep it off the event loop.
+    reduced = await asyncio.to_thread(reduce_log, text.splitlines(), token_budget=_TOKEN_BUDGET)
+    return ToolOutput(
+        data={
+            "file": name,
+            "bytes_read": len(data),
+            "truncated_at_bytes": MAX_FILE_BYTES if truncated else None,
+            "lines": reduced.total_lines,
+            "templates": len(reduced.templates),
+            "content": _REDACT(reduced.text),
+        },
+        summary=f"{reduced.total_lines:,} lines of {name}",
+    )
+
+
+READ_SHARED_FILE = Tool(
+    name="read_shared_file",
+    description=(
+        "Read a log or text file that was shared in this Slack thread (see <shared_files> for ids). Small files "
+        "come back verbatim; large ones as line templates with counts, first/last seen and sample lines, "
+        "errors first."
+    ),
+    input_schema={
+        "type": "object",
+        "properties": {"file_id": {"type": "string", "description": "the file id from <shared_files>"}},
+        "required": ["file_id"],
+    },
+    source=_SOURCE,
+    progress=_progress,
+    run=_read_shared_file,
+)
+
+UPLOAD_TOOLS = Toolset((READ_SHARED_FILE,))
