@@ -116,6 +116,12 @@ class Admission:
         """Refuse all new work from now on (the process is draining)."""
         self._closed = True
 
+    def resume(self, user_key: str) -> Slot:
+        """A slot for a task accepted before a restart: it already passed the rate limit, and is not refused."""
+        self._per_user[user_key] += 1
+        self._total += 1
+        return Slot(self, user_key)
+
     async def admit(self, user_key: str) -> Slot:
         """Take a slot for ``user_key`` or raise an :class:`AdmissionDenied` saying when to retry."""
         if self._closed:

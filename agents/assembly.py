@@ -20,12 +20,14 @@ from agents.orchestrator import Orchestrator
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runner import TaskRunner
+from agents.stores import open_journal
 from agents.testing import FakeChatModel
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from agents.journal import TaskJournal
     from agents.llm import ChatModel
     from agents.settings import Settings
     from agents.task import Task
@@ -41,6 +43,7 @@ async def open_core(
     files: FileSource | None = None,
     offline_model: bool = False,
     metrics: Metrics | None = None,
+    journal: TaskJournal | None = None,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
@@ -53,6 +56,9 @@ async def open_core(
         AwsClients(region=bedrock.region) as aws,
     ):
         metrics = metrics or Metrics()
+        journal = journal or await open_journal(
+            settings.orch_store_url, retention_seconds=settings.orch_retention_days * 24 * 3600
+        )
         registry = default_registry()
         adapter: ChatModel = FakeChatModel() if offline_model else BedrockChatModel(br)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id)
@@ -87,8 +93,10 @@ async def open_core(
             deduper=MemoryDeduper(),
             model_health=model_health,
             metrics=metrics,
+            journal=journal,
         )
         try:
             yield orchestrator
         finally:
             await orchestrator.drain(settings.orch_shutdown_grace)
+            await journal.close()

@@ -8,13 +8,14 @@ aiohttp keep no reference to background work, and shutdown must be able to wait 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from typing import TYPE_CHECKING
 
 import structlog
 
 from agents.errors import AdmissionDenied, InvalidTask
-from agents.journal import JournalSink, MemoryJournal
+from agents.journal import UNFINISHED, JournalSink, MemoryJournal, TaskRecord
 from agents.metrics import Metrics, MetricsSink
 from agents.task import HelpRequest, Task, parse_text
 
@@ -121,4 +122,56 @@ class Orchestrator:
             task.cancel()
         if pending:
             await asyncio.wait(pending, timeout=2)
+        for task in pending:
+            await self._mark_interrupted(task.get_name())
         return len(pending)
+
+    async def _mark_interrupted(self, request_id: str) -> None:
+        record = await self.journal.get(request_id)
+        if record is not None and record.status in UNFINISHED:
+            await self.journal.put(dataclasses.replace(record, status="interrupted", updated_at=time.time()))
+            log.info("task.interrupted", request_id=request_id)
+
+    async def accept(self, task: Task, *, target: str) -> None:
+        """Record ``task`` as queued, durably, before the user is told it was accepted.
+
+        ``target`` is the edge's description of where the answer goes, kept so a restart can resume it.
+        """
+        now = time.time()
+        await self.journal.put(
+            TaskRecord(
+                request_id=task.request_id,
+                workspace_id=task.origin.workspace_id,
+                user_id=task.origin.user_id,
+                channel_id=task.origin.channel_id,
+                text=task.text[:200],
+                started_at=now,
+                updated_at=now,
+                status="queued",
+                agent=task.agent,
+                task_json=task.model_dump_json(),
+                target=target,
+            )
+        )
+
+    async def retarget(self, request_id: str, target: str) -> None:
+        """Update where the answer goes (e.g. once the thread exists)."""
+        record = await self.journal.get(request_id)
+        if record is not None:
+            await self.journal.put(dataclasses.replace(record, target=target, updated_at=time.time()))
+
+    async def give_up(self, record: TaskRecord, *, code: str) -> None:
+        """Mark an unfinished task failed for good."""
+        await self.journal.put(dataclasses.replace(record, status="failed", error_code=code, updated_at=time.time()))
+
+    async def unfinished(self) -> list[tuple[TaskRecord, Task]]:
+        """Tasks a previous process accepted and did not finish, with their tasks restored, oldest first."""
+        found: list[tuple[TaskRecord, Task]] = []
+        for record in await self.journal.unfinished():
+            try:
+                task = Task.model_validate_json(record.task_json)
+            except ValueError:
+                await self.give_up(record, code="unrecoverable")
+                continue
+            found.append((record, task))
+        return found

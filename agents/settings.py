@@ -34,6 +34,7 @@ _FIXES: dict[str, str] = {
     "BEDROCK_ROUTER_MODEL_ID": "use a Bedrock model or inference profile id, e.g. " + DEFAULT_ROUTER_MODEL_ID,
     "ORCH_RATE_LIMIT": "use COUNT/PERIOD, e.g. 5/minute, 30/hour or 100/day",
     "ORCH_LOG_FORMAT": "use json or console",
+    "ORCH_STORE_URL": "use sqlite:///path/to/file.db (one process) or redis://host:6379/0 (several replicas)",
     "ORCH_METRICS_PORT": "use a TCP port number (0 turns the Socket Mode health/metrics listener off)",
     "ORCH_SHUTDOWN_GRACE": "use a number of seconds, e.g. 25",
     "ORCH_LOG_LEVEL": "use debug, info, warning or error",
@@ -109,6 +110,9 @@ class Settings(_SlackSecrets):
     orch_rate_limit: str = "5/minute"
     orch_max_tasks_per_user: int = Field(default=3, ge=1)
     orch_max_concurrent_tasks: int = Field(default=500, ge=1)
+    orch_store_url: str = "sqlite:///data/orch-bot.db"
+    orch_retention_days: int = Field(default=30, ge=1, le=3650)
+    orch_task_max_attempts: int = Field(default=2, ge=1, le=10)
     orch_metrics_port: int = Field(default=9090, ge=0, le=65535)
     orch_shutdown_grace: float = Field(default=25.0, ge=0, le=600)
     orch_log_format: Literal["json", "console"] = "json"
@@ -120,6 +124,13 @@ class Settings(_SlackSecrets):
         if not value.startswith(("https://", "http://")):
             raise ValueError("not an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("orch_store_url")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "redis://", "rediss://")):
+            raise ValueError("unknown store")
+        return value
 
     @field_validator("orch_rate_limit")
     @classmethod

@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from slack_sdk.errors import SlackApiError
 
 from agents.errors import AdmissionDenied, InvalidTask
-from agents.task import HelpRequest, Origin, Task
-from bot.delivery import PrivateDelivery, ThreadDelivery
+from agents.task import HelpRequest, Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
 from bot.jobs import start_job
 from bot.markup import to_plain_text
-from bot.messages import failure_blocks, unexpected_failure, usage_blocks
+from bot.messages import failure_blocks, usage_blocks
+from bot.targets import Target, deliver, notify_bug
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -30,15 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["register_commands"]
 
 log = structlog.get_logger(__name__)
-
-# chat.postMessage errors meaning "the bot cannot post here", where a private answer is the way out.
-_CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
-_QUOTE_LIMIT = 2_900
-
-
-def _quote(text: str) -> str:
-    text = text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
-    return "\n".join(f">{line}" for line in text.splitlines() or [""])
 
 
 def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe) -> None:
@@ -87,26 +77,25 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             text, blocks = failure_blocks(error, request_id, region=region)
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
+        target = Target(
+            kind="command",
+            channel=origin.channel_id,
+            response_url=command.get("response_url"),
+            raw_text=command.get("text", ""),
+        )
+        try:
+            await orchestrator.accept(prepared, target=target.to_json())
+        except BaseException:
+            slot.release()
+            raise
         await ack()
         log.info("task.accepted", surface="command", agent=prepared.agent)
-
-        async def on_bug() -> None:
-            text, blocks = unexpected_failure(request_id)
-            await respond(text=text, blocks=blocks, response_type="ephemeral")
-
         start_job(
             orchestrator,
-            _run_in_channel(
-                orchestrator,
-                prepared,
-                client=client,
-                respond=respond,
-                raw_text=command.get("text", ""),
-                region=region,
-            ),
+            deliver(orchestrator, client, prepared, target, region=region, bot_user_id=context.bot_user_id),
             request_id=request_id,
             slot=slot,
-            on_bug=on_bug,
+            on_bug=lambda: notify_bug(client, prepared, target),
         )
 
     @app.command("/orch-health")
@@ -114,53 +103,3 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         await ack()
         text, blocks = await health_report(orchestrator, slack_probe)
         await respond(text=text, blocks=blocks, response_type="ephemeral")
-
-
-async def _run_in_channel(
-    orchestrator: Orchestrator,
-    task: Task,
-    *,
-    client: AsyncWebClient,
-    respond: AsyncRespond,
-    raw_text: str,
-    region: str,
-) -> None:
-    """Post the visible parent message and answer in its thread, or privately if the bot cannot post."""
-    origin = task.origin
-    try:
-        parent = await client.chat_postMessage(
-            channel=origin.channel_id,
-            text=f"<@{origin.user_id}> asked: {raw_text[:200]}",
-            blocks=[
-                {
-                    "type": "section",
-                    "text": {"type": "mrkdwn", "text": f"<@{origin.user_id}> asked:\n{_quote(raw_text)}"},
-                }
-            ],
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-    except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
-        if error not in _CANNOT_POST:
-            raise
-        log.info("slack.cannot_post_in_channel", error=error)
-        await respond(
-            text=(
-                "I'm not a member of this channel, so I'll answer you privately here. "
-                "To get answers in a thread everyone can see, invite me with `/invite @orch`.\n"
-                f"Working on it… (`{task.request_id}`)"
-            ),
-            response_type="ephemeral",
-        )
-        await orchestrator.run(task, PrivateDelivery(respond, region=region))
-        return
-    delivery = ThreadDelivery(
-        client,
-        channel=origin.channel_id,
-        thread_ts=str(parent["ts"]),
-        region=region,
-        recipient_team_id=origin.workspace_id,
-        recipient_user_id=origin.user_id,
-    )
-    await orchestrator.run(task, delivery)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 from agents.assembly import open_core
 from agents.errors import AdmissionDenied, InvalidTask
 from agents.events import AgentRouted, AnswerDelta, TaskFailed, TaskSucceeded, ToolFinished, ToolStarted
+from agents.journal import MemoryJournal
 from agents.task import HelpRequest, Origin, new_request_id
 from bot.messages import describe_failure
 
@@ -100,7 +101,8 @@ async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, o
     """An interactive session (or one question with ``once``); the exit code is 1 if that question failed."""
     user = getpass.getuser() or "console"
     region = settings.bedrock.region
-    async with open_core(settings, offline_model=fake_llm) as orchestrator:
+    # The console's tasks are the terminal user's own: they stay out of the bot's journal.
+    async with open_core(settings, offline_model=fake_llm, journal=MemoryJournal()) as orchestrator:
         if once is not None:
             return 0 if await ask(orchestrator, once, user=user, out=out, region=region) else 1
         model = "the offline test model" if fake_llm else f"`{settings.bedrock.model_id}` in {region}"

@@ -13,11 +13,12 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.errors import AdmissionDenied, InvalidTask
-from agents.task import ContextMessage, HelpRequest, Origin, SharedFile, Task
-from bot.delivery import ThreadDelivery
+from agents.task import HelpRequest, Origin
 from bot.jobs import start_job
 from bot.markup import strip_leading_mention, to_plain_text
-from bot.messages import failure_blocks, unexpected_failure, usage_blocks
+from bot.messages import failure_blocks, usage_blocks
+from bot.targets import Target, deliver, notify_bug
+from bot.threads import shared_files
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from agents.orchestrator import Orchestrator
 
-__all__ = ["ContextWindow", "register_conversations", "shared_files", "thread_context", "thread_messages"]
+__all__ = ["register_conversations"]
 
 log = structlog.get_logger(__name__)
 
@@ -40,60 +41,6 @@ SUGGESTED_PROMPTS = (
         "message": "Draft a short status update for a degraded checkout service.",
     },
 )
-
-
-class ContextWindow:
-    """How much of a thread the model sees: the most recent messages, bounded in count and size."""
-
-    max_messages = 20
-    max_chars_each = 1_500
-    max_chars_total = 8_000
-    max_files = 10
-
-
-def shared_files(messages: list[dict[str, Any]]) -> tuple[SharedFile, ...]:
-    """Files attached to ``messages``, newest last, at most ``ContextWindow.max_files``."""
-    files = [
-        SharedFile(
-            id=str(f["id"]),
-            name=to_plain_text(str(f.get("name") or f["id"]))[:200] or str(f["id"]),
-            size=int(f.get("size") or 0),
-        )
-        for message in messages
-        for f in message.get("files") or []
-        if f.get("id")
-    ]
-    unique = {f.id: f for f in files}
-    return tuple(unique.values())[-ContextWindow.max_files :]
-
-
-async def thread_messages(client: AsyncWebClient, *, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-    """The thread's messages, oldest first (empty when the bot may not read it)."""
-    try:
-        response = await client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
-    except SlackApiError as exc:
-        log.info("slack.thread_unreadable", error=exc.response.get("error") if exc.response is not None else None)
-        return []
-    return list(response.get("messages") or [])
-
-
-def thread_context(
-    raw: list[dict[str, Any]], *, exclude_ts: str, bot_user_id: str | None
-) -> tuple[ContextMessage, ...]:
-    """The thread's earlier messages, newest kept when over the bounds, oldest first."""
-    messages = [m for m in raw if m.get("ts") != exclude_ts]
-    picked: list[ContextMessage] = []
-    total = 0
-    for message in reversed(messages[-ContextWindow.max_messages :]):
-        text = to_plain_text(message.get("text", ""))[: ContextWindow.max_chars_each].strip()
-        if not text:
-            continue
-        if total + len(text) > ContextWindow.max_chars_total:
-            break
-        total += len(text)
-        from_bot = bool(message.get("bot_id")) or (bot_user_id is not None and message.get("user") == bot_user_id)
-        picked.append(ContextMessage(author="bot" if from_bot else "user", text=text))
-    return tuple(reversed(picked))
 
 
 class _Conversations:
@@ -150,33 +97,29 @@ class _Conversations:
             log.info("task.refused", error_code=error.code)
             await tell(*failure_blocks(error, request_id, region=self._region))
             return
+        target = Target(
+            kind="dm" if is_dm else "mention",
+            channel=channel,
+            thread_ts=thread_ts,
+            message_ts=event["ts"],
+            asked_in_thread=bool(in_thread),
+        )
+        files = shared_files([event])
+        if files:
+            prepared = prepared.model_copy(update={"files": files})
+        try:
+            await orchestrator.accept(prepared, target=target.to_json())
+        except BaseException:
+            slot.release()
+            raise
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent, in_thread=bool(in_thread))
-
-        async def job() -> None:
-            task: Task = prepared
-            files = shared_files([event])
-            if in_thread:
-                raw = await thread_messages(client, channel=channel, thread_ts=thread_ts)
-                history = thread_context(raw, exclude_ts=event["ts"], bot_user_id=context.bot_user_id)
-                files = shared_files([*raw, event])
-                task = prepared.model_copy(update={"context": history})
-            if files:
-                task = task.model_copy(update={"files": files})
-            delivery = ThreadDelivery(
-                client,
-                channel=channel,
-                thread_ts=thread_ts,
-                region=self._region,
-                recipient_team_id=origin.workspace_id,
-                recipient_user_id=user,
-                assistant_status=is_dm,
-            )
-            await orchestrator.run(task, delivery)
-
-        async def on_bug() -> None:
-            await tell(*unexpected_failure(request_id))
-
-        start_job(orchestrator, job(), request_id=request_id, slot=slot, on_bug=on_bug)
+        start_job(
+            orchestrator,
+            deliver(orchestrator, client, prepared, target, region=self._region, bot_user_id=context.bot_user_id),
+            request_id=request_id,
+            slot=slot,
+            on_bug=lambda: notify_bug(client, prepared, target),
+        )
 
 
 def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region: str) -> None:

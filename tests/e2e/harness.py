@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ def unique(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:10].upper()
 
 
-def bot_env(*, slack_api_url: str, bedrock_url: str, **extra: str) -> dict[str, str]:
+def bot_env(*, slack_api_url: str, bedrock_url: str, store_url: str | None = None, **extra: str) -> dict[str, str]:
     """A clean environment for the bot: no real AWS profile or credentials from the developer's shell."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT"}}
     return {
@@ -57,6 +58,7 @@ def bot_env(*, slack_api_url: str, bedrock_url: str, **extra: str) -> dict[str, 
         "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
         "AWS_EC2_METADATA_DISABLED": "true",
         "ORCH_RATE_LIMIT": "5/minute",
+        "ORCH_STORE_URL": store_url or f"sqlite:///{tempfile.mkdtemp(prefix='orch-e2e-')}/orch-bot.db",
         "ORCH_LOG_FORMAT": "json",
         "ORCH_LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",

@@ -138,12 +138,16 @@ async def test_rate_limit_applies_per_user(bot: BotProcess, slack: FakeSlack) ->
     """A user's sixth task in a minute is refused with the limit, seconds to wait and request ID; another user is unaffected."""
     ana, ben = unique("U"), unique("U")
     for i in range(5):
-        ack = await bot.command(f"question {i}", user=ana, channel=unique("C"), response_url=slack.new_response_url())
+        channel = unique("C")
+        ack = await bot.command(f"question {i}", user=ana, channel=channel, response_url=slack.new_response_url())
         assert ack.body == ""
+        await final_text(slack, channel)  # one at a time: the concurrency cap is not what this test is about
     refused = await bot.command("one more", user=ana, channel=unique("C"), response_url=slack.new_response_url())
     text = refused.json()["text"]
     assert "limit of 5/minute" in text
     assert re.search(r"Try again in \d+ seconds?", text)
     assert REQUEST_ID.search(text)
-    other = await bot.command("my first", user=ben, channel=unique("C"), response_url=slack.new_response_url())
+    channel = unique("C")
+    other = await bot.command("my first", user=ben, channel=channel, response_url=slack.new_response_url())
     assert other.body == ""
+    await final_text(slack, channel)  # leave nothing running for the next test

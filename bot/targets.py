@@ -1,0 +1,161 @@
+"""Where a task's answer goes, stored with the task, and the job that delivers it.
+
+Any process (after a restart, or another replica) can deliver a stored task.
+A :class:`Target` is plain data, stored as JSON in the task's journal record. :func:`deliver` is the
+background job for an accepted task: for a slash command it posts the visible parent once (and records
+its thread, so a resumed task never posts a second parent), reads the thread's context and files when
+the task was asked inside a thread, and renders the task's events there, or privately through the
+command's ``response_url`` when the bot cannot post in the channel.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Literal
+
+import structlog
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
+
+from bot.delivery import PrivateDelivery, ThreadDelivery
+from bot.messages import unexpected_failure
+from bot.threads import shared_files, thread_context, thread_messages
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from agents.orchestrator import Orchestrator
+    from agents.task import Task
+
+__all__ = ["Target", "deliver", "notify_bug"]
+
+log = structlog.get_logger(__name__)
+
+# chat.postMessage errors meaning "the bot cannot post here", where a private answer is the way out.
+_CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+_QUOTE_LIMIT = 2_900
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where the answer goes.
+
+    ``kind``: ``command`` (a parent message is posted in ``channel``, its thread gets the answer; private
+    through ``response_url`` if the bot cannot post), ``mention`` or ``dm`` (answer in ``thread_ts``).
+    ``asked_in_thread`` means earlier messages of the thread are context. ``raw_text`` is the command
+    as typed, for the parent message.
+    """
+
+    kind: Literal["command", "mention", "dm"]
+    channel: str
+    thread_ts: str | None = None
+    response_url: str | None = None
+    message_ts: str | None = None
+    asked_in_thread: bool = False
+    raw_text: str = ""
+    private: bool = False
+
+    def to_json(self) -> str:
+        """The stored form."""
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Target:
+        """Read the stored form back."""
+        return cls(**json.loads(text))
+
+
+def _quote(text: str) -> str:
+    text = text if len(text) <= _QUOTE_LIMIT else text[:_QUOTE_LIMIT] + "…"
+    return "\n".join(f">{line}" for line in text.splitlines() or [""])
+
+
+async def notify_bug(client: AsyncWebClient, task: Task, target: Target) -> None:
+    """Tell the user a bug stopped their task, with the request ID."""
+    text, blocks = unexpected_failure(task.request_id)
+    if target.private or (target.kind == "command" and target.thread_ts is None):
+        await AsyncRespond(response_url=target.response_url)(text=text, blocks=blocks, response_type="ephemeral")
+    elif target.kind == "dm" or target.thread_ts is not None:
+        await client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, text=text, blocks=blocks)
+
+
+async def deliver(
+    orchestrator: Orchestrator,
+    client: AsyncWebClient,
+    task: Task,
+    target: Target,
+    *,
+    region: str,
+    bot_user_id: str | None,
+    resumed: bool = False,
+) -> None:
+    """Run ``task`` and show it at ``target`` (the job behind every accepted task)."""
+    if target.kind == "command" and not target.private and target.thread_ts is None:
+        target = await _post_parent(orchestrator, client, task, target)
+    if target.private:
+        respond = AsyncRespond(response_url=target.response_url)
+        await orchestrator.run(task, PrivateDelivery(respond, region=region))
+        return
+    if target.thread_ts is None:  # pragma: no cover - every non-private target has a thread by now
+        raise ValueError("target has no thread")
+    if resumed:
+        await _say_resumed(client, target.channel, target.thread_ts, task.request_id)
+    if target.asked_in_thread and not task.context:
+        raw = await thread_messages(client, channel=target.channel, thread_ts=target.thread_ts)
+        history = thread_context(raw, exclude_ts=target.message_ts or "", bot_user_id=bot_user_id)
+        task = task.model_copy(update={"context": history, "files": shared_files(raw) or task.files})
+    delivery = ThreadDelivery(
+        client,
+        channel=target.channel,
+        thread_ts=target.thread_ts,
+        region=region,
+        recipient_team_id=task.origin.workspace_id,
+        recipient_user_id=task.origin.user_id,
+        assistant_status=target.kind == "dm",
+    )
+    await orchestrator.run(task, delivery)
+
+
+async def _post_parent(orchestrator: Orchestrator, client: AsyncWebClient, task: Task, target: Target) -> Target:
+    """The visible "@ana asked" message whose thread gets the answer; private answer if the bot cannot post."""
+    user = task.origin.user_id
+    try:
+        parent = await client.chat_postMessage(
+            channel=target.channel,
+            text=f"<@{user}> asked: {target.raw_text[:200]}",
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@{user}> asked:\n{_quote(target.raw_text)}"}}
+            ],
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error") if exc.response is not None else None
+        if error not in _CANNOT_POST:
+            raise
+        log.info("slack.cannot_post_in_channel", error=error)
+        await AsyncRespond(response_url=target.response_url)(
+            text=(
+                "I'm not a member of this channel, so I'll answer you privately here. "
+                "To get answers in a thread everyone can see, invite me with `/invite @orch`.\n"
+                f"Working on it… (`{task.request_id}`)"
+            ),
+            response_type="ephemeral",
+        )
+        target = replace(target, private=True)
+    else:
+        target = replace(target, thread_ts=str(parent["ts"]))
+    await orchestrator.retarget(task.request_id, target.to_json())
+    return target
+
+
+async def _say_resumed(client: AsyncWebClient, channel: str, thread_ts: str, request_id: str) -> None:
+    try:
+        await client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=f":arrows_counterclockwise: I was restarted while working on this; picking it up (`{request_id}`).",
+        )
+    except SlackApiError as exc:
+        log.info("slack.resume_notice_failed", error=exc.response.get("error") if exc.response is not None else None)
