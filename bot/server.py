@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from agents.metrics import CONTENT_TYPE_LATEST
 from bot.health import app_version
+from bot.recovery import resume_unfinished
 from bot.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
@@ -95,6 +96,20 @@ def web_app(
     return application
 
 
+async def _recover(runtime: Runtime) -> None:
+    settings = runtime.settings
+    if not settings.orch_store_url.startswith("sqlite"):
+        return  # with Redis, the shared queue hands a dead replica's tasks to a live one
+    resumed = await resume_unfinished(
+        runtime.orchestrator,
+        runtime.client,
+        region=settings.bedrock.region,
+        max_attempts=settings.orch_task_max_attempts,
+    )
+    if resumed:
+        log.info("recovery.resumed", tasks=resumed)
+
+
 def _stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,10 +131,13 @@ async def run_http(settings: Settings, *, host: str, port: int) -> None:
     stop = _stop_on_signals()
     async with open_runtime(settings, "http") as runtime:
         runner, site = await _serve(web_app(runtime), host, port)
+        await _recover(runtime)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
-        # Stop accepting new connections first; the runtime then drains running tasks.
+        # Keep answering while draining, so new requests hear "restarting, try again" rather than a refused
+        # connection, and /readyz turns 503 for the load balancer; then close the listener.
+        await runtime.orchestrator.drain(settings.orch_shutdown_grace)
         await site.stop()
     await runner.cleanup()
 
@@ -156,6 +174,7 @@ async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
+        await _recover(runtime)
         watch = _SocketWatch(handler.client.is_connected)
         watcher = asyncio.create_task(watch.watch(), name="socket-watch")
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
@@ -172,6 +191,7 @@ async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         )
         await stop.wait()
         log.info("server.stopping")
+        await runtime.orchestrator.drain(settings.orch_shutdown_grace)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
