@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self
 
 import limits
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from agents.errors import RateLimited, ShuttingDown, TooManyTasks
@@ -22,7 +22,7 @@ from agents.errors import RateLimited, ShuttingDown, TooManyTasks
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Admission", "MemoryRateLimiter", "RateDecision", "RateLimiter", "Slot"]
+__all__ = ["Admission", "MemoryRateLimiter", "RateDecision", "RateLimiter", "Slot", "redis_rate_limiter"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +44,12 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    """A moving-window limit kept in this process (one replica)."""
+    """A moving-window limit kept in this process (one replica), or in ``storage`` (e.g. Redis, shared)."""
 
-    def __init__(self, limit: str, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, limit: str, *, storage: Storage | None = None, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self._item = limits.parse(limit)
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
         self._clock = clock
 
     async def hit(self, key: str) -> RateDecision:
@@ -58,6 +58,12 @@ class MemoryRateLimiter:
             return RateDecision(allowed=True)
         stats = await self._limiter.get_window_stats(self._item, key)
         return RateDecision(allowed=False, retry_after=max(0.0, stats.reset_time - self._clock()))
+
+
+def redis_rate_limiter(limit: str, url: str, *, prefix: str = "orch-limits") -> MemoryRateLimiter:
+    """The same moving window, counted in Redis so every replica sees the same hits."""
+    uri = "async+" + url if not url.startswith("async+") else url
+    return MemoryRateLimiter(limit, storage=RedisStorage(uri, implementation="redispy", key_prefix=prefix))
 
 
 class Slot:

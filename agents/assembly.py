@@ -7,12 +7,15 @@ what a user tries in the console is what Slack users get.
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agents.admission import Admission, MemoryRateLimiter
+from redis.asyncio import Redis
+
+from agents.admission import Admission, MemoryRateLimiter, redis_rate_limiter
 from agents.aws import AwsClients
 from agents.catalog import default_registry
-from agents.dedupe import MemoryDeduper
+from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth
 from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.metrics import Metrics
@@ -20,7 +23,7 @@ from agents.orchestrator import Orchestrator
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runner import TaskRunner
-from agents.stores import open_journal
+from agents.stores import RedisJournal, RedisTaskQueue, open_journal
 from agents.testing import FakeChatModel
 from agents.tools import ToolContext
 
@@ -34,6 +37,33 @@ if TYPE_CHECKING:
     from agents.tools._base import FileSource
 
 __all__ = ["open_core"]
+
+
+@dataclass(frozen=True, slots=True)
+class _SharedState:
+    """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
+
+    journal: RedisJournal
+    limiter: MemoryRateLimiter
+    deduper: RedisDeduper
+    queue: RedisTaskQueue
+
+    @classmethod
+    def open(cls, settings: Settings) -> _SharedState:
+        url, prefix = settings.orch_store_url, settings.orch_redis_prefix
+        redis = Redis.from_url(url, decode_responses=True)
+        return cls(
+            journal=RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600),
+            limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
+            deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
+            queue=RedisTaskQueue(
+                redis,
+                stream=prefix + "tasks",
+                claim_idle=settings.orch_claim_idle_seconds,
+                max_deliveries=settings.orch_task_max_attempts,
+                capacity=settings.orch_max_concurrent_tasks,
+            ),
+        )
 
 
 @asynccontextmanager
@@ -56,9 +86,12 @@ async def open_core(
         AwsClients(region=bedrock.region) as aws,
     ):
         metrics = metrics or Metrics()
-        journal = journal or await open_journal(
-            settings.orch_store_url, retention_seconds=settings.orch_retention_days * 24 * 3600
-        )
+        shared = _SharedState.open(settings) if settings.orch_store_url.startswith(("redis://", "rediss://")) else None
+        if journal is None:
+            journal = shared.journal if shared else await open_journal(settings.orch_store_url, retention_seconds=0)
+        queue = shared.queue if shared else None
+        if queue is not None:
+            await queue.setup()
         registry = default_registry()
         adapter: ChatModel = FakeChatModel() if offline_model else BedrockChatModel(br)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id)
@@ -79,7 +112,7 @@ async def open_core(
         orchestrator = Orchestrator(
             registry=registry,
             admission=Admission(
-                MemoryRateLimiter(admission_settings.rate_limit),
+                shared.limiter if shared else MemoryRateLimiter(admission_settings.rate_limit),
                 max_per_user=admission_settings.max_tasks_per_user,
                 max_total=admission_settings.max_concurrent_tasks,
             ),
@@ -90,10 +123,11 @@ async def open_core(
                 tool_context=tool_context,
                 redactor=Redactor(settings.secrets()),
             ),
-            deduper=MemoryDeduper(),
+            deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
             metrics=metrics,
             journal=journal,
+            queue=queue,
         )
         try:
             yield orchestrator

@@ -15,7 +15,9 @@ from cachetools import TTLCache
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Deduper", "MemoryDeduper"]
+    from redis.asyncio import Redis
+
+__all__ = ["Deduper", "MemoryDeduper", "RedisDeduper"]
 
 
 class Deduper(Protocol):
@@ -40,3 +42,16 @@ class MemoryDeduper:
             return False
         self._seen[key] = True
         return True
+
+
+class RedisDeduper:
+    """Recent keys in Redis (``SET NX EX``), so a redelivery reaching another replica is still dropped."""
+
+    def __init__(self, redis: Redis, *, ttl: int = 15 * 60, prefix: str = "orch:seen:") -> None:
+        self._redis = redis
+        self._ttl = ttl
+        self._prefix = prefix
+
+    async def first_sighting(self, key: str) -> bool:
+        """True for exactly one caller across all replicas within the TTL."""
+        return bool(await self._redis.set(self._prefix + key, "1", nx=True, ex=self._ttl))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from agents.health import ModelHealth
     from agents.journal import TaskJournal
     from agents.runner import TaskRunner
+    from agents.stores import RedisTaskQueue
     from agents.task import ContextMessage, Origin
 
 __all__ = ["Orchestrator"]
@@ -50,8 +51,10 @@ class Orchestrator:
         model_health: ModelHealth,
         metrics: Metrics | None = None,
         journal: TaskJournal | None = None,
+        queue: RedisTaskQueue | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.queue = queue
         self.registry = registry
         self.journal = journal or MemoryJournal()
         self.metrics = metrics or Metrics()
@@ -71,8 +74,8 @@ class Orchestrator:
 
     @property
     def in_flight(self) -> int:
-        """Background jobs still running (tasks and their delivery)."""
-        return len(self._running)
+        """Tasks running in this process (started here or taken from the shared queue)."""
+        return self.admission.in_flight
 
     def prepare(
         self,
@@ -153,6 +156,17 @@ class Orchestrator:
                 target=target,
             )
         )
+
+    async def load(self, request_id: str) -> tuple[TaskRecord, Task] | None:
+        """A journalled task that still needs running (``None`` when it is finished or gone)."""
+        record = await self.journal.get(request_id)
+        if record is None or record.status not in UNFINISHED:
+            return None
+        try:
+            return record, Task.model_validate_json(record.task_json)
+        except ValueError:
+            await self.give_up(record, code="unrecoverable")
+            return None
 
     async def retarget(self, request_id: str, target: str) -> None:
         """Update where the answer goes (e.g. once the thread exists)."""

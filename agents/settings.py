@@ -113,6 +113,8 @@ class Settings(_SlackSecrets):
     orch_store_url: str = "sqlite:///data/orch-bot.db"
     orch_retention_days: int = Field(default=30, ge=1, le=3650)
     orch_task_max_attempts: int = Field(default=2, ge=1, le=10)
+    orch_claim_idle_seconds: float = Field(default=60.0, gt=0, le=600)
+    orch_redis_prefix: str = "orch:"
     orch_metrics_port: int = Field(default=9090, ge=0, le=65535)
     orch_shutdown_grace: float = Field(default=25.0, ge=0, le=600)
     orch_log_format: Literal["json", "console"] = "json"

@@ -15,10 +15,9 @@ from agents.errors import AdmissionDenied, InvalidTask
 from agents.task import HelpRequest, Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
-from bot.jobs import start_job
 from bot.markup import to_plain_text
 from bot.messages import failure_blocks, usage_blocks
-from bot.targets import Target, deliver, notify_bug
+from bot.targets import Target, submit
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -83,20 +82,9 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             response_url=command.get("response_url"),
             raw_text=command.get("text", ""),
         )
-        try:
-            await orchestrator.accept(prepared, target=target.to_json())
-        except BaseException:
-            slot.release()
-            raise
+        await submit(orchestrator, client, prepared, target, slot, region=region, bot_user_id=context.bot_user_id)
         await ack()
         log.info("task.accepted", surface="command", agent=prepared.agent)
-        start_job(
-            orchestrator,
-            deliver(orchestrator, client, prepared, target, region=region, bot_user_id=context.bot_user_id),
-            request_id=request_id,
-            slot=slot,
-            on_bug=lambda: notify_bug(client, prepared, target),
-        )
 
     @app.command("/orch-health")
     async def orch_health(ack: AsyncAck, respond: AsyncRespond) -> None:

@@ -14,10 +14,9 @@ from slack_sdk.errors import SlackApiError
 
 from agents.errors import AdmissionDenied, InvalidTask
 from agents.task import HelpRequest, Origin
-from bot.jobs import start_job
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
-from bot.targets import Target, deliver, notify_bug
+from bot.targets import Target, submit
 from bot.threads import shared_files
 
 if TYPE_CHECKING:
@@ -107,19 +106,8 @@ class _Conversations:
         files = shared_files([event])
         if files:
             prepared = prepared.model_copy(update={"files": files})
-        try:
-            await orchestrator.accept(prepared, target=target.to_json())
-        except BaseException:
-            slot.release()
-            raise
+        await submit(orchestrator, client, prepared, target, slot, region=self._region, bot_user_id=context.bot_user_id)
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent, in_thread=bool(in_thread))
-        start_job(
-            orchestrator,
-            deliver(orchestrator, client, prepared, target, region=self._region, bot_user_id=context.bot_user_id),
-            request_id=request_id,
-            slot=slot,
-            on_bug=lambda: notify_bug(client, prepared, target),
-        )
 
 
 def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region: str) -> None:

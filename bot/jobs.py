@@ -18,9 +18,26 @@ if TYPE_CHECKING:
     from agents.admission import Slot
     from agents.orchestrator import Orchestrator
 
-__all__ = ["start_job"]
+__all__ = ["guarded", "start_job"]
 
 log = structlog.get_logger(__name__)
+
+
+async def guarded(
+    job: Coroutine[Any, Any, None], *, request_id: str, slot: Slot, on_bug: Callable[[], Awaitable[None]]
+) -> None:
+    """Await ``job`` holding ``slot``; if it crashes, tell the user (the edge's outermost handler)."""
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
+        await job
+    except Exception as exc:  # noqa: BLE001 - the edge's outermost handler: report, never crash
+        log.error("task.crashed", error_type=type(exc).__name__)  # noqa: TRY400 - no tracebacks in logs
+        try:
+            await on_bug()
+        except Exception as again:  # noqa: BLE001 - telling the user failed too; the log is all that is left
+            log.error("task.crash_report_failed", error_type=type(again).__name__)  # noqa: TRY400
+    finally:
+        slot.release()
 
 
 def start_job(
@@ -32,18 +49,4 @@ def start_job(
     on_bug: Callable[[], Awaitable[None]],
 ) -> None:
     """Run ``job`` in the background, holding ``slot`` until it ends, telling the user if it crashes."""
-
-    async def guarded() -> None:
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            await job
-        except Exception as exc:  # noqa: BLE001 - the edge's outermost handler: report, never crash
-            log.error("task.crashed", error_type=type(exc).__name__)  # noqa: TRY400 - no tracebacks in logs
-            try:
-                await on_bug()
-            except Exception as again:  # noqa: BLE001 - telling the user failed too; the log is all that is left
-                log.error("task.crash_report_failed", error_type=type(again).__name__)  # noqa: TRY400
-        finally:
-            slot.release()
-
-    orchestrator.spawn(guarded(), name=request_id)
+    orchestrator.spawn(guarded(job, request_id=request_id, slot=slot, on_bug=on_bug), name=request_id)

@@ -21,7 +21,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from agents.metrics import CONTENT_TYPE_LATEST
 from bot.health import app_version
-from bot.recovery import resume_unfinished
+from bot.recovery import Work, start_work
 from bot.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
@@ -96,18 +96,21 @@ def web_app(
     return application
 
 
-async def _recover(runtime: Runtime) -> None:
+async def _start_work(runtime: Runtime) -> Work:
     settings = runtime.settings
-    if not settings.orch_store_url.startswith("sqlite"):
-        return  # with Redis, the shared queue hands a dead replica's tasks to a live one
-    resumed = await resume_unfinished(
+    return await start_work(
         runtime.orchestrator,
         runtime.client,
         region=settings.bedrock.region,
         max_attempts=settings.orch_task_max_attempts,
     )
-    if resumed:
-        log.info("recovery.resumed", tasks=resumed)
+
+
+async def _drain(runtime: Runtime, work: Work) -> None:
+    """Refuse new work, let running tasks (local and from the queue) finish within the grace period."""
+    grace = runtime.settings.orch_shutdown_grace
+    runtime.orchestrator.admission.close()
+    await asyncio.gather(runtime.orchestrator.drain(grace), work.stop(grace))
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -131,13 +134,13 @@ async def run_http(settings: Settings, *, host: str, port: int) -> None:
     stop = _stop_on_signals()
     async with open_runtime(settings, "http") as runtime:
         runner, site = await _serve(web_app(runtime), host, port)
-        await _recover(runtime)
+        work = await _start_work(runtime)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
         # Keep answering while draining, so new requests hear "restarting, try again" rather than a refused
         # connection, and /readyz turns 503 for the load balancer; then close the listener.
-        await runtime.orchestrator.drain(settings.orch_shutdown_grace)
+        await _drain(runtime, work)
         await site.stop()
     await runner.cleanup()
 
@@ -174,7 +177,7 @@ async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        await _recover(runtime)
+        work = await _start_work(runtime)
         watch = _SocketWatch(handler.client.is_connected)
         watcher = asyncio.create_task(watch.watch(), name="socket-watch")
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
@@ -191,7 +194,7 @@ async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         )
         await stop.wait()
         log.info("server.stopping")
-        await runtime.orchestrator.drain(settings.orch_shutdown_grace)
+        await _drain(runtime, work)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher

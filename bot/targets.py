@@ -10,6 +10,7 @@ command's ``response_url`` when the bot cannot post in the channel.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Literal
@@ -19,16 +20,18 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.delivery import PrivateDelivery, ThreadDelivery
+from bot.jobs import start_job
 from bot.messages import unexpected_failure
 from bot.threads import shared_files, thread_context, thread_messages
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from agents.admission import Slot
     from agents.orchestrator import Orchestrator
     from agents.task import Task
 
-__all__ = ["Target", "deliver", "notify_bug"]
+__all__ = ["Target", "deliver", "notify_bug", "submit"]
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +81,37 @@ async def notify_bug(client: AsyncWebClient, task: Task, target: Target) -> None
         await AsyncRespond(response_url=target.response_url)(text=text, blocks=blocks, response_type="ephemeral")
     elif target.kind == "dm" or target.thread_ts is not None:
         await client.chat_postMessage(channel=target.channel, thread_ts=target.thread_ts, text=text, blocks=blocks)
+
+
+async def submit(
+    orchestrator: Orchestrator,
+    client: AsyncWebClient,
+    task: Task,
+    target: Target,
+    slot: Slot,
+    *,
+    region: str,
+    bot_user_id: str | None,
+) -> None:
+    """Journal an admitted task, then queue it for any replica (Redis) or start it in this process."""
+    queue = orchestrator.queue
+    try:
+        await orchestrator.accept(task, target=target.to_json())
+        if queue is not None:
+            await queue.put(task.request_id)
+    except BaseException:
+        slot.release()
+        raise
+    if queue is not None:
+        slot.release()  # the replica that runs it counts it
+        return
+    start_job(
+        orchestrator,
+        deliver(orchestrator, client, task, target, region=region, bot_user_id=bot_user_id),
+        request_id=task.request_id,
+        slot=slot,
+        on_bug=functools.partial(notify_bug, client, task, target),
+    )
 
 
 async def deliver(

@@ -5,7 +5,8 @@ default) or ``redis://host:port/db`` (several replicas).
 """
 
 from agents.stores._open import open_journal
+from agents.stores._queue import RedisTaskQueue
 from agents.stores._redis import RedisJournal
 from agents.stores._sqlite import SqliteJournal
 
-__all__ = ["RedisJournal", "SqliteJournal", "open_journal"]
+__all__ = ["RedisJournal", "RedisTaskQueue", "SqliteJournal", "open_journal"]
