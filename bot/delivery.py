@@ -123,9 +123,14 @@ class ThreadDelivery:
 
     async def _show_progress(self, line: str) -> None:
         self._progress.append(line)
-        if self._assistant_status:
+        stream = self._stream
+        if stream.ts is not None and stream.available and not stream.capped:
+            # The answer is already streaming: the step goes into it, in italics, where the reader is looking.
+            stream.pending += f"\n\n_{line}_\n\n"
+            await self._flush(force=True)
+        elif self._assistant_status:
             await self._set_status(f"is {line[:1].lower()}{line[1:]}")
-        elif self._placeholder_ts is not None and self._stream.ts is None:
+        elif self._placeholder_ts is not None and stream.ts is None:
             text = "\n".join(f"• {item}" for item in self._progress[-8:])
             await self._update_placeholder(f":hourglass_flowing_sand: Working on it…\n{text}")
 

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 import pytest_asyncio
+from moto.server import ThreadedMotoServer
 
 from tests.e2e.harness import ACK_LATENCIES_MS, APP_TOKEN, BOT_TOKEN, BotProcess, bot_env, free_port
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import FakeSlack
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterator
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -33,19 +34,28 @@ async def bedrock() -> AsyncIterator[FakeBedrock]:
 
 @pytest_asyncio.fixture(scope="session")
 async def bot(
-    slack: FakeSlack, bedrock: FakeBedrock, tmp_path_factory: pytest.TempPathFactory
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[BotProcess]:
-    """``orch-bot serve`` in HTTP mode against the fakes."""
+    """``orch-bot serve`` in HTTP mode against the fakes, its AWS tools against moto."""
     port = free_port()
     process = BotProcess(
         ["serve", "--host", "127.0.0.1", "--port", str(port)],
-        bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url),
+        bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url, aws_url=moto_url),
         tmp_path_factory.mktemp("bot") / "http.log",
         port=port,
     )
     await process.start()
     yield process
     await process.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    """A moto server on a free local port, for the whole session."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{server._server.server_port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")

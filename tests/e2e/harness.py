@@ -44,7 +44,9 @@ def unique(prefix: str) -> str:
     return prefix + uuid.uuid4().hex[:10].upper()
 
 
-def bot_env(*, slack_api_url: str, bedrock_url: str, store_url: str | None = None, **extra: str) -> dict[str, str]:
+def bot_env(
+    *, slack_api_url: str, bedrock_url: str, store_url: str | None = None, aws_url: str | None = None, **extra: str
+) -> dict[str, str]:
     """A clean environment for the bot: no real AWS profile or credentials from the developer's shell."""
     keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT"}}
     return {
@@ -62,6 +64,7 @@ def bot_env(*, slack_api_url: str, bedrock_url: str, store_url: str | None = Non
         "ORCH_LOG_FORMAT": "json",
         "ORCH_LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
+        **({"AWS_ENDPOINT_URL": aws_url} if aws_url else {}),
         **extra,
     }
 

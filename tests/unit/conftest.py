@@ -8,23 +8,21 @@ boto3 through the same endpoint; moto's state is reset before each test through 
 from __future__ import annotations
 
 import json
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import pytest
 import pytest_asyncio
 from aiobotocore.session import AioSession
-from moto.server import ThreadedMotoServer
 
 from agents.aws import AwsClients
 from agents.tools import ToolContext
 from tests.fakes.aws_extras import FakeAwsJson
+from tests.moto_account import MotoAccount
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
 REGION = "eu-west-1"
 POLICY = Path(__file__).parents[2] / "iam" / "orch-bot-readonly.json"
@@ -40,45 +38,6 @@ def assert_allowed_by_policy(actions: list[str]) -> None:
     """Fail if a tool called an AWS operation that the shipped IAM policy does not allow."""
     missing = sorted(set(actions) - policy_actions())
     assert not missing, f"{POLICY.name} lacks {missing}, which the tools called"
-
-
-@dataclass
-class MotoAccount:
-    """The moto account a test runs against: boto3 clients to seed it, and moto's own seeding API."""
-
-    url: str
-    _clients: dict[tuple[str, str], Any] = field(default_factory=dict)
-
-    def client(self, service: str, region: str = REGION) -> Any:
-        """A boto3 client for seeding ``service`` in moto."""
-        key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = boto3.client(service, region_name=region, endpoint_url=self.url)
-        return self._clients[key]
-
-    def seed_cost_and_usage(self, results: list[dict[str, Any]]) -> None:
-        """Queue GetCostAndUsage answers: moto's Cost Explorer returns nothing unless told what to return."""
-        self._post("/moto-api/static/ce/cost-and-usage-results", {"results": results})
-
-    def reset(self) -> None:
-        """Forget every resource created so far."""
-        self._post("/moto-api/reset", {})
-
-    def _post(self, path: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(  # noqa: S310 (a local http URL we built)
-            self.url + path, data=json.dumps(body).encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            response.read()
-
-
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """A moto server on a free local port, for the whole session."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{server._server.server_port}"
-    server.stop()
 
 
 @pytest.fixture
