@@ -345,9 +345,9 @@ async def test_chunk_delay_spaces_out_streamed_deltas() -> None:
 
 
 async def test_fifty_concurrent_requests_overlap() -> None:
-    """Latency is a non-blocking sleep: 50 concurrent 0.2 s requests are all in flight together."""
+    """Latency is a non-blocking sleep: 50 concurrent 1 s requests are all in flight together."""
     async with (
-        FakeBedrock(latency=0.2) as fake,
+        FakeBedrock(latency=1.0) as fake,
         _client(fake.endpoint_url, max_pool_connections=64) as bedrock,
     ):
         calls = [bedrock.converse(modelId=HAIKU, messages=[_user(f"q{i}")]) for i in range(25)]
