@@ -123,7 +123,7 @@ class TaskRunner:
         agent = routing.agent
         tools = agent.toolset.tools if self._tool_context is not None else ()
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
-        messages = [ChatMessage("user", _user_turn(task))]
+        messages = [ChatMessage("user", self._redact(_user_turn(task)))]
         progress = _Progress(Usage(), 0, [], [], [])
         for turn in range(self._limits.max_turns):
             request = ModelRequest(
@@ -223,7 +223,10 @@ def _progress_line(tool: Tool, context: ToolContext, arguments: dict[str, Any]) 
 
 
 def _user_turn(task: Task) -> str:
-    """The task, preceded by the thread so far and shared files, as clearly delimited, untrusted data."""
+    """The task, preceded by the thread so far and shared files, as clearly delimited, untrusted data.
+
+    The caller redacts the result: people paste tokens into threads too.
+    """
     parts: list[str] = []
     if task.context:
         lines = [f"[{message.author}] {message.text}" for message in task.context]
