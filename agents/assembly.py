@@ -49,7 +49,7 @@ class _SharedState:
     queue: RedisTaskQueue
 
     @classmethod
-    def open(cls, settings: Settings) -> _SharedState:
+    def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
         redis = Redis.from_url(url, decode_responses=True)
         return cls(
@@ -62,6 +62,7 @@ class _SharedState:
                 claim_idle=settings.orch_claim_idle_seconds,
                 max_deliveries=settings.orch_task_max_attempts,
                 capacity=settings.orch_max_concurrent_tasks,
+                report_depth=metrics.queue_depth.set,
             ),
         )
 
@@ -86,7 +87,11 @@ async def open_core(
         AwsClients(region=bedrock.region) as aws,
     ):
         metrics = metrics or Metrics()
-        shared = _SharedState.open(settings) if settings.orch_store_url.startswith(("redis://", "rediss://")) else None
+        shared = (
+            _SharedState.open(settings, metrics)
+            if settings.orch_store_url.startswith(("redis://", "rediss://"))
+            else None
+        )
         if journal is None:
             journal = shared.journal if shared else await open_journal(settings.orch_store_url, retention_seconds=0)
         queue = shared.queue if shared else None

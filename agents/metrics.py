@@ -62,7 +62,9 @@ class Metrics:
             "orch_slack_api_errors", "Slack Web API errors, by method and error.", ["method", "error"], registry=r
         )
         self.in_flight = Gauge("orch_tasks_in_flight", "Tasks admitted and not yet finished.", registry=r)
-        self.queue_depth = Gauge("orch_queue_depth", "Tasks accepted and waiting to start.", registry=r)
+        self.queue_depth = Gauge(
+            "orch_queue_depth", "Tasks in the shared queue not yet finished by any replica (Redis mode).", registry=r
+        )
 
     def track_in_flight(self, read: Callable[[], float]) -> None:
         """Report ``read()`` as the in-flight gauge at scrape time."""

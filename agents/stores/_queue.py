@@ -40,6 +40,7 @@ class RedisTaskQueue:
         claim_idle: float = 60.0,
         max_deliveries: int = 3,
         capacity: int = 100,
+        report_depth: Callable[[int], None] | None = None,
     ) -> None:
         self._redis = redis
         self._stream = stream
@@ -51,6 +52,7 @@ class RedisTaskQueue:
         self._max_deliveries = max_deliveries
         self._capacity = capacity
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._report_depth = report_depth
 
     async def setup(self) -> None:
         """Create the stream and consumer group if they do not exist."""
@@ -135,9 +137,22 @@ class RedisTaskQueue:
 
         self._running[message_id] = asyncio.create_task(work(), name=f"queue-{request_id}")
 
+    async def _measure_depth(self) -> None:
+        if self._report_depth is None:
+            return
+        groups: Any = await self._redis.xinfo_groups(self._stream)
+        for group in groups:
+            if str(group.get("name")) == self._group:
+                # Waiting to be read (lag) plus read and not yet acknowledged (pending).
+                self._report_depth(int(group.get("lag") or 0) + int(group.get("pending") or 0))
+
     async def _keep_claims_fresh(self) -> None:
         while True:
             await asyncio.sleep(self._refresh_every)
+            try:
+                await self._measure_depth()
+            except RedisError as exc:
+                log.warning("queue.depth_failed", error_type=type(exc).__name__)
             ids: list[int | bytes | str | memoryview[int]] = list(self._running)
             if ids:
                 try:
