@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from agents.events import EventSink, TaskEvent
+    from agents.task import Task
 
 __all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
 
@@ -47,6 +48,23 @@ class TaskRecord:
     updated_at: float = 0.0
     task_json: str = ""
     target: str = ""
+
+    @classmethod
+    def queued(cls, task: Task, *, now: float, target: str = "") -> TaskRecord:
+        """A new record for ``task``, kept whole (with ``target``) so another process can run it."""
+        return cls(
+            request_id=task.request_id,
+            workspace_id=task.origin.workspace_id,
+            user_id=task.origin.user_id,
+            channel_id=task.origin.channel_id,
+            text=task.text[:200],
+            started_at=now,
+            updated_at=now,
+            status="queued",
+            agent=task.agent,
+            task_json=task.model_dump_json(),
+            target=target,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +174,7 @@ class JournalSink:
         if isinstance(event, TaskStarted):
             task = event.task
             known = await self._journal.get(task.request_id)
-            record = known or TaskRecord(
-                request_id=task.request_id,
-                workspace_id=task.origin.workspace_id,
-                user_id=task.origin.user_id,
-                channel_id=task.origin.channel_id,
-                text=task.text[:200],
-                started_at=now,
-            )
+            record = known or TaskRecord.queued(task, now=now)
             record = replace(record, status="running", attempts=record.attempts + 1, updated_at=now)
         elif record is not None and isinstance(event, AgentRouted):
             record = replace(record, agent=event.routing.agent.name, updated_at=now)

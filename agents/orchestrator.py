@@ -140,22 +140,7 @@ class Orchestrator:
 
         ``target`` is the edge's description of where the answer goes, kept so a restart can resume it.
         """
-        now = time.time()
-        await self.journal.put(
-            TaskRecord(
-                request_id=task.request_id,
-                workspace_id=task.origin.workspace_id,
-                user_id=task.origin.user_id,
-                channel_id=task.origin.channel_id,
-                text=task.text[:200],
-                started_at=now,
-                updated_at=now,
-                status="queued",
-                agent=task.agent,
-                task_json=task.model_dump_json(),
-                target=target,
-            )
-        )
+        await self.journal.put(TaskRecord.queued(task, now=time.time(), target=target))
 
     async def load(self, request_id: str) -> tuple[TaskRecord, Task] | None:
         """A journalled task that still needs running (``None`` when it is finished or gone)."""
