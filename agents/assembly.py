@@ -93,7 +93,7 @@ async def open_core(
             else None
         )
         if journal is None:
-            journal = shared.journal if shared else await open_journal(settings.orch_store_url, retention_seconds=0)
+            journal = shared.journal if shared else await open_journal(settings.orch_store_url)
         queue = shared.queue if shared else None
         if queue is not None:
             await queue.setup()
