@@ -1,7 +1,8 @@
 """Durable backends for the task journal (and, for Redis, the shared queue, limits and dedupe).
 
-``open_journal(url)`` picks the backend from ``ORCH_STORE_URL``: ``sqlite:///path`` (one process, the
-default) or ``redis://host:port/db`` (several replicas).
+``ORCH_STORE_URL`` picks the backend: ``sqlite:///path`` (one process, the default; ``open_journal``) or
+``redis://host:port/db`` (several replicas: journal, queue, limits and dedupe, opened together by
+``agents.assembly``).
 """
 
 from agents.stores._open import open_journal
