@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.load import CEILING_TITLE, TABLE_TITLE, TARGET_TITLE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.timeout(150)
+def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) -> None:
+    """``python -m benchmarks.load --smoke`` starts the real bot and the ceiling, drives them, and prints the tables.
+
+    Only behaviour is checked (it exits 0, prints the table headers and writes the JSON it was asked for): the
+    figures are printed for whoever reads the CI log, never asserted, since timing on a shared runner is noise.
+    """
+    out = tmp_path / "smoke.json"
+    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
+        [sys.executable, "-m", "benchmarks.load", "--smoke", "--json", str(out), "--workdir", str(tmp_path / "logs")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    for title in (TABLE_TITLE, CEILING_TITLE, TARGET_TITLE):
+        assert f"== {title} ==" in completed.stdout
+    assert "ack p99 ms" in completed.stdout
+    assert out.exists()
