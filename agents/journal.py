@@ -177,7 +177,9 @@ class JournalSink:
             record = known or TaskRecord.queued(task, now=now)
             record = replace(record, status="running", attempts=record.attempts + 1, updated_at=now)
         elif record is not None and isinstance(event, AgentRouted):
-            record = replace(record, agent=event.routing.agent.name, updated_at=now)
+            # Kept for the final write: one durable write at the start and one at the end of a run is enough.
+            self._record = replace(record, agent=event.routing.agent.name, updated_at=now)
+            record = self._record
         elif record is not None and isinstance(event, TaskSucceeded):
             result = event.result
             record = replace(
