@@ -90,7 +90,17 @@ class Slot:
 class Admission:
     """Decides whether a task may start, and keeps count of those running."""
 
-    def __init__(self, limiter: RateLimiter, *, max_per_user: int, max_total: int) -> None:
+    def __init__(
+        self,
+        limiter: RateLimiter,
+        *,
+        max_per_user: int,
+        max_total: int,
+        lag: Callable[[], float] | None = None,
+        max_lag: float = 0.0,
+    ) -> None:
+        self._lag = lag
+        self._max_lag = max_lag
         self._limiter = limiter
         self._max_per_user = max_per_user
         self._max_total = max_total
@@ -132,6 +142,8 @@ class Admission:
         """Take a slot for ``user_key`` or raise an :class:`AdmissionDenied` saying when to retry."""
         if self._closed:
             raise ShuttingDown
+        if self._lag is not None and self._max_lag > 0 and (lag := self._lag()) > self._max_lag:
+            raise TooManyTasks(scope="busy", limit=self._max_total, retry_after=max(10.0, lag * 4))
         if self._per_user[user_key] >= self._max_per_user:
             raise TooManyTasks(scope="user", limit=self._max_per_user, retry_after=15)
         if self._total >= self._max_total:

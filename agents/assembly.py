@@ -20,6 +20,7 @@ from agents.health import ModelHealth
 from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
+from agents.overload import LoopLag
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runner import TaskRunner
@@ -87,6 +88,8 @@ async def open_core(
         AwsClients(region=bedrock.region) as aws,
     ):
         metrics = metrics or Metrics()
+        loop_lag = LoopLag()
+        loop_lag.start()
         shared = (
             _SharedState.open(settings, metrics)
             if settings.orch_store_url.startswith(("redis://", "rediss://"))
@@ -120,6 +123,8 @@ async def open_core(
                 shared.limiter if shared else MemoryRateLimiter(admission_settings.rate_limit),
                 max_per_user=admission_settings.max_tasks_per_user,
                 max_total=admission_settings.max_concurrent_tasks,
+                lag=lambda: loop_lag.lag,
+                max_lag=settings.orch_shed_lag_seconds,
             ),
             runner=TaskRunner(
                 router=router,
@@ -139,3 +144,4 @@ async def open_core(
         finally:
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()
+            await loop_lag.stop()

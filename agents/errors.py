@@ -101,7 +101,10 @@ class RateLimited(AdmissionDenied):
 
 
 class TooManyTasks(AdmissionDenied):
-    """Too many tasks are running, for this user (``scope="user"``) or for the whole bot (``"global"``)."""
+    """Too many tasks: for this user (``scope="user"``), this process (``"global"``), or it is overloaded.
+
+    ``"busy"`` means the process's event loop is running late: new work would delay every answer.
+    """
 
     code = "too_many_tasks"
 

@@ -110,6 +110,7 @@ class Settings(_SlackSecrets):
     orch_rate_limit: str = "5/minute"
     orch_max_tasks_per_user: int = Field(default=3, ge=1)
     orch_max_concurrent_tasks: int = Field(default=500, ge=1)
+    orch_shed_lag_seconds: float = Field(default=1.0, ge=0, le=60)
     orch_store_url: str = "sqlite:///data/orch-bot.db"
     orch_retention_days: int = Field(default=30, ge=1, le=3650)
     orch_task_max_attempts: int = Field(default=2, ge=1, le=10)

@@ -50,18 +50,24 @@ def _describe_task_failure(error: TaskError) -> tuple[str, str]:
             f"Try again in {_seconds(error.retry_after)}.",
         )
     if isinstance(error, TooManyTasks):
-        if error.scope == "user":
-            return (
-                f"You already have {error.limit} tasks running.",
-                f"Wait for one to finish and try again (about {_seconds(error.retry_after)}).",
-            )
-        return (
-            f"orch is at capacity: {error.limit} tasks are running.",
-            f"Try again in {_seconds(error.retry_after)}.",
-        )
+        return _too_many(error)
     if isinstance(error, ShuttingDown):
         return "orch is restarting.", f"Try again in a moment (about {_seconds(error.retry_after)})."
     return "Something went wrong while running your task.", "Try again; if it persists, tell an admin."
+
+
+def _too_many(error: TooManyTasks) -> tuple[str, str]:
+    if error.scope == "user":
+        return (
+            f"You already have {error.limit} tasks running.",
+            f"Wait for one to finish and try again (about {_seconds(error.retry_after)}).",
+        )
+    if error.scope == "busy":
+        return (
+            "orch is overloaded right now and is turning new tasks away so it can answer the ones it has.",
+            f"Try again in {_seconds(error.retry_after)}.",
+        )
+    return f"orch is at capacity: {error.limit} tasks are running.", f"Try again in {_seconds(error.retry_after)}."
 
 
 def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -9,6 +10,7 @@ import time_machine
 
 from agents.admission import Admission, MemoryRateLimiter
 from agents.errors import RateLimited, ShuttingDown, TooManyTasks
+from agents.overload import LoopLag
 
 
 def admission(limit: str = "5/minute", *, per_user: int = 10, total: int = 100) -> Admission:
@@ -101,3 +103,30 @@ def test_retry_after_is_whole_seconds_rounded_up() -> None:
     assert RateLimited(limit="5/minute", retry_after=0.2).retry_after == 1
     assert RateLimited(limit="5/minute", retry_after=10.1).retry_after == 11
     assert time.time() > 0
+
+
+async def test_an_overloaded_process_turns_new_tasks_away() -> None:
+    """While the event loop runs later than max_lag, admission refuses with "busy" and a retry time."""
+    lag = [0.0]
+    gate = Admission(MemoryRateLimiter("100/minute"), max_per_user=5, max_total=100, lag=lambda: lag[0], max_lag=1.0)
+    (await gate.admit("T1:U1")).release()
+    lag[0] = 2.5
+    with pytest.raises(TooManyTasks) as caught:
+        await gate.admit("T1:U1")
+    assert caught.value.scope == "busy"
+    assert caught.value.retry_after == 10
+    lag[0] = 0.2
+    (await gate.admit("T1:U1")).release()
+
+
+async def test_loop_lag_sees_a_blocked_loop() -> None:
+    """A coroutine that blocks the loop for 300 ms shows up as lag; once the loop is free, the lag decays."""
+    monitor = LoopLag(interval=0.02)
+    monitor.start()
+    await asyncio.sleep(0.1)
+    time.sleep(0.3)  # noqa: ASYNC251 - blocking the loop is the point
+    await asyncio.sleep(0.005)  # the monitor's overdue timer runs first
+    assert monitor.lag >= 0.2
+    await asyncio.sleep(0.6)
+    assert monitor.lag < 0.1
+    await monitor.stop()
