@@ -147,6 +147,10 @@ class Orchestrator:
         record = await self.journal.get(request_id)
         if record is None or record.status not in UNFINISHED:
             return None
+        return await self._restore(record)
+
+    async def _restore(self, record: TaskRecord) -> tuple[TaskRecord, Task] | None:
+        """The record with its task rebuilt; a record whose task cannot be rebuilt is failed for good."""
         try:
             return record, Task.model_validate_json(record.task_json)
         except ValueError:
@@ -165,12 +169,5 @@ class Orchestrator:
 
     async def unfinished(self) -> list[tuple[TaskRecord, Task]]:
         """Tasks a previous process accepted and did not finish, with their tasks restored, oldest first."""
-        found: list[tuple[TaskRecord, Task]] = []
-        for record in await self.journal.unfinished():
-            try:
-                task = Task.model_validate_json(record.task_json)
-            except ValueError:
-                await self.give_up(record, code="unrecoverable")
-                continue
-            found.append((record, task))
-        return found
+        restored = [await self._restore(record) for record in await self.journal.unfinished()]
+        return [pair for pair in restored if pair is not None]

@@ -41,11 +41,7 @@ async def resume_unfinished(
     pending = await orchestrator.unfinished()
     if not pending:
         return 0
-    bot_user_id: str | None = None
-    try:
-        bot_user_id = str((await client.auth_test()).get("user_id") or "") or None
-    except SlackApiError as exc:
-        log.warning("recovery.auth_failed", error=exc.response.get("error") if exc.response is not None else None)
+    bot_user_id = await _bot_user_id(client)
     resumed = 0
     for record, task in pending:
         target = Target.from_json(record.target)
