@@ -2,19 +2,19 @@
 
 Three checks, cheapest first, before any model call: the process is not draining, the person and the
 bot are under their concurrency caps, and the person is under the rate limit. The rate-limit algorithm
-is the ``limits`` library's moving window, behind the small :class:`RateLimiter` port so a shared
-(Redis) backend can replace the in-memory one without touching callers.
+is a moving window, behind the small :class:`RateLimiter` port: in memory for one process, the ``limits``
+library's in Redis when replicas share it, without touching callers.
 """
 
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, Self
 
 import limits
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from agents.errors import RateLimited, ShuttingDown, TooManyTasks
@@ -22,7 +22,15 @@ from agents.errors import RateLimited, ShuttingDown, TooManyTasks
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["Admission", "MemoryRateLimiter", "RateDecision", "RateLimiter", "Slot", "redis_rate_limiter"]
+__all__ = [
+    "Admission",
+    "MemoryRateLimiter",
+    "RateDecision",
+    "RateLimiter",
+    "Slot",
+    "StorageRateLimiter",
+    "redis_rate_limiter",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +52,57 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
-    """A moving-window limit kept in this process (one replica), or in ``storage`` (e.g. Redis, shared)."""
+    """A moving-window limit kept in this process (one replica): a deque of hit times per key.
 
-    def __init__(self, limit: str, *, storage: Storage | None = None, clock: Callable[[], float] = time.time) -> None:
+    The same algorithm as ``limits``' moving window, without its async storage's thread hop per
+    key and expiry pass per hit. Keys whose hits have all expired are swept every ``sweep_every`` hits.
+    """
+
+    def __init__(self, limit: str, *, clock: Callable[[], float] = time.time, sweep_every: int = 4096) -> None:
+        self.limit = limit
+        item = limits.parse(limit)
+        self._amount = item.amount
+        self._window = float(item.get_expiry())
+        self._hits: dict[str, deque[float]] = {}
+        self._clock = clock
+        self._sweep_every = sweep_every
+        self._since_sweep = 0
+
+    async def hit(self, key: str) -> RateDecision:
+        """Record a hit for ``key`` if the limit allows it."""
+        now = self._clock()
+        self._since_sweep += 1
+        if self._since_sweep >= self._sweep_every:
+            self._sweep(now)
+        hits = self._hits.get(key)
+        if hits is None:
+            hits = self._hits[key] = deque()
+        horizon = now - self._window
+        while hits and hits[0] <= horizon:
+            hits.popleft()
+        if len(hits) < self._amount:
+            hits.append(now)
+            return RateDecision(allowed=True)
+        return RateDecision(allowed=False, retry_after=max(0.0, hits[0] + self._window - now))
+
+    def _sweep(self, now: float) -> None:
+        self._since_sweep = 0
+        horizon = now - self._window
+        for key in [key for key, hits in self._hits.items() if not hits or hits[-1] <= horizon]:
+            del self._hits[key]
+
+    def __len__(self) -> int:
+        """Keys currently tracked."""
+        return len(self._hits)
+
+
+class StorageRateLimiter:
+    """``limits``' moving window in a shared ``storage`` (Redis), so every replica sees the same hits."""
+
+    def __init__(self, limit: str, storage: Storage, *, clock: Callable[[], float] = time.time) -> None:
         self.limit = limit
         self._item = limits.parse(limit)
-        self._limiter = MovingWindowRateLimiter(storage or MemoryStorage())
+        self._limiter = MovingWindowRateLimiter(storage)
         self._clock = clock
 
     async def hit(self, key: str) -> RateDecision:
@@ -60,10 +113,10 @@ class MemoryRateLimiter:
         return RateDecision(allowed=False, retry_after=max(0.0, stats.reset_time - self._clock()))
 
 
-def redis_rate_limiter(limit: str, url: str, *, prefix: str = "orch-limits") -> MemoryRateLimiter:
+def redis_rate_limiter(limit: str, url: str, *, prefix: str = "orch-limits") -> StorageRateLimiter:
     """The same moving window, counted in Redis so every replica sees the same hits."""
     uri = "async+" + url if not url.startswith("async+") else url
-    return MemoryRateLimiter(limit, storage=RedisStorage(uri, implementation="redispy", key_prefix=prefix))
+    return StorageRateLimiter(limit, RedisStorage(uri, implementation="redispy", key_prefix=prefix))
 
 
 class Slot:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from redis.asyncio import Redis
 
-from agents.admission import Admission, MemoryRateLimiter, redis_rate_limiter
+from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
 from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
@@ -45,7 +45,7 @@ class _SharedState:
     """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
 
     journal: RedisJournal
-    limiter: MemoryRateLimiter
+    limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
 

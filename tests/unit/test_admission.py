@@ -130,3 +130,19 @@ async def test_loop_lag_sees_a_blocked_loop() -> None:
     await asyncio.sleep(0.6)
     assert monitor.lag < 0.1
     await monitor.stop()
+
+
+async def test_the_memory_limiter_forgets_people_whose_window_has_passed() -> None:
+    """Keys whose hits have all expired are swept, so a year of distinct users does not grow memory."""
+    now = [1_000.0]
+    limiter = MemoryRateLimiter("2/minute", clock=lambda: now[0], sweep_every=10)
+    for user in range(9):
+        assert (await limiter.hit(f"T1:U{user}")).allowed
+    assert len(limiter) == 9
+    now[0] += 61
+    assert (await limiter.hit("T1:U-late")).allowed  # the tenth hit sweeps the nine expired keys
+    assert len(limiter) == 1
+    assert (await limiter.hit("T1:U-late")).allowed
+    refused = await limiter.hit("T1:U-late")
+    assert not refused.allowed
+    assert refused.retry_after == 60
