@@ -120,6 +120,7 @@ class Settings(_SlackSecrets):
     orch_shutdown_grace: float = Field(default=25.0, ge=0, le=600)
     orch_log_format: Literal["json", "console"] = "json"
     orch_log_level: Literal["debug", "info", "warning", "error"] = "info"
+    orch_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
 
     @field_validator("slack_api_url")
     @classmethod

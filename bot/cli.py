@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agents.errors import ConfigError
 from agents.observability import configure_logging
@@ -20,7 +20,7 @@ from bot.doctor import run_doctor
 from bot.server import run_http, run_socket
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Coroutine, Sequence
 
     from agents.settings import Mode
 
@@ -70,10 +70,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if mode == "http":
         host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
         port = getattr(args, "port", 3000)
-        asyncio.run(run_http(settings, host=host, port=port))
+        _run(run_http(settings, host=host, port=port), settings.orch_event_loop)
     else:
-        asyncio.run(run_socket(settings))
+        _run(run_socket(settings), settings.orch_event_loop)
     return 0
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop: uvloop when asked for, or (``auto``) when installed; ``None`` is asyncio's own."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415 - optional: not on every platform
+    except ImportError:
+        if choice == "uvloop":
+            raise
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
+    with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
+        runner.run(main)
 
 
 def _console(args: argparse.Namespace) -> int:
