@@ -57,7 +57,9 @@ def _slack_error(exc: SlackApiError) -> str:
 class ThreadDelivery:
     """Delivers one task's events into ``channel``/``thread_ts``, streaming the answer as it is written.
 
-    Progress goes to a placeholder message (channels) or the assistant status (DMs). The answer streams
+    Progress goes to a placeholder message (channels) or the assistant status (DMs). With
+    ``placeholder=False`` (a slash command, whose visible parent message and private ack already say the
+    task is under way) the placeholder is posted only when there is progress to show. The answer streams
     with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
     ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
     expires mid-answer, the streamed message is finished with ``chat.update``.
@@ -73,6 +75,7 @@ class ThreadDelivery:
         recipient_team_id: str,
         recipient_user_id: str,
         assistant_status: bool = False,
+        placeholder: bool = True,
         flush_interval: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -82,6 +85,7 @@ class ThreadDelivery:
         self._region = region
         self._recipient = (recipient_team_id, recipient_user_id)
         self._assistant_status = assistant_status
+        self._placeholder = placeholder
         self._flush_interval = flush_interval
         self._clock = clock
         self._placeholder_ts: str | None = None
@@ -93,7 +97,7 @@ class ThreadDelivery:
         """Show ``event`` in the thread."""
         if isinstance(event, TaskStarted) and self._assistant_status:
             await self._set_status("is working on it…")
-        elif isinstance(event, AgentRouted) and not self._assistant_status:
+        elif isinstance(event, AgentRouted) and self._placeholder and not self._assistant_status:
             await self._post_placeholder(working_text(event.routing.agent.name, event.task.request_id))
         elif isinstance(event, ToolStarted):
             await self._flush(force=True)
@@ -130,9 +134,12 @@ class ThreadDelivery:
             await self._flush(force=True)
         elif self._assistant_status:
             await self._set_status(f"is {line[:1].lower()}{line[1:]}")
-        elif self._placeholder_ts is not None and stream.ts is None:
+        elif stream.ts is None:
             text = "\n".join(f"• {item}" for item in self._progress[-8:])
-            await self._update_placeholder(f":hourglass_flowing_sand: Working on it…\n{text}")
+            if self._placeholder_ts is None:
+                await self._post_placeholder(f":hourglass_flowing_sand: Working on it…\n{text}")
+            else:
+                await self._update_placeholder(f":hourglass_flowing_sand: Working on it…\n{text}")
 
     async def _post_placeholder(self, text: str) -> None:
         try:
@@ -217,16 +224,20 @@ class ThreadDelivery:
 
     async def _update_answer_so_far(self) -> None:
         target = self._stream.ts or self._placeholder_ts
-        if target is None:
-            return
         text = "".join(self._stream.full)
+        preview: dict[str, Any] = {
+            "text": text[:_FALLBACK_PREVIEW],
+            "blocks": [{"type": "markdown", "text": text[:INLINE_LIMIT] + " …"}],
+        }
         try:
-            await self._client.chat_update(
-                channel=self._channel,
-                ts=target,
-                text=text[:_FALLBACK_PREVIEW],
-                blocks=[{"type": "markdown", "text": text[:INLINE_LIMIT] + " …"}],
-            )
+            if target is None:
+                # No placeholder to edit (a slash command's thread): the answer so far becomes the message.
+                response = await self._client.chat_postMessage(
+                    channel=self._channel, thread_ts=self._thread_ts, **preview
+                )
+                self._placeholder_ts = str(response["ts"])
+            else:
+                await self._client.chat_update(channel=self._channel, ts=target, **preview)
         except SlackApiError as exc:
             log.info("slack.progress_update_failed", error=_slack_error(exc))
         self._last_update = self._clock()

@@ -147,6 +147,9 @@ async def deliver(
         recipient_team_id=task.origin.workspace_id,
         recipient_user_id=task.origin.user_id,
         assistant_status=target.kind == "dm",
+        # A command's parent message and its "working on it" ack already show that the task is under way:
+        # a placeholder would cost two Slack calls (post, then delete) for no news.
+        placeholder=target.kind != "command",
     )
     await orchestrator.run(task, delivery)
 
@@ -159,7 +162,11 @@ async def _post_parent(orchestrator: Orchestrator, client: AsyncWebClient, task:
             channel=target.channel,
             text=f"<@{user}> asked: {target.raw_text[:200]}",
             blocks=[
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@{user}> asked:\n{_quote(target.raw_text)}"}}
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@{user}> asked:\n{_quote(target.raw_text)}"}},
+                {
+                    "type": "context",
+                    "elements": [{"type": "mrkdwn", "text": f"Answer in the thread · `{task.request_id}`"}],
+                },
             ],
             unfurl_links=False,
             unfurl_media=False,

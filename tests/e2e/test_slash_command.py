@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    """Empty fast ack; a visible parent names the asker; a placeholder, then the answer streamed in its thread."""
+    """Empty fast ack; a visible parent names the asker and the request; the answer streams in its thread."""
     channel, user = unique("C"), unique("U")
     answer = "**Checkout** is slow because the *db* pool is exhausted."
     bedrock.enqueue(Reply(text=answer, input_tokens=120, output_tokens=30))
@@ -34,21 +34,21 @@ async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     parent_ts = parent.response["ts"]
 
     text = await final_text(slack, channel)
-    (placeholder,) = [
+    # The parent names the request; the thread gets the answer only (no placeholder to post and delete).
+    in_thread = [
         c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts") == parent_ts
     ]
-    assert "Working on it with `general`" in message_text(placeholder)
+    assert in_thread == []
+    assert not [c for c in slack.calls_to("chat.delete") if in_channel(channel)(c)]
     (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
     assert start.args["thread_ts"] == parent_ts
     assert (start.args["recipient_user_id"], start.args["recipient_team_id"]) == (user, "T0TEST")
-    (deleted,) = [c for c in slack.calls_to("chat.delete") if in_channel(channel)(c)]
-    assert deleted.args["ts"] == placeholder.response["ts"]
     assert text.startswith(answer + "\n")
     assert "agent `general`" in text
     assert "120 in / 30 out tokens" in text
     request_ids = set(REQUEST_ID.findall(text))
     assert len(request_ids) == 1
-    assert request_ids == set(REQUEST_ID.findall(message_text(placeholder)))
+    assert request_ids == set(REQUEST_ID.findall(str(parent.args["blocks"])))
     sent = bedrock.answer_calls()[-1].body["messages"]
     assert sent == [{"role": "user", "content": [{"text": "why is checkout slow?"}]}]
 

@@ -63,19 +63,17 @@ async def test_expired_stream_is_finished_with_chat_update(
     assert "agent `general`" in text
 
 
-async def test_without_streaming_the_placeholder_becomes_the_answer(
+async def test_without_streaming_the_answer_so_far_is_edited_into_the_answer(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    """If chat.startStream is refused, progress edits the placeholder and the final answer replaces it."""
+    """If chat.startStream is refused, the answer so far is posted, edited as it grows, then replaced by the answer."""
     channel = unique("C")
     bedrock.enqueue(Reply(text=ANSWER))
     slack.fail_next("chat.startStream", "not_allowed_token_type")
     await bot.command("no streaming here", user=unique("U"), channel=channel, response_url=slack.new_response_url())
     text = await final_text(slack, channel)
-    (placeholder,) = [
-        c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts")
-    ]
+    (so_far,) = [c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and c.args.get("thread_ts")]
     final = [c for c in slack.calls_to("chat.update") if in_channel(channel)(c)][-1]
-    assert final.args["ts"] == placeholder.response["ts"]
+    assert final.args["ts"] == so_far.response["ts"]
     assert ANSWER in text
     assert "Working on it" not in message_text(final)
