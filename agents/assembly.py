@@ -90,11 +90,7 @@ async def open_core(
         metrics = metrics or Metrics()
         loop_lag = LoopLag()
         loop_lag.start()
-        shared = (
-            _SharedState.open(settings, metrics)
-            if settings.orch_store_url.startswith(("redis://", "rediss://"))
-            else None
-        )
+        shared = _SharedState.open(settings, metrics) if settings.shared_store else None
         if journal is None:
             journal = shared.journal if shared else await open_journal(settings.orch_store_url)
         queue = shared.queue if shared else None

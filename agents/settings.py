@@ -22,7 +22,7 @@ __all__ = ["DEFAULT_MODEL_ID", "DEFAULT_ROUTER_MODEL_ID", "Mode", "Settings", "d
 DEFAULT_MODEL_ID = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_ROUTER_MODEL_ID = "global.anthropic.claude-haiku-4-5-20251001-v1:0"
 
-Mode = Literal["http", "socket"]
+Mode = Literal["http", "socket", "worker"]
 
 _FIXES: dict[str, str] = {
     "SLACK_BOT_TOKEN": "set it to the app's Bot User OAuth Token (xoxb-…), from OAuth & Permissions",
@@ -34,7 +34,7 @@ _FIXES: dict[str, str] = {
     "BEDROCK_ROUTER_MODEL_ID": "use a Bedrock model or inference profile id, e.g. " + DEFAULT_ROUTER_MODEL_ID,
     "ORCH_RATE_LIMIT": "use COUNT/PERIOD, e.g. 5/minute, 30/hour or 100/day",
     "ORCH_LOG_FORMAT": "use json or console",
-    "ORCH_STORE_URL": "use sqlite:///path/to/file.db (one process) or redis://host:6379/0 (several replicas)",
+    "ORCH_STORE_URL": "use sqlite:///path/to/file.db (one process) or redis://host:6379/0 (replicas, separate workers)",
     "ORCH_METRICS_PORT": "use a TCP port number (0 turns the Socket Mode health/metrics listener off)",
     "ORCH_SHUTDOWN_GRACE": "use a number of seconds, e.g. 25",
     "ORCH_LOG_LEVEL": "use debug, info, warning or error",
@@ -186,6 +186,11 @@ class Settings(_SlackSecrets):
             max_tasks_per_user=self.orch_max_tasks_per_user,
             max_concurrent_tasks=self.orch_max_concurrent_tasks,
         )
+
+    @property
+    def shared_store(self) -> bool:
+        """Whether the store can be shared by several processes (Redis): needed for separate workers."""
+        return self.orch_store_url.startswith(("redis://", "rediss://"))
 
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be logged or shown."""

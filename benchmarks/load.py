@@ -38,7 +38,9 @@ import math
 import os
 import platform
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -527,10 +529,10 @@ class Server:
 
 
 class MemorySampler:
-    """Samples a process's RSS every 100 ms while a step runs."""
+    """Samples the RSS of the bot's processes every 100 ms while a step runs (the largest one's)."""
 
-    def __init__(self, pid: int) -> None:
-        self._pid = pid
+    def __init__(self, pids: list[int]) -> None:
+        self._pids = pids
         self.samples: list[tuple[float, float]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -541,7 +543,8 @@ class MemorySampler:
     async def _run(self) -> None:
         while True:
             with contextlib.suppress(OSError):
-                self.samples.append((time.monotonic(), proc_memory_mb(self._pid)["rss"]))
+                rss = max(proc_memory_mb(pid)["rss"] for pid in self._pids)
+                self.samples.append((time.monotonic(), rss))
             await asyncio.sleep(0.1)
 
     async def stop(self) -> None:
@@ -550,6 +553,46 @@ class MemorySampler:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class RedisServer:
+    """A throwaway ``redis-server`` (no persistence) for split-mode steps, when no Redis URL is given."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self._workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Where it listens."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, within: float = 10.0) -> None:
+        """Start it and wait until it answers PING."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("--workers needs Redis: install redis-server or pass --redis-url")
+        self.proc = subprocess.Popen(  # noqa: S603 - a fixed argv
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self._workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                if conn.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        raise RuntimeError("redis-server did not answer PING")
+
+    def stop(self) -> None:
+        """Stop it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
 
 
 # ---------------------------------------------------------------------------------------- load
@@ -711,8 +754,13 @@ class StepResult:
     peak_in_flight: int = 0
     bedrock_calls: int = 0
     routing_calls: int = 0
-    cpu_seconds: float = 0.0
+    cpu_seconds: float = 0.0  # all of the bot's processes
     cpu_ms_per_task: float = 0.0  # per completed task (orch-bot) or per ack (ceiling)
+    ingress_cpu_seconds: float = 0.0  # the process that acks (the only one unless split)
+    ingress_cpu_ms_per_task: float = 0.0
+    redis_cpu_seconds: float = 0.0  # the benchmark's own redis-server in split mode (not in cpu_seconds)
+    processes: int = 1
+    total_peak_rss_mb: float = 0.0  # sum over the bot's processes of each one's peak
     rss_start_mb: float = 0.0
     peak_rss_mb: float = 0.0
     rss_at_peak_in_flight_mb: float = 0.0
@@ -789,6 +837,9 @@ class RunOptions:
     pin: bool
     quiet_wait: float = 0.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 0  # 0: one `orch-bot serve`; N: `serve --ingress-only` and N `orch-bot worker`s on Redis
+    redis_url: str = ""
+    redis_pid: int | None = None  # the benchmark's own redis-server, whose CPU is then measured
 
     def server_cpus(self) -> set[int] | None:
         """CPUs for the server under test when pinning (the first one)."""
@@ -843,11 +894,54 @@ def _server(target: str, plan: StepPlan, options: RunOptions, urls: dict[str, st
     port = free_port()
     slug = re.sub(r"[^A-Za-z0-9.]+", "_", plan.label)
     env = _bot_env(urls, options, store=options.workdir / f"{target}-{slug}.db")
+    if options.workers and target == "orch-bot":
+        env.update(ORCH_STORE_URL=options.redis_url, ORCH_REDIS_PREFIX=f"bench-{slug}-{os.getpid()}:")
     if target == "orch-bot":
         argv = [str(ORCH_BOT), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if options.workers:
+            argv.append("--ingress-only")
     else:
         argv = [sys.executable, "-m", "benchmarks.ceiling_app", "--host", "127.0.0.1", "--port", str(port)]
     return Server(target, argv, env, options.workdir / f"{target}-{slug}.log", port)
+
+
+def _workers(plan: StepPlan, options: RunOptions, front: Server) -> list[Server]:
+    """``orch-bot worker`` processes for a split step, on the ingress's Redis; each serves /healthz."""
+    slug = re.sub(r"[^A-Za-z0-9.]+", "_", plan.label)
+    workers = []
+    for index in range(options.workers):
+        port = free_port()
+        env = {**front.env, "ORCH_METRICS_PORT": str(port)}
+        log_path = options.workdir / f"worker{index + 1}-{slug}.log"
+        workers.append(Server(f"worker{index + 1}", [str(ORCH_BOT), "worker"], env, log_path, port))
+    return workers
+
+
+class Meter:
+    """CPU and memory of the bot's processes (and the benchmark's Redis) from now until :meth:`read`."""
+
+    def __init__(self, bots: list[Server], *, redis_pid: int | None) -> None:
+        self._bots = bots
+        self._redis_pid = redis_pid
+        self._cpu = {bot.pid: proc_cpu_seconds(bot.pid) for bot in bots}
+        self._redis = proc_cpu_seconds(redis_pid) if redis_pid else 0.0
+        self._driver = _cpu_self()
+        self._busy = machine_busy_seconds()
+        self._started = time.monotonic()
+
+    def read(self, result: StepResult) -> float:
+        """Fill in ``result``'s CPU, time and peak-memory figures; return the machine's busy CPU seconds."""
+        spent = {bot.pid: proc_cpu_seconds(bot.pid) - self._cpu[bot.pid] for bot in self._bots}
+        result.cpu_seconds = sum(spent.values())
+        result.ingress_cpu_seconds = spent[self._bots[0].pid]
+        result.redis_cpu_seconds = proc_cpu_seconds(self._redis_pid) - self._redis if self._redis_pid else 0.0
+        result.driver_cpu_seconds = _cpu_self() - self._driver
+        busy = machine_busy_seconds() - self._busy
+        result.step_seconds = time.monotonic() - self._started
+        peaks = [proc_memory_mb(bot.pid)["hwm"] for bot in self._bots]
+        result.peak_rss_mb = max(peaks)
+        result.total_peak_rss_mb = sum(peaks)
+        return busy
 
 
 async def run_step(session: aiohttp.ClientSession, plan: StepPlan, options: RunOptions, *, target: str) -> StepResult:
@@ -866,19 +960,19 @@ async def run_step(session: aiohttp.ClientSession, plan: StepPlan, options: RunO
     result.quiet_wait_seconds = quiet_wait
     if plan.rate is not None:  # unknown for a closed loop
         result.offered_in_flight = plan.rate * (plan.latency + fake_options.stream_seconds)
+    workers = _workers(plan, options, server) if options.workers and target == "orch-bot" else []
+    bots = [server, *workers]
+    result.processes = len(bots)
     try:
-        await server.start(session, cpus=options.server_cpus())
+        await asyncio.gather(*(bot.start(session, cpus=options.server_cpus()) for bot in bots))
         warm = [build_request(i, WARMUP_PREFIX, shape) for i in range(options.warmup)]
         warm_acks = await drive_open_loop(session, server.url, warm, rate=20)
         if target == "orch-bot":
             await wait_finished(fakes, [a.channel for a in warm_acks if a.accepted], plan.latency + 30)
         await fakes.mark()
-        cpu_before = proc_cpu_seconds(server.pid)
-        driver_before = _cpu_self()
-        busy_before = machine_busy_seconds()
-        step_started = time.monotonic()
-        result.rss_start_mb = proc_memory_mb(server.pid)["rss"]
-        sampler = MemorySampler(server.pid)
+        meter = Meter(bots, redis_pid=options.redis_pid if workers else None)
+        result.rss_start_mb = max(proc_memory_mb(bot.pid)["rss"] for bot in bots)
+        sampler = MemorySampler([bot.pid for bot in bots])
         sampler.start()
         acks = await _drive(session, server.url, plan, shape)
         _summarise_acks(result, acks)
@@ -886,18 +980,14 @@ async def run_step(session: aiohttp.ClientSession, plan: StepPlan, options: RunO
             budget = plan.latency + fake_options.stream_seconds + options.drain_timeout
             accepted = [a.channel for a in acks if a.accepted]
             result.drain_seconds = await wait_finished(fakes, accepted, budget)
-        result.cpu_seconds = proc_cpu_seconds(server.pid) - cpu_before
-        result.driver_cpu_seconds = _cpu_self() - driver_before
-        busy = machine_busy_seconds() - busy_before
-        result.step_seconds = time.monotonic() - step_started
-        result.peak_rss_mb = proc_memory_mb(server.pid)["hwm"]
+        busy = meter.read(result)
         await sampler.stop()
         report = await fakes.report(STEP_PREFIX)
         _summarise_tasks(result, acks, report, sampler.samples, fakes_in_process=options.fakes_mode == "inproc")
-        ours = result.cpu_seconds + result.driver_cpu_seconds + result.fakes_cpu_seconds
+        ours = result.cpu_seconds + result.driver_cpu_seconds + result.fakes_cpu_seconds + result.redis_cpu_seconds
         result.other_cpu_seconds = max(0.0, busy - ours)
     finally:
-        await server.stop()
+        await asyncio.gather(*(bot.stop() for bot in bots))
         await fakes.close()
     return result
 
@@ -934,6 +1024,7 @@ def _summarise_tasks(
     result.answered_without_ack = len(ran - set(accepted))
     tasks_run = len(ran)
     result.cpu_ms_per_task = result.cpu_seconds * 1000 / tasks_run if tasks_run else 0.0
+    result.ingress_cpu_ms_per_task = result.ingress_cpu_seconds * 1000 / tasks_run if tasks_run else 0.0
     delays = report["token_to_update_ms"]
     result.token_to_update_p50_ms = percentile(delays, 50)
     result.token_to_update_p99_ms = percentile(delays, 99)
@@ -971,7 +1062,10 @@ BOT_COLUMNS: list[Column] = [
     ("completed", lambda r: str(r.completed)),
     ("errors", lambda r: str(r.errors)),
     ("peak in-flight", lambda r: str(r.peak_in_flight)),
+    ("procs", lambda r: str(r.processes)),
     ("CPU ms/task", lambda r: f"{r.cpu_ms_per_task:.2f}"),
+    ("ingress CPU ms/task", lambda r: f"{r.ingress_cpu_ms_per_task:.2f}"),
+    ("redis CPU ms/task", lambda r: f"{r.redis_cpu_seconds * 1000 / max(1, r.completed):.2f}"),
     ("peak RSS MB", lambda r: f"{r.peak_rss_mb:.0f}"),
     ("tok->Slack p50 ms", lambda r: _ms(r.token_to_update_p50_ms)),
     ("tok->Slack p99 ms", lambda r: _ms(r.token_to_update_p99_ms)),
@@ -1183,6 +1277,15 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quiet-wait", type=float, default=60.0, help="seconds to wait for an idle machine before each step"
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="0: one `orch-bot serve`; N: `serve --ingress-only` plus N `orch-bot worker` processes on Redis",
+    )
+    parser.add_argument(
+        "--redis-url", default="", help="Redis for --workers (default: start a throwaway redis-server and measure it)"
+    )
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True, help="measure the ceiling")
     parser.add_argument("--smoke", action="store_true", help="one short step for CI (< 30 s)")
     parser.add_argument("--json", type=Path, help="write machine-readable results here")
@@ -1211,6 +1314,12 @@ def plan_steps(args: argparse.Namespace) -> list[StepPlan]:
     return steps
 
 
+def _topology(options: RunOptions) -> str:
+    if not options.workers:
+        return "one `orch-bot serve` process (SQLite journal)"
+    return f"`orch-bot serve --ingress-only` + {options.workers} `orch-bot worker` on Redis"
+
+
 def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -1233,7 +1342,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             workdir=workdir,
             pin=args.pin and (os.cpu_count() or 1) >= 2,
             quiet_wait=0.0 if args.smoke else args.quiet_wait,
+            workers=max(0, args.workers),
+            redis_url=args.redis_url,
         )
+        if options.workers and not options.redis_url:
+            redis = RedisServer(workdir)
+            redis.start()
+            stack.callback(redis.stop)
+            options.redis_url, options.redis_pid = redis.url, redis.proc.pid if redis.proc else None
         if options.pin:
             os.sched_setaffinity(0, options.harness_cpus() or set())
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=0)
@@ -1254,7 +1370,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     print(
         f"machine: {machine['cpus']} CPU ({machine['cpu_model']}), {machine['memory_gb']} GB, "
         f"Python {machine['python']}; code {machine['code']}; fakes: {args.fakes}; pinned: {options.pin}; "
-        f"bot log level: {args.log_level}; {'general: prefix' if args.agent_prefix else 'no agent prefix'}"
+        f"bot log level: {args.log_level}; {'general: prefix' if args.agent_prefix else 'no agent prefix'}; "
+        f"topology: {_topology(options)}"
     )
     print(results_table(TABLE_TITLE, BOT_COLUMNS, bot))
     if ceiling:

@@ -1,8 +1,9 @@
 """The ``orch-bot`` command.
 
 ``orch-bot serve --host H --port P`` serves HTTP; ``orch-bot socket`` runs Socket Mode; bare ``orch-bot``
-picks Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP. Bad settings end in one readable message
-and exit code 2, never a traceback.
+picks Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP. With a Redis store, ``--ingress-only``
+makes either one ack and queue tasks only, and ``orch-bot worker`` processes run them. Bad settings end
+in one readable message and exit code 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from agents.observability import configure_logging
 from agents.settings import detect_mode, load_settings
 from bot.console import run_console
 from bot.doctor import run_doctor
-from bot.server import run_http, run_socket
+from bot.server import run_http, run_socket, run_worker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
 
-    from agents.settings import Mode
+    from agents.settings import Mode, Settings
 
 __all__ = ["main"]
 
@@ -35,7 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve Slack over HTTP (POST /slack/events, GET /healthz)")
     serve.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")  # noqa: S104
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
-    commands.add_parser("socket", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    socket = commands.add_parser("socket", help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
+    for command in (serve, socket):
+        command.add_argument(
+            "--ingress-only",
+            action="store_true",
+            help="ack and queue tasks only; `orch-bot worker` processes run them (needs a redis:// ORCH_STORE_URL)",
+        )
+    commands.add_parser("worker", help="run queued tasks for --ingress-only servers (needs a redis:// ORCH_STORE_URL)")
     commands.add_parser("doctor", help="check settings, Slack, AWS, Bedrock and data sources; say what to fix")
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
@@ -60,9 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         configure_logging(fmt="console", level="error")
         return asyncio.run(run_doctor(sys.stdout))
-    mode: Mode = {"serve": "http", "socket": "socket"}.get(args.command) or detect_mode()  # type: ignore[assignment]
+    modes = {"serve": "http", "socket": "socket", "worker": "worker"}
+    mode: Mode = modes.get(args.command) or detect_mode()  # type: ignore[assignment]
+    work = not getattr(args, "ingress_only", False)
     try:
         settings = load_settings(mode)
+        _check_split(settings, mode=mode, work=work)
     except ConfigError as error:
         print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
         return EXIT_CONFIG
@@ -70,10 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if mode == "http":
         host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
         port = getattr(args, "port", 3000)
-        _run(run_http(settings, host=host, port=port), settings.orch_event_loop)
+        _run(run_http(settings, host=host, port=port, work=work), settings.orch_event_loop)
+    elif mode == "socket":
+        _run(run_socket(settings, work=work), settings.orch_event_loop)
     else:
-        _run(run_socket(settings), settings.orch_event_loop)
+        _run(run_worker(settings), settings.orch_event_loop)
     return 0
+
+
+def _check_split(settings: Settings, *, mode: Mode, work: bool) -> None:
+    """An ingress and separate workers meet in the shared store: refuse to start either without it."""
+    if (mode == "worker" or not work) and not settings.shared_store:
+        what = "orch-bot worker" if mode == "worker" else "--ingress-only"
+        raise ConfigError([("ORCH_STORE_URL", f"{what} needs the shared store: set redis://host:6379/0")])
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

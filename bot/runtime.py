@@ -71,7 +71,7 @@ async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]
                 client,
                 signing_secret=slack.signing_secret,
                 region=settings.bedrock.region,
-                mode=mode,
+                mode="http" if mode == "http" else "socket",  # a worker's app is never served
                 slack_probe=slack_probe,
             )
             yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe)

@@ -1,8 +1,12 @@
-"""Serving Slack: HTTP (``POST /slack/events``) or Socket Mode, until SIGTERM/SIGINT.
+"""Serving Slack: HTTP (``POST /slack/events``) or Socket Mode, until SIGTERM/SIGINT; or a worker.
 
-Both modes serve ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works and, in Socket Mode, the
+By default one process acks Slack and runs the tasks. With a shared (Redis) store, ``work=False`` makes
+it an ingress that acks, journals and queues tasks only, and :func:`run_worker` processes run them from
+the queue: the ack path then keeps a core to itself, and task capacity grows with the workers.
+
+Every mode serves ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works and, in Socket Mode, the
 connection has not been down longer than a grace period) and ``GET /metrics`` (Prometheus): on the main
-port in HTTP mode, on ``ORCH_METRICS_PORT`` in Socket Mode. On a signal the process stops taking work,
+port in HTTP mode, on ``ORCH_METRICS_PORT`` in Socket Mode and in a worker. On a signal the process stops taking work,
 lets running tasks finish within the grace period, then exits.
 """
 
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
 
     from agents.settings import Settings
 
-__all__ = ["run_http", "run_socket", "web_app"]
+__all__ = ["run_http", "run_socket", "run_worker", "web_app"]
 
 log = structlog.get_logger(__name__)
 SOCKET_DOWN_GRACE = 30.0
@@ -96,7 +100,10 @@ def web_app(
     return application
 
 
-async def _start_work(runtime: Runtime) -> Work:
+async def _start_work(runtime: Runtime, *, work: bool = True) -> Work:
+    if not work:
+        log.info("server.ingress_only", detail="tasks are queued for orch-bot worker processes")
+        return Work()
     settings = runtime.settings
     return await start_work(
         runtime.orchestrator,
@@ -129,18 +136,18 @@ async def _serve(application: web.Application, host: str, port: int) -> tuple[we
     return runner, site
 
 
-async def run_http(settings: Settings, *, host: str, port: int) -> None:
-    """Serve Slack over HTTP until a signal arrives."""
+async def run_http(settings: Settings, *, host: str, port: int, work: bool = True) -> None:
+    """Serve Slack over HTTP until a signal arrives; without ``work``, only ack and queue tasks."""
     stop = _stop_on_signals()
     async with open_runtime(settings, "http") as runtime:
         runner, site = await _serve(web_app(runtime), host, port)
-        work = await _start_work(runtime)
+        running = await _start_work(runtime, work=work)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
         # Keep answering while draining, so new requests hear "restarting, try again" rather than a refused
         # connection, and /readyz turns 503 for the load balancer; then close the listener.
-        await _drain(runtime, work)
+        await _drain(runtime, running)
         await site.stop()
     await runner.cleanup()
 
@@ -170,14 +177,19 @@ class _SocketWatch:
         return f"socket mode: disconnected for {down:.0f}s" if down > self._grace else None
 
 
-async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> None:  # noqa: S104 - probes are scraped
+async def run_socket(
+    settings: Settings,
+    *,
+    metrics_host: str = "0.0.0.0",  # noqa: S104 - probes are scraped
+    work: bool = True,
+) -> None:
     """Serve Slack over Socket Mode until a signal arrives; probes and metrics on ``ORCH_METRICS_PORT``."""
     stop = _stop_on_signals()
     async with open_runtime(settings, "socket") as runtime:
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        work = await _start_work(runtime)
+        running = await _start_work(runtime, work=work)
         watch = _SocketWatch(handler.client.is_connected)
         watcher = asyncio.create_task(watch.watch(), name="socket-watch")
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
@@ -194,10 +206,26 @@ async def run_socket(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         )
         await stop.wait()
         log.info("server.stopping")
-        await _drain(runtime, work)
+        await _drain(runtime, running)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         await handler.close_async()  # type: ignore[no-untyped-call]
+    if probes is not None:
+        await probes[0].cleanup()
+
+
+async def run_worker(settings: Settings, *, metrics_host: str = "0.0.0.0") -> None:  # noqa: S104 - probes are scraped
+    """Run queued tasks (from ingress processes) until a signal arrives; probes on ``ORCH_METRICS_PORT``."""
+    stop = _stop_on_signals()
+    async with open_runtime(settings, "worker") as runtime:
+        running = await _start_work(runtime)
+        probes: tuple[web.AppRunner, web.TCPSite] | None = None
+        if settings.orch_metrics_port:
+            probes = await _serve(web_app(runtime, slack=False), metrics_host, settings.orch_metrics_port)
+        log.info("worker.running", metrics_port=settings.orch_metrics_port or None, version=app_version())
+        await stop.wait()
+        log.info("worker.stopping")
+        await _drain(runtime, running)
     if probes is not None:
         await probes[0].cleanup()

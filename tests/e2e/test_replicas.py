@@ -105,10 +105,10 @@ async def test_a_task_held_by_a_killed_replica_is_finished_by_the_other_once(
     await a.command(
         "general: outlive your replica", user=unique("U"), channel=channel, response_url=slack.new_response_url()
     )
-    (placeholder,) = await slack.wait_for(
-        "chat.postMessage", where=lambda c: in_channel(channel)(c) and "Working on it" in message_text(c), timeout=10
+    (parent,) = await slack.wait_for(
+        "chat.postMessage", where=lambda c: in_channel(channel)(c) and "thread_ts" not in c.args, timeout=10
     )
-    (request_id,) = set(REQUEST_ID.findall(message_text(placeholder)))
+    (request_id,) = set(REQUEST_ID.findall(str(parent.args["blocks"])))
     await asyncio.sleep(0.3)
     runner, survivor = (a, b) if _ran(a, request_id) else (b, a)
     assert _ran(runner, request_id)
