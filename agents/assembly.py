@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
 from agents.aws import AwsClients
@@ -37,7 +37,9 @@ if TYPE_CHECKING:
     from agents.task import Task
     from agents.tools._base import FileSource
 
-__all__ = ["open_core"]
+__all__ = ["REDIS_CONNECTIONS", "open_core"]
+
+REDIS_CONNECTIONS = 64  # per process
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +54,12 @@ class _SharedState:
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
-        redis = Redis.from_url(url, decode_responses=True)
+        # A bounded pool that waits for a free connection: hundreds of tasks writing at once share a few
+        # dozen connections instead of opening one each (and running into the server's client limit).
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=20, decode_responses=True
+        )
+        redis = Redis(connection_pool=pool)
         return cls(
             journal=RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),

@@ -141,7 +141,9 @@ class BenchSlack(FakeSlack):
             kinds = {b.get("type") for b in blocks if isinstance(b, dict)} if isinstance(blocks, list) else set()
             if "markdown" in kinds:
                 self.first_update.setdefault(channel, call.at)
-            if "context" in kinds:  # the footer: the final answer
+            # The footer (a context block) marks the final answer, in the thread; a command's parent message
+            # (not in a thread) has a context line too.
+            if "context" in kinds and (call.method == "chat.update" or args.get("thread_ts")):
                 self.done.setdefault(channel, call.at)
 
 

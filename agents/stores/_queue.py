@@ -130,10 +130,18 @@ class RedisTaskQueue:
         async def work() -> None:
             try:
                 await handle(request_id, resumed)
+            except RedisError as exc:
+                # The store failed us (not the task): leave it unacknowledged, to be claimed again once idle.
+                log.warning("queue.task_store_error", request_id=request_id, error_type=type(exc).__name__)
+                return
             finally:
                 self._running.pop(message_id, None)
             # Acknowledge only once handled: a replica that dies before this leaves the task to be claimed.
-            await self._redis.xack(self._stream, self._group, message_id)
+            try:
+                await self._redis.xack(self._stream, self._group, message_id)
+            except RedisError as exc:
+                # Claimed again later, it is found finished in the journal and only acknowledged then.
+                log.warning("queue.ack_failed", request_id=request_id, error_type=type(exc).__name__)
 
         self._running[message_id] = asyncio.create_task(work(), name=f"queue-{request_id}")
 
