@@ -159,11 +159,23 @@ class MemoryJournal:
 
 
 class JournalSink:
-    """Wraps an :class:`EventSink`, moving the task's record through running to its outcome."""
+    """Wraps an :class:`EventSink`, moving the task's record through running to its outcome.
 
-    def __init__(self, inner: EventSink, journal: TaskJournal, *, clock: Callable[[], float] = time.time) -> None:
+    Two writes per run, at its start and at its end; ``known`` (the record as the caller last wrote or
+    read it) saves reading it first.
+    """
+
+    def __init__(
+        self,
+        inner: EventSink,
+        journal: TaskJournal,
+        *,
+        known: TaskRecord | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._inner = inner
         self._journal = journal
+        self._known = known  # the task's current record, when the caller has it: no read at the start
         self._clock = clock
         self._record: TaskRecord | None = None
 
@@ -173,7 +185,7 @@ class JournalSink:
         now = self._clock()
         if isinstance(event, TaskStarted):
             task = event.task
-            known = await self._journal.get(task.request_id)
+            known = self._known or await self._journal.get(task.request_id)
             record = known or TaskRecord.queued(task, now=now)
             record = replace(record, status="running", attempts=record.attempts + 1, updated_at=now)
         elif record is not None and isinstance(event, AgentRouted):

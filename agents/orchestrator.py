@@ -103,9 +103,9 @@ class Orchestrator:
             self.metrics.refused.labels(refusal.code).inc()
             raise
 
-    async def run(self, task: Task, sink: EventSink) -> None:
-        """Run an admitted task to its final event."""
-        await self._runner.run(task, JournalSink(MetricsSink(sink, self.metrics), self.journal))
+    async def run(self, task: Task, sink: EventSink, *, record: TaskRecord | None = None) -> None:
+        """Run an admitted task to its final event; ``record`` is its journal record, if the caller has it."""
+        await self._runner.run(task, JournalSink(MetricsSink(sink, self.metrics), self.journal, known=record))
 
     def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run ``job`` in the background, tracked until it ends so shutdown can wait for it."""
@@ -135,12 +135,14 @@ class Orchestrator:
             await self.journal.put(dataclasses.replace(record, status="interrupted", updated_at=time.time()))
             log.info("task.interrupted", request_id=request_id)
 
-    async def accept(self, task: Task, *, target: str) -> None:
-        """Record ``task`` as queued, durably, before the user is told it was accepted.
+    async def accept(self, task: Task, *, target: str) -> TaskRecord:
+        """Record ``task`` as queued, durably, before the user is told it was accepted; return the record.
 
         ``target`` is the edge's description of where the answer goes, kept so a restart can resume it.
         """
-        await self.journal.put(TaskRecord.queued(task, now=time.time(), target=target))
+        record = TaskRecord.queued(task, now=time.time(), target=target)
+        await self.journal.put(record)
+        return record
 
     async def load(self, request_id: str) -> tuple[TaskRecord, Task] | None:
         """A journalled task that still needs running (``None`` when it is finished or gone)."""
@@ -157,11 +159,17 @@ class Orchestrator:
             await self.give_up(record, code="unrecoverable")
             return None
 
-    async def retarget(self, request_id: str, target: str) -> None:
-        """Update where the answer goes (e.g. once the thread exists)."""
-        record = await self.journal.get(request_id)
-        if record is not None:
-            await self.journal.put(dataclasses.replace(record, target=target, updated_at=time.time()))
+    async def retarget(self, request_id: str, target: str, *, record: TaskRecord | None = None) -> TaskRecord | None:
+        """Update where the answer goes (e.g. once the thread exists); return the updated record.
+
+        ``record`` is the task's current record, when the caller has it (saves reading it).
+        """
+        record = record or await self.journal.get(request_id)
+        if record is None:
+            return None
+        record = dataclasses.replace(record, target=target, updated_at=time.time())
+        await self.journal.put(record)
+        return record
 
     async def give_up(self, record: TaskRecord, *, code: str) -> None:
         """Mark an unfinished task failed for good."""

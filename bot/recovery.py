@@ -61,6 +61,7 @@ async def resume_unfinished(
                 region=region,
                 bot_user_id=bot_user_id,
                 resumed=record.attempts > 0,
+                record=record,
             ),
             request_id=task.request_id,
             slot=slot,
@@ -135,6 +136,7 @@ async def start_work(orchestrator: Orchestrator, client: AsyncWebClient, *, regi
             region=region,
             bot_user_id=bot_user_id,
             resumed=resumed or record.attempts > 0,
+            record=record,
         )
         await guarded(job, request_id=request_id, slot=slot, on_bug=functools.partial(notify_bug, client, task, target))
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from agents.admission import Slot
+    from agents.journal import TaskRecord
     from agents.orchestrator import Orchestrator
     from agents.task import Task
 
@@ -96,7 +97,7 @@ async def submit(
     """Journal an admitted task, then queue it for any replica (Redis) or start it in this process."""
     queue = orchestrator.queue
     try:
-        await orchestrator.accept(task, target=target.to_json())
+        record = await orchestrator.accept(task, target=target.to_json())
         if queue is not None:
             await queue.put(task.request_id)
     except BaseException:
@@ -107,7 +108,7 @@ async def submit(
         return
     start_job(
         orchestrator,
-        deliver(orchestrator, client, task, target, region=region, bot_user_id=bot_user_id),
+        deliver(orchestrator, client, task, target, region=region, bot_user_id=bot_user_id, record=record),
         request_id=task.request_id,
         slot=slot,
         on_bug=functools.partial(notify_bug, client, task, target),
@@ -123,13 +124,17 @@ async def deliver(
     region: str,
     bot_user_id: str | None,
     resumed: bool = False,
+    record: TaskRecord | None = None,
 ) -> None:
-    """Run ``task`` and show it at ``target`` (the job behind every accepted task)."""
+    """Run ``task`` and show it at ``target`` (the job behind every accepted task).
+
+    ``record`` is the task's journal record as the caller wrote or read it (saves reading it again).
+    """
     if target.kind == "command" and not target.private and target.thread_ts is None:
-        target = await _post_parent(orchestrator, client, task, target)
+        target, record = await _post_parent(orchestrator, client, task, target, record)
     if target.private:
         respond = AsyncRespond(response_url=target.response_url)
-        await orchestrator.run(task, PrivateDelivery(respond, region=region))
+        await orchestrator.run(task, PrivateDelivery(respond, region=region), record=record)
         return
     if target.thread_ts is None:  # pragma: no cover - every non-private target has a thread by now
         raise ValueError("target has no thread")
@@ -151,10 +156,12 @@ async def deliver(
         # a placeholder would cost two Slack calls (post, then delete) for no news.
         placeholder=target.kind != "command",
     )
-    await orchestrator.run(task, delivery)
+    await orchestrator.run(task, delivery, record=record)
 
 
-async def _post_parent(orchestrator: Orchestrator, client: AsyncWebClient, task: Task, target: Target) -> Target:
+async def _post_parent(
+    orchestrator: Orchestrator, client: AsyncWebClient, task: Task, target: Target, record: TaskRecord | None
+) -> tuple[Target, TaskRecord | None]:
     """The visible "@ana asked" message whose thread gets the answer; private answer if the bot cannot post."""
     user = task.origin.user_id
     try:
@@ -187,8 +194,8 @@ async def _post_parent(orchestrator: Orchestrator, client: AsyncWebClient, task:
         target = replace(target, private=True)
     else:
         target = replace(target, thread_ts=str(parent["ts"]))
-    await orchestrator.retarget(task.request_id, target.to_json())
-    return target
+    record = await orchestrator.retarget(task.request_id, target.to_json(), record=record)
+    return target, record
 
 
 async def _say_resumed(client: AsyncWebClient, channel: str, thread_ts: str, request_id: str) -> None:

@@ -17,7 +17,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from tests.e2e.harness import BotProcess, bot_env, free_port, unique
-from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
 from tests.fakes.bedrock import Reply
 from tests.fakes.slack import app_mention_event
 
