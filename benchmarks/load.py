@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
+from redis.asyncio import Redis
 
 from tests.e2e.harness import BOT_TOKEN, ORCH_BOT, SIGNING_SECRET, bot_env, free_port
 from tests.fakes.bedrock import FakeBedrock, Reply
@@ -991,7 +992,20 @@ async def run_step(session: aiohttp.ClientSession, plan: StepPlan, options: RunO
     finally:
         await asyncio.gather(*(bot.stop() for bot in bots))
         await fakes.close()
+        if workers:
+            await _forget_step(options.redis_url, server.env["ORCH_REDIS_PREFIX"])
     return result
+
+
+async def _forget_step(url: str, prefix: str) -> None:
+    """Delete a split step's keys, so a shared Redis (``--redis-url``) is left as it was found."""
+    redis = Redis.from_url(url)
+    try:
+        keys = [key async for key in redis.scan_iter(f"{prefix}*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await redis.delete(*keys[start : start + 1000])
+    finally:
+        await redis.aclose()
 
 
 def _summarise_tasks(

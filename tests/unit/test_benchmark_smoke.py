@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,38 @@ def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) ->
         assert f"== {title} ==" in completed.stdout
     assert "ack p99 ms" in completed.stdout
     assert out.exists()
+
+
+@pytest.mark.timeout(150)
+def test_load_benchmark_smoke_runs_the_split_topology_on_redis(tmp_path: Path, redis_url: str) -> None:
+    """``--workers 1`` runs ``serve --ingress-only`` and one ``orch-bot worker`` on Redis; every task is answered."""
+    out = tmp_path / "smoke.json"
+    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.load",
+            "--smoke",
+            "--no-ceiling",
+            "--workers",
+            "1",
+            "--redis-url",
+            redis_url,
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "logs"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert "topology: `orch-bot serve --ingress-only` + 1 `orch-bot worker` on Redis" in completed.stdout
+    (step,) = json.loads(out.read_text())["bot"]
+    assert step["processes"] == 2
+    assert step["completed"] == step["accepted"] > 0
+    assert step["errors"] == 0
