@@ -54,8 +54,8 @@ class _SharedState:
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
-        # A bounded pool that waits for a free connection: hundreds of tasks writing at once share a few
-        # dozen connections instead of opening one each (and running into the server's client limit).
+        # A pool that waits for a free connection: redis-py's default one fails the 101st concurrent command
+        # (MaxConnectionsError), and hundreds of tasks may write at once.
         pool = BlockingConnectionPool.from_url(
             url, max_connections=REDIS_CONNECTIONS, timeout=20, decode_responses=True
         )
