@@ -37,9 +37,19 @@ if TYPE_CHECKING:
     from agents.task import Task
     from agents.tools._base import FileSource
 
-__all__ = ["REDIS_CONNECTIONS", "open_core"]
+__all__ = ["REDIS_CONNECTIONS", "open_core", "shared_redis"]
 
 REDIS_CONNECTIONS = 64  # per process
+
+
+def shared_redis(url: str) -> Redis:
+    """The process's Redis client: a pool of :data:`REDIS_CONNECTIONS` that waits for a free connection.
+
+    redis-py's default pool fails the 101st concurrent command (``MaxConnectionsError``), and hundreds of
+    tasks may write at once.
+    """
+    pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=20, decode_responses=True)
+    return Redis(connection_pool=pool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +64,7 @@ class _SharedState:
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
-        # A pool that waits for a free connection: redis-py's default one fails the 101st concurrent command
-        # (MaxConnectionsError), and hundreds of tasks may write at once.
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=REDIS_CONNECTIONS, timeout=20, decode_responses=True
-        )
-        redis = Redis(connection_pool=pool)
+        redis = shared_redis(url)
         return cls(
             journal=RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ import pytest
 import pytest_asyncio
 from redis.asyncio import Redis
 
+from agents.assembly import shared_redis
 from agents.journal import MemoryJournal, TaskJournal, TaskRecord
 from agents.stores import RedisJournal, SqliteJournal
 
@@ -125,3 +127,18 @@ async def test_sqlite_journal_survives_reopening(tmp_path: Path) -> None:
     second = await SqliteJournal.open(path)
     assert [r.request_id for r in await second.unfinished()] == ["req-000000000031"]
     await second.close()
+
+
+async def test_hundreds_of_concurrent_writes_share_the_redis_pool(redis_url: str) -> None:
+    """500 tasks writing at the same moment all succeed: they wait for one of the pool's connections."""
+    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+    store = RedisJournal(shared_redis(redis_url), prefix=prefix)
+    try:
+        await asyncio.gather(*(store.put(record(f"req-{i:012x}", at=1000.0 + i)) for i in range(500)))
+        assert len(await store.unfinished()) == 500
+    finally:
+        cleanup = Redis.from_url(redis_url, decode_responses=True)
+        keys = [key async for key in cleanup.scan_iter(f"{prefix}*")]
+        await cleanup.delete(*keys)
+        await cleanup.aclose()
+        await store.close()
