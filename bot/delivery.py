@@ -58,8 +58,8 @@ class ThreadDelivery:
     """Delivers one task's events into ``channel``/``thread_ts``, streaming the answer as it is written.
 
     Progress goes to a placeholder message (channels) or the assistant status (DMs). With
-    ``placeholder=False`` (a slash command, whose visible parent message and private ack already say the
-    task is under way) the placeholder is posted only when there is progress to show. The answer streams
+    ``placeholder=False`` (a slash command, whose visible parent message already names the task and its
+    request ID) the placeholder is posted only when there is progress to show. The answer streams
     with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
     ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
     expires mid-answer, the streamed message is finished with ``chat.update``.

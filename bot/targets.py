@@ -152,8 +152,8 @@ async def deliver(
         recipient_team_id=task.origin.workspace_id,
         recipient_user_id=task.origin.user_id,
         assistant_status=target.kind == "dm",
-        # A command's parent message and its "working on it" ack already show that the task is under way:
-        # a placeholder would cost two Slack calls (post, then delete) for no news.
+        # A command's parent message already shows the task and its request ID: a placeholder would cost two
+        # Slack calls (post, then delete when the answer starts) for no news.
         placeholder=target.kind != "command",
     )
     await orchestrator.run(task, delivery, record=record)
