@@ -121,6 +121,7 @@ class Settings(_SlackSecrets):
     orch_log_format: Literal["json", "console"] = "json"
     orch_log_level: Literal["debug", "info", "warning", "error"] = "info"
     orch_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    orch_worker_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("slack_api_url")
     @classmethod

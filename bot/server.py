@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import time
 from typing import TYPE_CHECKING
@@ -217,6 +218,9 @@ async def run_socket(
 
 async def run_worker(settings: Settings, *, metrics_host: str = "0.0.0.0") -> None:  # noqa: S104 - probes are scraped
     """Run queued tasks (from ingress processes) until a signal arrives; probes on ``ORCH_METRICS_PORT``."""
+    if settings.orch_worker_nice:
+        # On a host shared with the ingress, the ack path (3 s deadline) gets the CPU first.
+        os.nice(settings.orch_worker_nice)
     stop = _stop_on_signals()
     async with open_runtime(settings, "worker") as runtime:
         running = await _start_work(runtime)

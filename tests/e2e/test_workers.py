@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from typing import TYPE_CHECKING
 
@@ -109,6 +110,11 @@ async def test_the_ingress_acks_and_queues_and_workers_answer(
     ran = [_routed(worker) for worker in workers]
     assert ran[0] | ran[1] == request_ids
     assert not ran[0] & ran[1]
+    for worker in workers:  # workers yield the CPU to the ingress (ORCH_WORKER_NICE, default 10)
+        assert worker.proc is not None
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) - os.getpriority(os.PRIO_PROCESS, 0) == 10
+    assert ingress.proc is not None
+    assert os.getpriority(os.PRIO_PROCESS, ingress.proc.pid) == os.getpriority(os.PRIO_PROCESS, 0)
     async with aiohttp.ClientSession() as session:
         for worker in workers:
             async with session.get(f"http://127.0.0.1:{worker.port}/readyz") as ready:
