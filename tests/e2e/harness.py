@@ -143,6 +143,18 @@ class BotProcess:
         """Everything the process has written so far."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def routed(self) -> set[str]:
+        """The request IDs this process started running (its ``task.routed`` lines); a line cut by a kill is skipped."""
+        ids = set()
+        for line in self.log().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("event") == "task.routed":
+                ids.add(entry["request_id"])
+        return ids
+
     def log_lines(self) -> list[dict[str, Any]]:
         """The JSON log lines written so far (any other line fails the test: logs must be JSON)."""
         return [json.loads(line) for line in self.log().splitlines() if line.strip()]

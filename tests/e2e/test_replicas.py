@@ -7,19 +7,18 @@ own key prefix, deleted afterwards. Without Redis these are skipped with the rea
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import time
 import uuid
 from typing import TYPE_CHECKING
 
 import pytest_asyncio
-from redis.asyncio import Redis
 
 from tests.e2e.harness import BotProcess, bot_env, free_port, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
 from tests.fakes.bedrock import Reply
 from tests.fakes.slack import app_mention_event
+from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -53,11 +52,7 @@ async def replicas(
     await asyncio.gather(*(bot.start() for bot in bots))
     yield bots[0], bots[1]
     await asyncio.gather(*(bot.stop() for bot in bots))
-    redis = Redis.from_url(redis_url, decode_responses=True)
-    keys = [key async for key in redis.scan_iter(f"{prefix}*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    await delete_prefix(redis_url, prefix)
 
 
 async def test_an_event_delivered_to_both_replicas_is_answered_once(
@@ -110,8 +105,8 @@ async def test_a_task_held_by_a_killed_replica_is_finished_by_the_other_once(
     )
     (request_id,) = set(REQUEST_ID.findall(str(parent.args["blocks"])))
     await asyncio.sleep(0.3)
-    runner, survivor = (a, b) if _ran(a, request_id) else (b, a)
-    assert _ran(runner, request_id)
+    runner, survivor = (a, b) if request_id in a.routed() else (b, a)
+    assert request_id in runner.routed()
     bedrock.enqueue(Reply(text="finished by the survivor"))
     killed_at = time.monotonic()
     await runner.stop(signal.SIGKILL)
@@ -125,17 +120,5 @@ async def test_a_task_held_by_a_killed_replica_is_finished_by_the_other_once(
         len([c for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c) and "thread_ts" not in c.args])
         == 1
     )
-    assert _ran(survivor, request_id)
+    assert request_id in survivor.routed()
     print(f"takeover after kill -9: {takeover:.1f}s (claim idle 2 s)")  # noqa: T201 - a figure for the notes
-
-
-def _ran(bot: BotProcess, request_id: str) -> bool:
-    """Whether ``bot`` started running ``request_id`` (its log has the task's routing line)."""
-    for line in bot.log().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == "task.routed" and entry.get("request_id") == request_id:
-            return True
-    return False

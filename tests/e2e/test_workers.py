@@ -8,19 +8,18 @@ the refusal to split without a shared store needs no Redis.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import uuid
 from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest_asyncio
-from redis.asyncio import Redis
 
 from tests.e2e.harness import BotProcess, bot_env, free_port, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text
 from tests.e2e.test_cli_tools import run
 from tests.fakes.bedrock import Reply
+from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -65,24 +64,7 @@ async def split(
     await asyncio.gather(ingress.start(), *(worker.start() for worker in workers))
     yield ingress, workers
     await asyncio.gather(ingress.stop(), *(worker.stop() for worker in workers))
-    redis = Redis.from_url(redis_url, decode_responses=True)
-    keys = [key async for key in redis.scan_iter(f"{prefix}*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
-
-
-def _routed(bot: BotProcess) -> set[str]:
-    """The request IDs ``bot`` ran (its log has the task's routing line)."""
-    ids = set()
-    for line in bot.log().splitlines():
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if entry.get("event") == "task.routed":
-            ids.add(entry["request_id"])
-    return ids
+    await delete_prefix(redis_url, prefix)
 
 
 async def test_the_ingress_acks_and_queues_and_workers_answer(
@@ -106,8 +88,8 @@ async def test_the_ingress_acks_and_queues_and_workers_answer(
     texts = await asyncio.gather(*(final_text(slack, channel, timeout=20) for channel in channels))
     request_ids = {REQUEST_ID.findall(text)[-1] for text in texts}
     assert len(request_ids) == 6
-    assert _routed(ingress) == set()
-    ran = [_routed(worker) for worker in workers]
+    assert ingress.routed() == set()
+    ran = [worker.routed() for worker in workers]
     assert ran[0] | ran[1] == request_ids
     assert not ran[0] & ran[1]
     for worker in workers:  # workers yield the CPU to the ingress (ORCH_WORKER_NICE, default 10)

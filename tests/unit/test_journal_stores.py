@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from agents.assembly import shared_redis
 from agents.journal import MemoryJournal, TaskJournal, TaskRecord
 from agents.stores import RedisJournal, SqliteJournal
+from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -34,11 +35,7 @@ async def journal(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
         store = RedisJournal(Redis.from_url(url, decode_responses=True), prefix=prefix)
         yield store
-        cleanup = Redis.from_url(url, decode_responses=True)
-        keys = [key async for key in cleanup.scan_iter(f"{prefix}*")]
-        if keys:
-            await cleanup.delete(*keys)
-        await cleanup.aclose()
+        await delete_prefix(url, prefix)
         await store.close()
 
 
@@ -137,8 +134,5 @@ async def test_hundreds_of_concurrent_writes_share_the_redis_pool(redis_url: str
         await asyncio.gather(*(store.put(record(f"req-{i:012x}", at=1000.0 + i)) for i in range(500)))
         assert len(await store.unfinished()) == 500
     finally:
-        cleanup = Redis.from_url(redis_url, decode_responses=True)
-        keys = [key async for key in cleanup.scan_iter(f"{prefix}*")]
-        await cleanup.delete(*keys)
-        await cleanup.aclose()
+        await delete_prefix(redis_url, prefix)
         await store.close()
