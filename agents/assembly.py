@@ -109,7 +109,9 @@ async def open_core(
         if queue is not None:
             await queue.setup()
         registry = default_registry()
-        adapter: ChatModel = FakeChatModel() if offline_model else BedrockChatModel(br)
+        adapter: ChatModel = (
+            FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
+        )
         model_health = ModelHealth(adapter, model_id=bedrock.model_id)
         observers = (model_health, metrics)
         model = RetryingChatModel(

@@ -50,6 +50,12 @@ class Metrics:
         self.bedrock_seconds = Histogram(
             "orch_bedrock_latency_seconds", "Bedrock call latency.", ["model"], buckets=_SLOW, registry=r
         )
+        self.bedrock_client_cpu = Counter(
+            "orch_bedrock_client_cpu_seconds",
+            "CPU the Bedrock client spent on calls (signing, serialising, decoding), by model.",
+            ["model"],
+            registry=r,
+        )
         self.bedrock_retries = Counter("orch_bedrock_retries", "Bedrock calls retried.", ["model"], registry=r)
         self.bedrock_throttles = Counter("orch_bedrock_throttles", "Bedrock throttling errors.", ["model"], registry=r)
         self.bedrock_tokens = Counter(
@@ -76,6 +82,10 @@ class Metrics:
         self.bedrock_calls.labels(model_id, "ok" if error is None else error.code).inc()
         if isinstance(error, LLMThrottled):
             self.bedrock_throttles.labels(model_id).inc()
+
+    def bedrock_client_cpu_spent(self, model_id: str, seconds: float) -> None:
+        """Record the CPU the Bedrock client spent on one call (the adapter's hook)."""
+        self.bedrock_client_cpu.labels(model_id).inc(seconds)
 
     def retry(self, *, model_id: str) -> None:
         """Record that a failed model call will be tried again."""

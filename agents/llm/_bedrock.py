@@ -25,6 +25,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from agents.cputime import CpuClock
 from agents.errors import (
     LLMAccessDenied,
     LLMError,
@@ -46,7 +47,7 @@ from agents.llm._base import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Mapping
 
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
@@ -83,17 +84,31 @@ async def bedrock_client(
 
 
 class BedrockChatModel:
-    """Calls Converse / ConverseStream once per request; never retries."""
+    """Calls Converse / ConverseStream once per request; never retries.
 
-    def __init__(self, client: BedrockRuntimeClient) -> None:
+    ``on_client_cpu(model_id, seconds)``, when given, hears after each call how much CPU the Bedrock client
+    spent on it (signing, serialising, reading and decoding the response), counted with :class:`CpuClock`.
+    """
+
+    def __init__(
+        self, client: BedrockRuntimeClient, *, on_client_cpu: Callable[[str, float], None] | None = None
+    ) -> None:
         self._client = client
+        self._on_client_cpu = on_client_cpu
+
+    def _report(self, model_id: str, clock: CpuClock) -> None:
+        if self._on_client_cpu is not None:
+            self._on_client_cpu(model_id, clock.seconds)
 
     async def converse(self, request: ModelRequest) -> ModelReply:
         """Send ``request`` to Bedrock and return its reply, or raise an :class:`LLMError`."""
+        clock = CpuClock()
         try:
-            response = await self._client.converse(**_request_kwargs(request))
+            response = await clock.run(self._client.converse(**_request_kwargs(request)))
         except _VENDOR_ERRORS as exc:
             raise translate_error(exc, model_id=request.model_id) from exc
+        finally:
+            self._report(request.model_id, clock)
         message = response.get("output", {}).get("message", {})
         content = message.get("content", [])
         text = "".join(block.get("text", "") for block in content)
@@ -113,14 +128,18 @@ class BedrockChatModel:
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         """Yield the answer's text as Bedrock streams it, then the complete reply."""
         reply = _StreamedReply()
+        clock = CpuClock()
         try:
-            response = await self._client.converse_stream(**_request_kwargs(request))
-            async for event in response["stream"]:
+            response = await clock.run(self._client.converse_stream(**_request_kwargs(request)))
+            events = aiter(response["stream"])
+            while (event := await clock.run(anext(events, None))) is not None:
                 delta = reply.absorb(event)
                 if delta:
                     yield TextDelta(delta)
         except _VENDOR_ERRORS as exc:
             raise translate_error(exc, model_id=request.model_id) from exc
+        finally:
+            self._report(request.model_id, clock)
         yield ReplyComplete(reply.finish(request.model_id))
 
 

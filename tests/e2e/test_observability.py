@@ -75,6 +75,7 @@ async def test_metrics_follow_tasks_refusals_and_throttles(
     assert sample(text, "orch_bedrock_retries_total", model=MODEL) == 1
     assert sample(text, "orch_bedrock_calls_total", model=MODEL, outcome="llm_throttled") == 1
     assert sample(text, "orch_bedrock_tokens_total", model=MODEL, direction="output") >= 9
+    assert sample(text, "orch_bedrock_client_cpu_seconds_total", model=MODEL) > 0
     assert sample(text, "orch_ack_latency_seconds_count", kind="command") == 3
     assert "orch_tasks_in_flight" in text
 

@@ -138,3 +138,18 @@ async def test_persistent_throttling_ends_in_unavailable_after_the_bound(bedrock
             await model.converse(request())
     assert caught.value.attempts == 3
     assert len(bedrock.calls) == 3
+
+
+async def test_each_call_reports_the_client_cpu_it_cost_including_failures(bedrock: FakeBedrock) -> None:
+    """The adapter tells its hook how much CPU the Bedrock client spent, once per call, even a failed one."""
+    spent: list[tuple[str, float]] = []
+    bedrock.enqueue(Reply(text="plain"), Reply(text="streamed " * 40), Fault("AccessDeniedException"))
+    async with bedrock_client(region="us-east-1") as client:
+        model = BedrockChatModel(client, on_client_cpu=lambda model_id, seconds: spent.append((model_id, seconds)))
+        await model.converse(request())
+        streamed = [event async for event in model.stream(request())]
+        with pytest.raises(LLMAccessDenied):
+            await model.converse(request())
+    assert len(streamed) > 2
+    assert [model_id for model_id, _ in spent] == [MODEL, MODEL, MODEL]
+    assert all(0 < seconds < 1 for _, seconds in spent)
