@@ -783,6 +783,7 @@ class StepResult:
     task_p99_s: float = 0.0
     drain_seconds: float = 0.0
     slack_calls_per_task: float = 0.0
+    slack_calls_by_method: dict[str, int] = field(default_factory=dict)
     slack_not_ok: int = 0
     driver_cpu_seconds: float = 0.0
     fakes_cpu_seconds: float = 0.0
@@ -1077,6 +1078,7 @@ def _summarise_tasks(
     result.task_p99_s = percentile(task_seconds, 99)
     calls = sum(report["slack_calls"].values())
     result.slack_calls_per_task = calls / tasks_run if tasks_run else 0.0
+    result.slack_calls_by_method = dict(sorted(report["slack_calls"].items()))
     result.slack_not_ok = report["slack_not_ok"]
     timeline = report["in_flight_timeline"]
     if timeline and rss_samples:

@@ -11,7 +11,7 @@ import dataclasses
 import random
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, Self, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 from tenacity.stop import stop_base
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from agents.llm._base import ChatModel, ModelReply, ModelRequest, StreamEvent
+
+T = TypeVar("T")
 
 
 class AttemptObserver(Protocol):
@@ -85,6 +87,53 @@ class _BeforeDeadline(stop_base):
         return self._policy.clock() - self._started + upcoming >= self._policy.deadline
 
 
+class _WaitDeadline:
+    """A deadline that only interrupts waits on the model, never the consumer's code between them.
+
+    Like an ``asyncio.timeout_at`` around each wait, with one timer for the whole stream instead of one per
+    event. When the deadline passes during a wait, the wait is cancelled and :meth:`on` raises
+    ``TimeoutError``; when it passes while the consumer has the event, the next :meth:`on` raises it at once.
+    A cancellation from anyone else passes through as it is.
+    """
+
+    def __init__(self, when: float) -> None:
+        self._when = when
+        self._task: asyncio.Task[object] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._waiting = False
+        self._expired = False
+        self._cancelled_by_us = False
+
+    def __enter__(self) -> Self:
+        self._task = asyncio.current_task()
+        self._timer = asyncio.get_running_loop().call_at(self._when, self._expire)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._waiting and self._task is not None:
+            self._cancelled_by_us = self._task.cancel()
+
+    async def next(self, events: AsyncIterator[T]) -> T | None:
+        """The next event (``None`` at the end) unless the deadline passes first: then ``TimeoutError``."""
+        if self._expired:
+            raise TimeoutError
+        self._waiting = True
+        try:
+            return await anext(events, None)
+        except asyncio.CancelledError:
+            if self._cancelled_by_us and self._task is not None and self._task.uncancel() == 0:
+                self._cancelled_by_us = False
+                raise TimeoutError from None
+            raise
+        finally:
+            self._waiting = False
+
+
 class RetryingChatModel:
     """Wraps a :class:`ChatModel` with :class:`RetryPolicy`. Raises LLMUnavailable when retries run out."""
 
@@ -141,13 +190,9 @@ class RetryingChatModel:
                         events = self._observed(request)
                         first = await anext(events)
             yield _counted(first, attempts)
-            while True:
-                # A timeout around each step, never around a yield: the consumer's time is its own.
-                async with asyncio.timeout_at(deadline):
-                    event = await anext(events, None)
-                if event is None:
-                    return
-                yield _counted(event, attempts)
+            with _WaitDeadline(deadline) as wait:
+                while (event := await wait.next(events)) is not None:
+                    yield _counted(event, attempts)
         except LLMRetryable as exc:
             raise LLMUnavailable(attempts=attempts, last=exc) from exc
         except TimeoutError as exc:

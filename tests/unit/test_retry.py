@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import TYPE_CHECKING
+
 import pytest
 
 from agents.errors import (
@@ -12,8 +16,21 @@ from agents.errors import (
     LLMTransient,
     LLMUnavailable,
 )
-from agents.llm import ChatMessage, ModelRequest, RetryingChatModel, RetryPolicy
+from agents.llm import (
+    ChatMessage,
+    ModelReply,
+    ModelRequest,
+    ReplyComplete,
+    RetryingChatModel,
+    RetryPolicy,
+    TextDelta,
+)
 from agents.testing import FakeChatModel
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from agents.llm import StreamEvent
 
 REQUEST = ModelRequest(model_id="m", system="s", messages=(ChatMessage("user", "hi"),))
 
@@ -115,3 +132,92 @@ async def test_permanent_failures_are_not_retried(error: Exception) -> None:
         await RetryingChatModel(model, policy(time)).converse(REQUEST)
     assert len(model.requests) == 1
     assert time.sleeps == []
+
+
+class SlowStream:
+    """A model that streams ``first`` at once, then waits ``gap`` seconds before each further delta."""
+
+    def __init__(self, *, gap: float, deltas: int = 3) -> None:
+        self.gap = gap
+        self.deltas = deltas
+        self.closed = False
+
+    async def converse(self, request: ModelRequest) -> ModelReply:
+        raise NotImplementedError
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
+        try:
+            yield TextDelta("first ")
+            for _ in range(self.deltas - 1):
+                await asyncio.sleep(self.gap)
+                yield TextDelta("more ")
+            yield ReplyComplete(ModelReply(text="done", model_id=request.model_id))
+        finally:
+            self.closed = True
+
+
+def stream_policy(deadline: float) -> RetryPolicy:
+    """One attempt, real clock, ``deadline`` seconds for the whole stream."""
+    return RetryPolicy(max_attempts=1, deadline=deadline)
+
+
+async def test_a_stream_stalled_past_its_deadline_ends_unavailable() -> None:
+    """A model that stops sending is cut off at the deadline, not left waiting forever."""
+    model = SlowStream(gap=30)
+    seen: list[StreamEvent] = []
+
+    async def consume() -> None:
+        async for event in RetryingChatModel(model, stream_policy(0.2)).stream(REQUEST):
+            seen.append(event)  # noqa: PERF401 - each as it arrives: the stream fails before its end
+
+    started = time.monotonic()
+    with pytest.raises(LLMUnavailable) as failure:
+        await consume()
+    assert 0.15 < time.monotonic() - started < 2
+    assert [type(e) for e in seen] == [TextDelta]
+    assert failure.value.last is not None
+    assert failure.value.last.vendor_code == "Deadline"
+    assert model.closed
+
+
+async def test_the_deadline_never_interrupts_the_consumer_between_events() -> None:
+    """Time spent by the consumer is not cut short; once past the deadline, the next wait fails at once."""
+    model = SlowStream(gap=0)
+    consumer_slept = False
+
+    async def consume() -> None:
+        nonlocal consumer_slept
+        async for event in RetryingChatModel(model, stream_policy(0.1)).stream(REQUEST):
+            if isinstance(event, TextDelta) and not consumer_slept:
+                await asyncio.sleep(0.3)  # the deadline passes here: this sleep must finish
+                consumer_slept = True
+
+    with pytest.raises(LLMUnavailable):
+        await consume()
+    assert consumer_slept
+
+
+async def test_a_stream_within_its_deadline_is_passed_on_whole() -> None:
+    """Many quick events under the deadline all arrive, then the complete reply."""
+    model = SlowStream(gap=0.001, deltas=50)
+    events = [e async for e in RetryingChatModel(model, stream_policy(5)).stream(REQUEST)]
+    assert len(events) == 51
+    assert isinstance(events[-1], ReplyComplete)
+
+
+async def test_cancelling_the_consumer_while_it_waits_on_the_model_is_a_cancellation() -> None:
+    """Someone else's cancel during a wait is passed on as CancelledError, not mistaken for the deadline."""
+    model = SlowStream(gap=30)
+    first = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in RetryingChatModel(model, stream_policy(10)).stream(REQUEST):
+            first.set()
+
+    task = asyncio.create_task(consume())
+    await first.wait()
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert model.closed
