@@ -80,8 +80,11 @@ class Usage:
 class TaskJournal(Protocol):
     """Where task records are kept."""
 
-    async def put(self, record: TaskRecord) -> None:
-        """Insert or replace the record with ``record.request_id``."""
+    async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:
+        """Insert or replace the record with ``record.request_id``.
+
+        ``previous`` is the record as this caller last wrote it: a store may then write only what changed.
+        """
         ...
 
     async def get(self, request_id: str) -> TaskRecord | None:
@@ -124,7 +127,7 @@ class MemoryJournal:
     async def close(self) -> None:
         """Nothing to release."""
 
-    async def put(self, record: TaskRecord) -> None:
+    async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:  # noqa: ARG002 - whole records are cheap here
         """Insert or replace the record with ``record.request_id``."""
         if record.request_id not in self._records:
             self._order.append(record.request_id)
@@ -161,8 +164,10 @@ class MemoryJournal:
 class JournalSink:
     """Wraps an :class:`EventSink`, moving the task's record through running to its outcome.
 
-    Two writes per run, at its start and at its end; ``known`` (the record as the caller last wrote or
-    read it) saves reading it first.
+    Two writes per run, at its start and at its end. ``known`` (the task's current record, as the caller
+    last wrote, read or changed it) saves reading it first. The first write stores the whole record (so a
+    change the caller made without writing it, such as a new target, lands with it); the last one names
+    the first as ``previous``, so a store may write only what changed.
     """
 
     def __init__(
@@ -178,6 +183,7 @@ class JournalSink:
         self._known = known  # the task's current record, when the caller has it: no read at the start
         self._clock = clock
         self._record: TaskRecord | None = None
+        self._written: TaskRecord | None = None
 
     async def emit(self, event: TaskEvent) -> None:
         """Record ``event`` if it changes the task's state, then pass it on."""
@@ -209,5 +215,6 @@ class JournalSink:
             )
         if record is not self._record and record is not None:
             self._record = record
-            await self._journal.put(record)
+            await self._journal.put(record, previous=self._written)
+            self._written = record
         await self._inner.emit(event)

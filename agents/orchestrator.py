@@ -160,16 +160,16 @@ class Orchestrator:
             return None
 
     async def retarget(self, request_id: str, target: str, *, record: TaskRecord | None = None) -> TaskRecord | None:
-        """Update where the answer goes (e.g. once the thread exists); return the updated record.
+        """The task's record with a new answer target (e.g. once the thread exists), for :meth:`run` to store.
 
-        ``record`` is the task's current record, when the caller has it (saves reading it).
+        Nothing is written here: the caller runs the task next, and the run's first journal write stores the
+        whole record, target included (one write instead of two). ``record`` is the task's current record,
+        when the caller has it (saves reading it).
         """
         record = record or await self.journal.get(request_id)
         if record is None:
             return None
-        record = dataclasses.replace(record, target=target, updated_at=time.time())
-        await self.journal.put(record)
-        return record
+        return dataclasses.replace(record, target=target, updated_at=time.time())
 
     async def give_up(self, record: TaskRecord, *, code: str) -> None:
         """Mark an unfinished task failed for good."""

@@ -194,6 +194,7 @@ async def _post_parent(
         target = replace(target, private=True)
     else:
         target = replace(target, thread_ts=str(parent["ts"]))
+    # Stored by the run's first journal write, which follows at once: deliver runs the task next.
     record = await orchestrator.retarget(task.request_id, target.to_json(), record=record)
     return target, record
 

@@ -75,7 +75,7 @@ class SqliteJournal:
         """Close the file."""
         await self._db.close()
 
-    async def put(self, record: TaskRecord) -> None:
+    async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:  # noqa: ARG002 - one row either way
         """Insert or replace the record with ``record.request_id``, durably."""
         values = dataclasses.astuple(record)
         placeholders = ", ".join("?" for _ in _FIELDS)

@@ -88,6 +88,43 @@ async def test_put_replaces_and_unfinished_follows_status(journal: TaskJournal) 
     assert [r.request_id for r in await journal.unfinished()] == ["req-00000000000c", "req-00000000000a"]
 
 
+async def test_a_put_naming_the_previous_version_stores_the_whole_new_one(journal: TaskJournal) -> None:
+    """Written as a change against ``previous``, the record still reads back whole and leaves the unfinished set."""
+    queued = record("req-0000000000e1", at=5)
+    running = dataclasses.replace(queued, status="running", attempts=1, updated_at=6.0)
+    done = dataclasses.replace(
+        running, status="succeeded", agent="general", seconds=2.5, input_tokens=7, output_tokens=9, updated_at=8.0
+    )
+    await journal.put(queued)
+    await journal.put(running, previous=queued)
+    assert await journal.get(queued.request_id) == running
+    assert [r.request_id for r in await journal.unfinished()] == [queued.request_id]
+    await journal.put(done, previous=running)
+    await journal.put(done, previous=done)  # nothing changed: nothing to write, nothing breaks
+    assert await journal.get(queued.request_id) == done
+    assert await journal.unfinished() == []
+    assert [r.request_id for r in await journal.recent("T1", user_id="U1")] == [queued.request_id]
+    failed_again = dataclasses.replace(done, status="interrupted", error_code=None, updated_at=9.0)
+    await journal.put(failed_again, previous=done)
+    assert [r.request_id for r in await journal.unfinished()] == [queued.request_id]
+
+
+async def test_a_changed_write_keeps_the_retention_period(redis_url: str) -> None:
+    """A write of changes alone still (re)sets the record's expiry, as a whole write does."""
+    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+    redis = Redis.from_url(redis_url, decode_responses=True)
+    store = RedisJournal(redis, prefix=prefix, retention_seconds=600)
+    try:
+        queued = record("req-0000000000f1")
+        await store.put(queued)
+        await redis.expire(f"{prefix}task:{queued.request_id}", 5)
+        await store.put(dataclasses.replace(queued, status="running"), previous=queued)
+        assert 590 < await redis.ttl(f"{prefix}task:{queued.request_id}") <= 600
+    finally:
+        await delete_prefix(redis_url, prefix)
+        await store.close()
+
+
 async def test_recent_is_newest_first_per_user_or_workspace(journal: TaskJournal) -> None:
     """History lists a user's tasks, or the whole workspace's, newest first and bounded."""
     for i in range(6):
