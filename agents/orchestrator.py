@@ -138,10 +138,15 @@ class Orchestrator:
     async def accept(self, task: Task, *, target: str) -> TaskRecord:
         """Record ``task`` as queued, durably, before the user is told it was accepted; return the record.
 
-        ``target`` is the edge's description of where the answer goes, kept so a restart can resume it.
+        With a shared queue the task is queued for any replica too (in the same Redis transaction); without
+        one the caller runs it here. ``target`` is the edge's description of where the answer goes, kept so
+        a restart can resume it.
         """
         record = TaskRecord.queued(task, now=time.time(), target=target)
-        await self.journal.put(record)
+        if self.queue is not None:
+            await self.queue.submit(record, self.journal)
+        else:
+            await self.journal.put(record)
         return record
 
     async def load(self, request_id: str) -> tuple[TaskRecord, Task] | None:

@@ -104,6 +104,7 @@ class Work:
         """Let running queue tasks finish within ``grace``, then stop consuming (the rest is re-claimed)."""
         if self.queue is not None:
             await self.queue.wait_idle(grace)
+            self.queue.stop()
         if self.consumer is not None:
             self.consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

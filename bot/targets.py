@@ -94,12 +94,10 @@ async def submit(
     region: str,
     bot_user_id: str | None,
 ) -> None:
-    """Journal an admitted task, then queue it for any replica (Redis) or start it in this process."""
+    """Journal an admitted task and queue it for any replica (Redis), or start it in this process."""
     queue = orchestrator.queue
     try:
         record = await orchestrator.accept(task, target=target.to_json())
-        if queue is not None:
-            await queue.put(task.request_id)
     except BaseException:
         slot.release()
         raise

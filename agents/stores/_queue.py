@@ -18,10 +18,14 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from redis.exceptions import RedisError, ResponseError
 
+from agents.stores._redis import RedisJournal
+
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from redis.asyncio import Redis
+
+    from agents.journal import TaskJournal, TaskRecord
 
 __all__ = ["RedisTaskQueue"]
 
@@ -53,6 +57,7 @@ class RedisTaskQueue:
         self._capacity = capacity
         self._running: dict[str, asyncio.Task[None]] = {}
         self._report_depth = report_depth
+        self._stopping = False
 
     async def setup(self) -> None:
         """Create the stream and consumer group if they do not exist."""
@@ -66,6 +71,21 @@ class RedisTaskQueue:
         """Queue an accepted task for whichever replica is free."""
         await self._redis.xadd(self._stream, {"request_id": request_id})
 
+    async def submit(self, record: TaskRecord, journal: TaskJournal) -> None:
+        """Journal ``record`` and queue its task: one transaction when the journal is on this Redis.
+
+        Then no replica can see a queued task without its record, nor a record stay queued with no task
+        in the stream; otherwise the record is written first, as :meth:`put`'s callers do.
+        """
+        if isinstance(journal, RedisJournal) and journal.uses(self._redis):
+            pipe = self._redis.pipeline(transaction=True)
+            journal.stage(pipe, record)
+            pipe.xadd(self._stream, {"request_id": record.request_id})
+            await pipe.execute()
+            return
+        await journal.put(record)
+        await self.put(record.request_id)
+
     async def run(
         self,
         handle: Callable[[str, bool], Awaitable[None]],
@@ -74,7 +94,7 @@ class RedisTaskQueue:
         """Read new and abandoned tasks and ``handle(request_id, resumed)`` each; acknowledge when handled."""
         keeper = asyncio.create_task(self._keep_claims_fresh(), name="queue-keeper")
         try:
-            while True:
+            while not self._stopping:
                 try:
                     await self._claim_abandoned(handle, dead)
                     await self._read_new(handle)
@@ -85,6 +105,14 @@ class RedisTaskQueue:
             keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
+
+    def stop(self) -> None:
+        """Make :meth:`run` return after its current read (at most about a second).
+
+        Cancel the task running it too; this is the backstop: redis-py can lose a cancellation that lands
+        while a command is starting (redis/redis-py#2028, #2551), and the loop would then go on reading.
+        """
+        self._stopping = True
 
     async def _read_new(self, handle: Callable[[str, bool], Awaitable[None]]) -> None:
         room = self._capacity - len(self._running)

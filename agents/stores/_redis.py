@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
 __all__ = ["RedisJournal"]
 
@@ -80,6 +81,12 @@ class RedisJournal:
             await self._update(key, record, previous)
             return
         pipe = self._redis.pipeline(transaction=True)
+        self.stage(pipe, record)
+        await pipe.execute()
+
+    def stage(self, pipe: Pipeline, record: TaskRecord) -> None:
+        """Add :meth:`put`'s whole-record writes to ``pipe`` (a transaction on this journal's client)."""
+        key = self._key(record.request_id)
         pipe.hset(key, mapping=_encode(record))
         pipe.expire(key, self._retention)
         pipe.zadd(f"{self._prefix}ws:{record.workspace_id}", {record.request_id: record.started_at})
@@ -88,7 +95,10 @@ class RedisJournal:
             pipe.sadd(f"{self._prefix}unfinished", record.request_id)
         else:
             pipe.srem(f"{self._prefix}unfinished", record.request_id)
-        await pipe.execute()
+
+    def uses(self, redis: Redis) -> bool:
+        """Whether this journal writes through ``redis`` (so one transaction can cover both)."""
+        return self._redis is redis
 
     async def _update(self, key: str, record: TaskRecord, previous: TaskRecord) -> None:
         before = _encode(previous)
