@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.floor import FLOOR_TITLE
 from benchmarks.load import CEILING_TITLE, TABLE_TITLE, TARGET_TITLE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +70,23 @@ def test_load_benchmark_smoke_runs_the_split_topology_on_redis(tmp_path: Path, r
     assert step["processes"] == 2
     assert step["completed"] == step["accepted"] > 0
     assert step["errors"] == 0
+
+
+@pytest.mark.timeout(90)
+def test_floor_benchmark_smoke_mode_runs_the_clients_and_prints_its_figures(tmp_path: Path, redis_url: str) -> None:
+    """``python -m benchmarks.floor --smoke`` drives the three clients against the fakes and Redis and reports."""
+    out = tmp_path / "floor.json"
+    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
+        [sys.executable, "-m", "benchmarks.floor", "--smoke", "--redis-url", redis_url, "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=80,
+        check=False,
+    )
+    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    assert f"== {FLOOR_TITLE} ==" in completed.stdout
+    floor = json.loads(out.read_text())["floor"]
+    assert floor["tasks"] == 20
+    assert floor["slack_calls_per_task"] >= 3  # parent, start, stop: every task streamed to the end

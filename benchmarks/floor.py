@@ -1,0 +1,272 @@
+"""The vendor floor: what the clients alone cost per task, with none of orch-bot's code around them.
+
+``python -m benchmarks.floor [--rate 50] [--duration 10] [--redis-url URL] [--json PATH] [--smoke]``
+
+A task here makes the calls a worker makes for one ``/orchestrate`` task, straight through the same client
+libraries and against the same fakes as :mod:`benchmarks.load`:
+
+* Slack (slack_sdk ``AsyncWebClient`` on one aiohttp session): ``chat.postMessage`` (the parent message),
+  ``chat.startStream`` at the first delta, ``chat.appendStream`` every 0.5 s, ``chat.stopStream``;
+* Bedrock (aiobotocore, the bot's own client settings): one ``ConverseStream``, read to its end;
+* Redis (redis-py with hiredis, the bot's pool): the accept (journal record and queue entry in one
+  transaction), the worker's read of the record, its whole first write and its changed-fields last write,
+  and the queue ack, as the bot sends them. Not here: the per-user rate limit's script, and the queue reads
+  (one ``XREADGROUP`` serves many tasks under load).
+
+It runs them at a fixed rate for a while and divides this process's CPU by the tasks, and it clocks each
+client's own steps with :class:`agents.cputime.CpuClock`; what no clock covers is the event loop and its
+socket callbacks. Acknowledging the request is not here: :mod:`benchmarks.load`'s ceiling app (bare Bolt)
+measures that. docs/performance.md compares the two with the bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from agents.assembly import shared_redis
+from agents.cputime import CpuClock
+from agents.llm import bedrock_client
+from benchmarks.load import FakeOptions, RedisServer, describe_machine, open_fakes
+from bot.cli import _loop_factory
+from tests.e2e.harness import BOT_TOKEN
+from tests.redis_keys import delete_prefix
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
+
+MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+QUESTION = "why do ALB 502s happen right after a deploy, and what should we check first?"
+FLOOR_TITLE = "vendor floor: the clients alone, per task (ms of CPU)"
+FLUSH_INTERVAL = 0.5  # seconds between chat.appendStream calls, as bot.delivery
+
+
+@dataclass
+class Clients:
+    """The three clients and a clock for each."""
+
+    slack: AsyncWebClient
+    bedrock: BedrockRuntimeClient
+    redis: Redis
+    prefix: str
+    slack_clock: CpuClock
+    bedrock_clock: CpuClock
+    redis_clock: CpuClock
+
+
+@dataclass
+class FloorResult:
+    """The figures of one run."""
+
+    rate: float
+    duration: float
+    tasks: int
+    cpu_ms_per_task: float
+    bedrock_client_ms_per_task: float
+    slack_client_ms_per_task: float
+    redis_client_ms_per_task: float
+    unclocked_ms_per_task: float
+    outside_llm_ms_per_task: float
+    slack_calls_per_task: float
+
+
+def _stage_record(pipe: Any, prefix: str, request_id: str, record: dict[str, str]) -> None:
+    key = f"{prefix}task:{request_id}"
+    pipe.hset(key, mapping=record)
+    pipe.expire(key, 3600)
+    pipe.zadd(f"{prefix}ws:T1", {request_id: 1000.0})
+    pipe.zadd(f"{prefix}user:T1:U1", {request_id: 1000.0})
+    pipe.sadd(f"{prefix}unfinished", request_id)
+
+
+async def _redis_before(c: Clients, request_id: str, stream: str) -> None:
+    """The ingress's accept (record and queue entry, one transaction); the worker's read and first write."""
+    record = {f"field{i}": f"value-{i}-{request_id}" for i in range(14)}
+    pipe = c.redis.pipeline(transaction=True)
+    _stage_record(pipe, c.prefix, request_id, record)
+    pipe.xadd(stream, {"request_id": request_id})
+    await c.redis_clock.run(pipe.execute())
+    await c.redis_clock.run(c.redis.hgetall(f"{c.prefix}task:{request_id}"))
+    pipe = c.redis.pipeline(transaction=True)  # the run's first write: the whole record, now running
+    _stage_record(pipe, c.prefix, request_id, {**record, "status": "running"})
+    await c.redis_clock.run(pipe.execute())
+
+
+async def _redis_after(c: Clients, request_id: str, stream: str) -> None:
+    """The run's last journal write (changed fields only), then the queue ack."""
+    key = f"{c.prefix}task:{request_id}"
+    pipe = c.redis.pipeline(transaction=False)
+    pipe.hset(key, mapping={"status": "succeeded", "seconds": "3.0", "output_tokens": "200"})
+    pipe.expire(key, 3600)
+    pipe.srem(f"{c.prefix}unfinished", request_id)
+    await c.redis_clock.run(pipe.execute())
+    await c.redis_clock.run(c.redis.xack(stream, "floor", "0-1"))
+
+
+async def one_task(c: Clients, index: int, stream: str) -> int:
+    """One task's client calls; returns how many Slack calls it made."""
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    channel = f"CF{index:07d}"
+    await _redis_before(c, request_id, stream)
+    parent = await c.slack_clock.run(
+        c.slack.chat_postMessage(
+            channel=channel,
+            text=f"<@U1> asked: {QUESTION}",
+            blocks=[
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@U1> asked:\n>{QUESTION}"}},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Answer in the thread · `{request_id}`"}]},
+            ],
+        )
+    )
+    calls = 1
+    thread_ts = str(parent["ts"])
+    response = await c.bedrock_clock.run(
+        c.bedrock.converse_stream(
+            modelId=MODEL,
+            system=[{"text": "You are an SRE assistant. Be brief."}],
+            messages=[{"role": "user", "content": [{"text": QUESTION}]}],
+            inferenceConfig={"maxTokens": 2048, "temperature": 0.2},
+        )
+    )
+    events = aiter(response["stream"])
+    ts: str | None = None
+    pending = ""
+    last_flush = 0.0
+    while (event := await c.bedrock_clock.run(anext(events, None))) is not None:
+        text = event.get("contentBlockDelta", {}).get("delta", {}).get("text")
+        if not text:
+            continue
+        pending += text
+        if ts is None:
+            started = await c.slack_clock.run(
+                c.slack.chat_startStream(
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    markdown_text=pending,
+                    recipient_team_id="T1",
+                    recipient_user_id="U1",
+                )
+            )
+            ts, pending, last_flush, calls = str(started["ts"]), "", time.monotonic(), calls + 1
+        elif time.monotonic() - last_flush >= FLUSH_INTERVAL:
+            await c.slack_clock.run(c.slack.chat_appendStream(channel=channel, ts=ts, markdown_text=pending))
+            pending, last_flush, calls = "", time.monotonic(), calls + 1
+    if ts is not None:
+        footer = [{"type": "context", "elements": [{"type": "mrkdwn", "text": f"general · `{request_id}`"}]}]
+        await c.slack_clock.run(
+            c.slack.chat_stopStream(channel=channel, ts=ts, markdown_text=pending or None, blocks=footer)
+        )
+        calls += 1
+    await _redis_after(c, request_id, stream)
+    return calls
+
+
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+async def run(rate: float, duration: float, *, redis_url: str, fake: FakeOptions, warmup: int = 10) -> FloorResult:
+    """Start the fakes, warm up, then run ``rate`` tasks per second for ``duration`` seconds."""
+    fakes = await open_fakes("process", fake, cpus=None)
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fakes.urls["bedrock_url"],
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+        }
+    )
+    prefix = f"floor-{uuid.uuid4().hex[:8]}:"
+    redis = shared_redis(redis_url)
+    try:
+        async with aiohttp.ClientSession() as session, bedrock_client(region="us-east-1") as bedrock:
+            slack = AsyncWebClient(token=BOT_TOKEN, base_url=fakes.urls["slack_api_url"], session=session)
+            c = Clients(slack, bedrock, redis, prefix, CpuClock(), CpuClock(), CpuClock())
+            stream = f"{prefix}queue"
+            await asyncio.gather(*(one_task(c, i, stream) for i in range(warmup)))
+            c.slack_clock.seconds = c.bedrock_clock.seconds = c.redis_clock.seconds = 0.0
+            total = round(rate * duration)
+            cpu_start = _cpu()
+            started = time.monotonic()
+            jobs: list[asyncio.Task[int]] = []
+            for index in range(total):
+                await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+                jobs.append(asyncio.create_task(one_task(c, warmup + index, stream)))
+            calls = sum(await asyncio.gather(*jobs))
+            cpu = _cpu() - cpu_start
+    finally:
+        await delete_prefix(redis_url, prefix)
+        await redis.aclose()
+        await fakes.close()
+
+    def per_task(seconds: float) -> float:
+        return round(seconds * 1000 / total, 3)
+
+    clocked = c.slack_clock.seconds + c.bedrock_clock.seconds + c.redis_clock.seconds
+    return FloorResult(
+        rate=rate,
+        duration=duration,
+        tasks=total,
+        cpu_ms_per_task=per_task(cpu),
+        bedrock_client_ms_per_task=per_task(c.bedrock_clock.seconds),
+        slack_client_ms_per_task=per_task(c.slack_clock.seconds),
+        redis_client_ms_per_task=per_task(c.redis_clock.seconds),
+        unclocked_ms_per_task=per_task(cpu - clocked),
+        outside_llm_ms_per_task=per_task(cpu - c.bedrock_clock.seconds),
+        slack_calls_per_task=round(calls / total, 2),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the floor benchmark and print (and optionally save) its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--bedrock-latency", type=float, default=2.0)
+    parser.add_argument("--chunk-delay", type=float, default=0.04)
+    parser.add_argument("--chunk-size", type=int, default=32)
+    parser.add_argument("--answer-chars", type=int, default=800)
+    parser.add_argument("--redis-url", help="default: a throwaway redis-server")
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--smoke", action="store_true", help="CI: 1 s at 20 tasks/s, 0.2 s latency (~5 s)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.rate, args.duration, args.bedrock_latency = 20.0, 1.0, 0.2
+    fake = FakeOptions(args.bedrock_latency, args.chunk_delay, args.chunk_size, args.answer_chars)
+    with tempfile.TemporaryDirectory(prefix="orch-floor-") as workdir:
+        server = None if args.redis_url else RedisServer(Path(workdir))
+        if server is not None:
+            server.start()
+        try:
+            url = args.redis_url or (server.url if server else "")
+            with asyncio.Runner(loop_factory=_loop_factory("auto")) as runner:  # the bot's loop (uvloop)
+                result = runner.run(run(args.rate, args.duration, redis_url=url, fake=fake))
+        finally:
+            if server is not None:
+                server.stop()
+    figures: dict[str, Any] = asdict(result)
+    print(f"== {FLOOR_TITLE} ==")
+    print(f"machine: {json.dumps(describe_machine())}")
+    for name, value in figures.items():
+        print(f"  {name}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps({"floor": figures, "machine": describe_machine()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
