@@ -1,6 +1,7 @@
 """The vendor floor: what the clients alone cost per task, with none of orch-bot's code around them.
 
-``python -m benchmarks.floor [--rate 50] [--duration 10] [--redis-url URL] [--json PATH] [--smoke]``
+``python -m benchmarks.floor [--rate 50] [--duration 10] [--store redis|sqlite] [--redis-url URL] [--json PATH]
+[--smoke]``
 
 A task here makes the calls a worker makes for one ``/orchestrate`` task, straight through the same client
 libraries and against the same fakes as :mod:`benchmarks.load`:
@@ -8,10 +9,11 @@ libraries and against the same fakes as :mod:`benchmarks.load`:
 * Slack (slack_sdk ``AsyncWebClient`` on one aiohttp session): ``chat.postMessage`` (the parent message),
   ``chat.startStream`` at the first delta, ``chat.appendStream`` every 0.5 s, ``chat.stopStream``;
 * Bedrock (aiobotocore, the bot's own client settings): one ``ConverseStream``, read to its end;
-* Redis (redis-py with hiredis, the bot's pool): the accept (journal record and queue entry in one
-  transaction), the worker's read of the record, its whole first write and its changed-fields last write,
-  and the queue ack, as the bot sends them. Not here: the per-user rate limit's script, and the queue reads
-  (one ``XREADGROUP`` serves many tasks under load).
+* the store, as the split topology uses it (``--store redis``, the default; redis-py with hiredis and the
+  bot's pool): the accept (journal record and queue entry in one transaction), the worker's read of the
+  record, its whole first write and its changed-fields last write, and the queue ack. Not here: the per-user
+  rate limit's script, and the queue reads (one ``XREADGROUP`` serves many tasks under load). Or as one
+  process uses it (``--store sqlite``): the journal's three writes (accept, running, done) through aiosqlite.
 
 It runs them at a fixed rate for a while and divides this process's CPU by the tasks, and it clocks each
 client's own steps with :class:`agents.cputime.CpuClock`; what no clock covers is the event loop and its
@@ -28,22 +30,27 @@ import os
 import tempfile
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.assembly import shared_redis
 from agents.cputime import CpuClock
+from agents.journal import TaskRecord
 from agents.llm import bedrock_client
+from agents.stores import SqliteJournal
 from benchmarks.load import FakeOptions, RedisServer, describe_machine, open_fakes
 from bot.cli import _loop_factory
 from tests.e2e.harness import BOT_TOKEN
 from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
     from redis.asyncio import Redis
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
@@ -59,11 +66,9 @@ class Clients:
 
     slack: AsyncWebClient
     bedrock: BedrockRuntimeClient
-    redis: Redis
-    prefix: str
+    store: Store
     slack_clock: CpuClock
     bedrock_clock: CpuClock
-    redis_clock: CpuClock
 
 
 @dataclass
@@ -76,50 +81,101 @@ class FloorResult:
     cpu_ms_per_task: float
     bedrock_client_ms_per_task: float
     slack_client_ms_per_task: float
-    redis_client_ms_per_task: float
+    store: str
+    store_client_ms_per_task: float
     unclocked_ms_per_task: float
     outside_llm_ms_per_task: float
     slack_calls_per_task: float
 
 
-def _stage_record(pipe: Any, prefix: str, request_id: str, record: dict[str, str]) -> None:
-    key = f"{prefix}task:{request_id}"
-    pipe.hset(key, mapping=record)
-    pipe.expire(key, 3600)
-    pipe.zadd(f"{prefix}ws:T1", {request_id: 1000.0})
-    pipe.zadd(f"{prefix}user:T1:U1", {request_id: 1000.0})
-    pipe.sadd(f"{prefix}unfinished", request_id)
+class Store(Protocol):
+    """The store calls around one task, clocked."""
+
+    clock: CpuClock
+
+    async def before(self, request_id: str) -> None:
+        """Accept the task, and (worker) read and mark it running."""
+
+    async def after(self, request_id: str) -> None:
+        """Record the outcome (and ack the queue)."""
 
 
-async def _redis_before(c: Clients, request_id: str, stream: str) -> None:
-    """The ingress's accept (record and queue entry, one transaction); the worker's read and first write."""
-    record = {f"field{i}": f"value-{i}-{request_id}" for i in range(14)}
-    pipe = c.redis.pipeline(transaction=True)
-    _stage_record(pipe, c.prefix, request_id, record)
-    pipe.xadd(stream, {"request_id": request_id})
-    await c.redis_clock.run(pipe.execute())
-    await c.redis_clock.run(c.redis.hgetall(f"{c.prefix}task:{request_id}"))
-    pipe = c.redis.pipeline(transaction=True)  # the run's first write: the whole record, now running
-    _stage_record(pipe, c.prefix, request_id, {**record, "status": "running"})
-    await c.redis_clock.run(pipe.execute())
+class RedisStore:
+    """The split topology's Redis commands for one task, as the bot sends them."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.stream = f"{prefix}tasks"
+        self.clock = CpuClock()
+
+    def _stage(self, pipe: Any, request_id: str, record: dict[str, str]) -> None:
+        key = f"{self.prefix}task:{request_id}"
+        pipe.hset(key, mapping=record)
+        pipe.expire(key, 3600)
+        pipe.zadd(f"{self.prefix}ws:T1", {request_id: 1000.0})
+        pipe.zadd(f"{self.prefix}user:T1:U1", {request_id: 1000.0})
+        pipe.sadd(f"{self.prefix}unfinished", request_id)
+
+    async def before(self, request_id: str) -> None:
+        """The ingress's accept (record and queue entry, one transaction); the worker's read and first write."""
+        record = {f"field{i}": f"value-{i}-{request_id}" for i in range(14)}
+        pipe = self.redis.pipeline(transaction=True)
+        self._stage(pipe, request_id, record)
+        pipe.xadd(self.stream, {"request_id": request_id})
+        await self.clock.run(pipe.execute())
+        await self.clock.run(self.redis.hgetall(f"{self.prefix}task:{request_id}"))
+        pipe = self.redis.pipeline(transaction=True)  # the run's first write: the whole record, now running
+        self._stage(pipe, request_id, {**record, "status": "running"})
+        await self.clock.run(pipe.execute())
+
+    async def after(self, request_id: str) -> None:
+        """The run's last journal write (changed fields only), then the queue ack."""
+        key = f"{self.prefix}task:{request_id}"
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(key, mapping={"status": "succeeded", "seconds": "3.0", "output_tokens": "200"})
+        pipe.expire(key, 3600)
+        pipe.srem(f"{self.prefix}unfinished", request_id)
+        await self.clock.run(pipe.execute())
+        await self.clock.run(self.redis.xack(self.stream, "floor", "0-1"))
 
 
-async def _redis_after(c: Clients, request_id: str, stream: str) -> None:
-    """The run's last journal write (changed fields only), then the queue ack."""
-    key = f"{c.prefix}task:{request_id}"
-    pipe = c.redis.pipeline(transaction=False)
-    pipe.hset(key, mapping={"status": "succeeded", "seconds": "3.0", "output_tokens": "200"})
-    pipe.expire(key, 3600)
-    pipe.srem(f"{c.prefix}unfinished", request_id)
-    await c.redis_clock.run(pipe.execute())
-    await c.redis_clock.run(c.redis.xack(stream, "floor", "0-1"))
+class SqliteStore:
+    """One process's journal writes for one task: accept, running, done (SQLite in WAL mode via aiosqlite)."""
+
+    def __init__(self, journal: SqliteJournal) -> None:
+        self.journal = journal
+        self.clock = CpuClock()
+
+    @staticmethod
+    def _record(request_id: str, status: str) -> TaskRecord:
+        return TaskRecord(
+            request_id=request_id,
+            workspace_id="T1",
+            user_id="U1",
+            text=QUESTION,
+            started_at=time.time(),
+            status=status,
+            channel_id="C1",
+            task_json="{}",
+            target="{}",
+        )
+
+    async def before(self, request_id: str) -> None:
+        """The accept write, then the run's first write."""
+        await self.clock.run(self.journal.put(self._record(request_id, "queued")))
+        await self.clock.run(self.journal.put(self._record(request_id, "running")))
+
+    async def after(self, request_id: str) -> None:
+        """The run's last write."""
+        await self.clock.run(self.journal.put(self._record(request_id, "succeeded")))
 
 
-async def one_task(c: Clients, index: int, stream: str) -> int:
+async def one_task(c: Clients, index: int) -> int:
     """One task's client calls; returns how many Slack calls it made."""
     request_id = f"req-{uuid.uuid4().hex[:12]}"
     channel = f"CF{index:07d}"
-    await _redis_before(c, request_id, stream)
+    await c.store.before(request_id)
     parent = await c.slack_clock.run(
         c.slack.chat_postMessage(
             channel=channel,
@@ -169,7 +225,7 @@ async def one_task(c: Clients, index: int, stream: str) -> int:
             c.slack.chat_stopStream(channel=channel, ts=ts, markdown_text=pending or None, blocks=footer)
         )
         calls += 1
-    await _redis_after(c, request_id, stream)
+    await c.store.after(request_id)
     return calls
 
 
@@ -178,7 +234,28 @@ def _cpu() -> float:
     return times.user + times.system
 
 
-async def run(rate: float, duration: float, *, redis_url: str, fake: FakeOptions, warmup: int = 10) -> FloorResult:
+@asynccontextmanager
+async def open_store(kind: str, *, redis_url: str, workdir: Path) -> AsyncIterator[Store]:
+    """The store for ``kind`` (``redis`` or ``sqlite``), removed afterwards."""
+    if kind == "sqlite":
+        journal = await SqliteJournal.open(str(workdir / "journal.db"))
+        try:
+            yield SqliteStore(journal)
+        finally:
+            await journal.close()
+        return
+    prefix = f"floor-{uuid.uuid4().hex[:8]}:"
+    redis = shared_redis(redis_url)
+    try:
+        yield RedisStore(redis, prefix)
+    finally:
+        await delete_prefix(redis_url, prefix)
+        await redis.aclose()
+
+
+async def run(
+    rate: float, duration: float, *, store: str, redis_url: str, workdir: Path, fake: FakeOptions, warmup: int = 10
+) -> FloorResult:
     """Start the fakes, warm up, then run ``rate`` tasks per second for ``duration`` seconds."""
     fakes = await open_fakes("process", fake, cpus=None)
     os.environ.update(
@@ -190,33 +267,32 @@ async def run(rate: float, duration: float, *, redis_url: str, fake: FakeOptions
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
         }
     )
-    prefix = f"floor-{uuid.uuid4().hex[:8]}:"
-    redis = shared_redis(redis_url)
     try:
-        async with aiohttp.ClientSession() as session, bedrock_client(region="us-east-1") as bedrock:
+        async with (
+            open_store(store, redis_url=redis_url, workdir=workdir) as task_store,
+            aiohttp.ClientSession() as session,
+            bedrock_client(region="us-east-1") as bedrock,
+        ):
             slack = AsyncWebClient(token=BOT_TOKEN, base_url=fakes.urls["slack_api_url"], session=session)
-            c = Clients(slack, bedrock, redis, prefix, CpuClock(), CpuClock(), CpuClock())
-            stream = f"{prefix}queue"
-            await asyncio.gather(*(one_task(c, i, stream) for i in range(warmup)))
-            c.slack_clock.seconds = c.bedrock_clock.seconds = c.redis_clock.seconds = 0.0
+            c = Clients(slack, bedrock, task_store, CpuClock(), CpuClock())
+            await asyncio.gather(*(one_task(c, i) for i in range(warmup)))
+            c.slack_clock.seconds = c.bedrock_clock.seconds = task_store.clock.seconds = 0.0
             total = round(rate * duration)
             cpu_start = _cpu()
             started = time.monotonic()
             jobs: list[asyncio.Task[int]] = []
             for index in range(total):
                 await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
-                jobs.append(asyncio.create_task(one_task(c, warmup + index, stream)))
+                jobs.append(asyncio.create_task(one_task(c, warmup + index)))
             calls = sum(await asyncio.gather(*jobs))
             cpu = _cpu() - cpu_start
     finally:
-        await delete_prefix(redis_url, prefix)
-        await redis.aclose()
         await fakes.close()
 
     def per_task(seconds: float) -> float:
         return round(seconds * 1000 / total, 3)
 
-    clocked = c.slack_clock.seconds + c.bedrock_clock.seconds + c.redis_clock.seconds
+    clocked = c.slack_clock.seconds + c.bedrock_clock.seconds + task_store.clock.seconds
     return FloorResult(
         rate=rate,
         duration=duration,
@@ -224,7 +300,8 @@ async def run(rate: float, duration: float, *, redis_url: str, fake: FakeOptions
         cpu_ms_per_task=per_task(cpu),
         bedrock_client_ms_per_task=per_task(c.bedrock_clock.seconds),
         slack_client_ms_per_task=per_task(c.slack_clock.seconds),
-        redis_client_ms_per_task=per_task(c.redis_clock.seconds),
+        store=store,
+        store_client_ms_per_task=per_task(task_store.clock.seconds),
         unclocked_ms_per_task=per_task(cpu - clocked),
         outside_llm_ms_per_task=per_task(cpu - c.bedrock_clock.seconds),
         slack_calls_per_task=round(calls / total, 2),
@@ -240,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.04)
     parser.add_argument("--chunk-size", type=int, default=32)
     parser.add_argument("--answer-chars", type=int, default=800)
+    parser.add_argument("--store", choices=("redis", "sqlite"), default="redis", help="the split's, or one process's")
     parser.add_argument("--redis-url", help="default: a throwaway redis-server")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--smoke", action="store_true", help="CI: 1 s at 20 tasks/s, 0.2 s latency (~5 s)")
@@ -248,13 +326,15 @@ def main(argv: list[str] | None = None) -> int:
         args.rate, args.duration, args.bedrock_latency = 20.0, 1.0, 0.2
     fake = FakeOptions(args.bedrock_latency, args.chunk_delay, args.chunk_size, args.answer_chars)
     with tempfile.TemporaryDirectory(prefix="orch-floor-") as workdir:
-        server = None if args.redis_url else RedisServer(Path(workdir))
+        server = None if args.redis_url or args.store != "redis" else RedisServer(Path(workdir))
         if server is not None:
             server.start()
         try:
             url = args.redis_url or (server.url if server else "")
             with asyncio.Runner(loop_factory=_loop_factory("auto")) as runner:  # the bot's loop (uvloop)
-                result = runner.run(run(args.rate, args.duration, redis_url=url, fake=fake))
+                result = runner.run(
+                    run(args.rate, args.duration, store=args.store, redis_url=url, workdir=Path(workdir), fake=fake)
+                )
         finally:
             if server is not None:
                 server.stop()

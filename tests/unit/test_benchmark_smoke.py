@@ -90,3 +90,22 @@ def test_floor_benchmark_smoke_mode_runs_the_clients_and_prints_its_figures(tmp_
     floor = json.loads(out.read_text())["floor"]
     assert floor["tasks"] == 20
     assert floor["slack_calls_per_task"] >= 3  # parent, start, stop: every task streamed to the end
+
+
+@pytest.mark.timeout(90)
+def test_floor_benchmark_smoke_mode_with_the_one_process_store(tmp_path: Path) -> None:
+    """``--store sqlite`` measures one process's journal writes instead of Redis (no Redis needed)."""
+    out = tmp_path / "floor.json"
+    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
+        [sys.executable, "-m", "benchmarks.floor", "--smoke", "--store", "sqlite", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=80,
+        check=False,
+    )
+    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    floor = json.loads(out.read_text())["floor"]
+    assert (floor["store"], floor["tasks"]) == ("sqlite", 20)
+    assert floor["store_client_ms_per_task"] > 0
