@@ -91,8 +91,8 @@ class _WaitDeadline:
     """A deadline that only interrupts waits on the model, never the consumer's code between them.
 
     Like an ``asyncio.timeout_at`` around each wait, with one timer for the whole stream instead of one per
-    event. When the deadline passes during a wait, the wait is cancelled and :meth:`on` raises
-    ``TimeoutError``; when it passes while the consumer has the event, the next :meth:`on` raises it at once.
+    event. When the deadline passes during a wait, the wait is cancelled and :meth:`next` raises
+    ``TimeoutError``; when it passes while the consumer has the event, the next :meth:`next` raises it at once.
     A cancellation from anyone else passes through as it is.
     """
 

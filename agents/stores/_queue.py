@@ -75,7 +75,7 @@ class RedisTaskQueue:
         """Journal ``record`` and queue its task: one transaction when the journal is on this Redis.
 
         Then no replica can see a queued task without its record, nor a record stay queued with no task
-        in the stream; otherwise the record is written first, as :meth:`put`'s callers do.
+        in the stream. With any other journal the record is written first, then the task is queued.
         """
         if isinstance(journal, RedisJournal) and journal.uses(self._redis):
             pipe = self._redis.pipeline(transaction=True)

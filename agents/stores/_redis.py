@@ -45,14 +45,9 @@ def _decode(raw: Mapping[str | bytes, str | bytes]) -> TaskRecord:
     return TaskRecord(**values)
 
 
-def _same_index(a: TaskRecord, b: TaskRecord) -> bool:
-    """Whether the two versions of a record sit at the same place in every index."""
-    return (a.request_id, a.workspace_id, a.user_id, a.started_at) == (
-        b.request_id,
-        b.workspace_id,
-        b.user_id,
-        b.started_at,
-    )
+def _place(record: TaskRecord) -> tuple[str, str, str, float]:
+    """What decides where a record sits in the indexes (none of it changes during a task)."""
+    return (record.request_id, record.workspace_id, record.user_id, record.started_at)
 
 
 class RedisJournal:
@@ -77,7 +72,7 @@ class RedisJournal:
         the indexes are left alone (they depend on nothing that changes), in one round trip without MULTI.
         """
         key = self._key(record.request_id)
-        if previous is not None and _same_index(previous, record):
+        if previous is not None and _place(previous) == _place(record):
             await self._update(key, record, previous)
             return
         pipe = self._redis.pipeline(transaction=True)
