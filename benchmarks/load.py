@@ -1340,6 +1340,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--redis-url", default="", help="Redis for --workers (default: start a throwaway redis-server and measure it)"
     )
     parser.add_argument("--ceiling", action=argparse.BooleanOptionalAction, default=True, help="measure the ceiling")
+    parser.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also run benchmarks.floor (the clients alone) at each step's rate; off with --smoke",
+    )
     parser.add_argument("--smoke", action="store_true", help="one short step for CI (< 30 s)")
     parser.add_argument("--json", type=Path, help="write machine-readable results here")
     parser.add_argument("--workdir", type=Path, help="where server logs go (default: a temporary directory)")
@@ -1365,6 +1371,73 @@ def plan_steps(args: argparse.Namespace) -> list[StepPlan]:
             )
         )
     return steps
+
+
+async def run_floor(plan: StepPlan, options: RunOptions) -> dict[str, Any]:
+    """``benchmarks.floor`` at ``plan``'s rate, with the store of this run's topology (its own process)."""
+    assert plan.rate is not None
+    if options.quiet_wait:
+        await wait_for_quiet(options.quiet_wait)
+    out = options.workdir / f"floor-{re.sub(r'[^0-9a-z]+', '_', plan.label)}.json"
+    fake = options.fake
+    argv = [
+        sys.executable, "-m", "benchmarks.floor",
+        "--rate", f"{plan.rate:g}", "--duration", f"{plan.duration:g}", "--bedrock-latency", f"{plan.latency:g}",
+        "--chunk-delay", f"{fake.chunk_delay:g}", "--chunk-size", str(fake.chunk_size),
+        "--answer-chars", str(fake.answer_chars), "--json", str(out),
+    ]  # fmt: skip
+    argv += ["--store", "redis", "--redis-url", options.redis_url] if options.workers else ["--store", "sqlite"]
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmarks.floor failed: {stderr.decode(errors='replace')[-2000:]}")
+    return dict(json.loads(out.read_text())["floor"])
+
+
+async def run_floors(steps: list[StepPlan], options: RunOptions) -> dict[str, dict[str, Any]]:
+    """The floor for every fixed-rate step, by step label."""
+    found: dict[str, dict[str, Any]] = {}
+    for plan in steps:
+        if plan.rate is not None:
+            _progress(f"floor: step {plan.label}…")
+            found[plan.label] = await run_floor(plan, options)
+    return found
+
+
+FLOOR_TABLE_TITLE = "vendor floor: the clients alone at the same rates (benchmarks.floor), and orch-bot against it"
+
+
+def floor_table(bot: list[StepResult], ceiling: list[StepResult], floor: dict[str, dict[str, Any]]) -> str:
+    """The floor per step, and orch-bot's CPU outside the LLM against the floor plus the ceiling's ack."""
+    acks = {r.label: r.cpu_ms_per_task for r in ceiling}
+    headers = [
+        "step", "floor CPU ms/task", "Bedrock", "slack_sdk", "store", "unclocked", "floor outside-LLM",
+        "+ ack (ceiling)", "orch-bot outside-LLM", "orch-bot / (floor + ack)",
+    ]  # fmt: skip
+    rows = []
+    for result in bot:
+        found = floor.get(result.label)
+        if found is None:
+            continue
+        ack = acks.get(result.label)
+        base = found["outside_llm_ms_per_task"] + (ack or 0.0)
+        rows.append(
+            [
+                result.label,
+                f"{found['cpu_ms_per_task']:.2f}",
+                f"{found['bedrock_client_ms_per_task']:.2f}",
+                f"{found['slack_client_ms_per_task']:.2f}",
+                f"{found['store_client_ms_per_task']:.2f} ({found['store']})",
+                f"{found['unclocked_ms_per_task']:.2f}",
+                f"{found['outside_llm_ms_per_task']:.2f}",
+                f"{ack:.2f}" if ack is not None else "-",
+                f"{result.outside_llm_cpu_ms_per_task:.2f}",
+                f"{result.outside_llm_cpu_ms_per_task / base:.2f}x" if ack is not None and base else "-",
+            ]
+        )
+    return format_table(FLOOR_TABLE_TITLE, headers, rows)
 
 
 def _topology(options: RunOptions) -> str:
@@ -1417,6 +1490,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 for plan in steps:
                     _progress(f"ceiling: step {plan.label}…")
                     ceiling.append(await run_step(session, plan, options, target="ceiling"))
+        floor = await run_floors(steps, options) if args.floor and not args.smoke else {}
     machine = describe_machine()
     checks = evaluate_targets(bot)
     ratio_rows = ratios(bot, ceiling)
@@ -1430,6 +1504,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if ceiling:
         print(results_table(CEILING_TITLE, CEILING_COLUMNS, ceiling))
         print(ratio_table(ratio_rows))
+    if floor:
+        print(floor_table(bot, ceiling, floor))
     print(targets_text(checks))
     return {
         "machine": machine,
@@ -1437,6 +1513,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "bot": [asdict(r) for r in bot],
         "ceiling": [asdict(r) for r in ceiling],
         "ratios": ratio_rows,
+        "floor": floor,
         "targets": checks,
     }
 
