@@ -44,7 +44,7 @@ from agents.journal import TaskRecord
 from agents.llm import bedrock_client
 from agents.stores import SqliteJournal
 from benchmarks.load import FakeOptions, RedisServer, describe_machine, open_fakes
-from bot.cli import _loop_factory
+from bot.cli import event_loop_factory
 from tests.e2e.harness import BOT_TOKEN
 from tests.redis_keys import delete_prefix
 
@@ -331,7 +331,7 @@ def main(argv: list[str] | None = None) -> int:
             server.start()
         try:
             url = args.redis_url or (server.url if server else "")
-            with asyncio.Runner(loop_factory=_loop_factory("auto")) as runner:  # the bot's loop (uvloop)
+            with asyncio.Runner(loop_factory=event_loop_factory("auto")) as runner:  # the bot's loop (uvloop)
                 result = runner.run(
                     run(args.rate, args.duration, store=args.store, redis_url=url, workdir=Path(workdir), fake=fake)
                 )

@@ -96,7 +96,7 @@ def _check_split(settings: Settings, *, mode: Mode, work: bool) -> None:
         raise ConfigError([("ORCH_STORE_URL", f"{what} needs the shared store: set redis://host:6379/0")])
 
 
-def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     """The event loop: uvloop when asked for, or (``auto``) when installed; ``None`` is asyncio's own."""
     if choice == "asyncio":
         return None
@@ -111,7 +111,7 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
 
 
 def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
-    with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
+    with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
         runner.run(main)
 
 
