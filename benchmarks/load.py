@@ -20,8 +20,11 @@ the step waits (bounded) for the tasks still waiting on Bedrock to finish, then 
   answer update (``chat.startStream``, or a ``chat.update`` carrying the answer).
 
 The same steps are then sent to :mod:`benchmarks.ceiling_app`, a bare Bolt app that only acks, and our
-throughput and latency are printed as ratios to it. ``--smoke`` is one short step for CI (figures printed,
-never asserted). docs/performance.md explains the method and holds the results.
+throughput and latency are printed as ratios to it. With ``--floor`` (the default), :mod:`benchmarks.floor`
+then makes each step's client calls alone, at its rate, and the bot's CPU per task outside the LLM (its
+Bedrock client's own CPU, which the bot counts, taken out) is printed against that floor plus the ceiling's
+ack. ``--smoke`` is one short step for CI (figures printed, never asserted). docs/performance.md explains
+the method and holds the results.
 
 The fakes run in a helper process by default (``--fakes process``), so that serving the bot's Slack and
 Bedrock traffic does not share an event loop with the load generator; ``--fakes inproc`` runs them here.
