@@ -13,6 +13,24 @@ from benchmarks.load import CEILING_TITLE, TABLE_TITLE, TARGET_TITLE
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_benchmark(module: str, *args: str, timeout: float) -> str:
+    """Run ``python -m benchmarks.<module> <args>``, print its figures for the CI log, and return its stdout.
+
+    It must exit 0; otherwise the tail of its stderr is the failure message.
+    """
+    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    return completed.stdout
+
+
 @pytest.mark.timeout(150)
 def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) -> None:
     """``python -m benchmarks.load --smoke`` starts the real bot and the ceiling, drives them, and prints the tables.
@@ -21,19 +39,10 @@ def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) ->
     figures are printed for whoever reads the CI log, never asserted, since timing on a shared runner is noise.
     """
     out = tmp_path / "smoke.json"
-    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
-        [sys.executable, "-m", "benchmarks.load", "--smoke", "--json", str(out), "--workdir", str(tmp_path / "logs")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    stdout = run_benchmark("load", "--smoke", "--json", str(out), "--workdir", str(tmp_path / "logs"), timeout=120)
     for title in (TABLE_TITLE, CEILING_TITLE, TARGET_TITLE):
-        assert f"== {title} ==" in completed.stdout
-    assert "ack p99 ms" in completed.stdout
+        assert f"== {title} ==" in stdout
+    assert "ack p99 ms" in stdout
     assert out.exists()
 
 
@@ -41,31 +50,13 @@ def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) ->
 def test_load_benchmark_smoke_runs_the_split_topology_on_redis(tmp_path: Path, redis_url: str) -> None:
     """``--workers 1`` runs ``serve --ingress-only`` and one ``orch-bot worker`` on Redis; every task is answered."""
     out = tmp_path / "smoke.json"
-    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.load",
-            "--smoke",
-            "--no-ceiling",
-            "--workers",
-            "1",
-            "--redis-url",
-            redis_url,
-            "--json",
-            str(out),
-            "--workdir",
-            str(tmp_path / "logs"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    stdout = run_benchmark(
+        "load",
+        *("--smoke", "--no-ceiling", "--workers", "1", "--redis-url", redis_url),
+        *("--json", str(out), "--workdir", str(tmp_path / "logs")),
         timeout=120,
-        check=False,
     )
-    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    assert "topology: `orch-bot serve --ingress-only` + 1 `orch-bot worker` on Redis" in completed.stdout
+    assert "topology: `orch-bot serve --ingress-only` + 1 `orch-bot worker` on Redis" in stdout
     (step,) = json.loads(out.read_text())["bot"]
     assert step["processes"] == 2
     assert step["completed"] == step["accepted"] > 0
@@ -76,17 +67,8 @@ def test_load_benchmark_smoke_runs_the_split_topology_on_redis(tmp_path: Path, r
 def test_floor_benchmark_smoke_mode_runs_the_clients_and_prints_its_figures(tmp_path: Path, redis_url: str) -> None:
     """``python -m benchmarks.floor --smoke`` drives the three clients against the fakes and Redis and reports."""
     out = tmp_path / "floor.json"
-    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
-        [sys.executable, "-m", "benchmarks.floor", "--smoke", "--redis-url", redis_url, "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=80,
-        check=False,
-    )
-    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    assert f"== {FLOOR_TITLE} ==" in completed.stdout
+    stdout = run_benchmark("floor", "--smoke", "--redis-url", redis_url, "--json", str(out), timeout=80)
+    assert f"== {FLOOR_TITLE} ==" in stdout
     floor = json.loads(out.read_text())["floor"]
     assert floor["tasks"] == 20
     assert floor["slack_calls_per_task"] >= 3  # parent, start, stop: every task streamed to the end
@@ -96,16 +78,7 @@ def test_floor_benchmark_smoke_mode_runs_the_clients_and_prints_its_figures(tmp_
 def test_floor_benchmark_smoke_mode_with_the_one_process_store(tmp_path: Path) -> None:
     """``--store sqlite`` measures one process's journal writes instead of Redis (no Redis needed)."""
     out = tmp_path / "floor.json"
-    completed = subprocess.run(  # noqa: S603 - our own module, run with the test's interpreter
-        [sys.executable, "-m", "benchmarks.floor", "--smoke", "--store", "sqlite", "--json", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=80,
-        check=False,
-    )
-    print(completed.stdout)  # noqa: T201 - the figures belong in the CI log
-    assert completed.returncode == 0, completed.stderr[-4000:]
+    run_benchmark("floor", "--smoke", "--store", "sqlite", "--json", str(out), timeout=80)
     floor = json.loads(out.read_text())["floor"]
     assert (floor["store"], floor["tasks"]) == ("sqlite", 20)
     assert floor["store_client_ms_per_task"] > 0
