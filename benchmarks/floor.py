@@ -43,7 +43,14 @@ from agents.cputime import CpuClock
 from agents.journal import TaskRecord
 from agents.llm import bedrock_client
 from agents.stores import SqliteJournal
-from benchmarks.load import FakeOptions, RedisServer, describe_machine, open_fakes
+from benchmarks.load import (
+    FakeOptions,
+    RedisServer,
+    add_fake_model_options,
+    describe_machine,
+    fake_options,
+    open_fakes,
+)
 from bot.cli import event_loop_factory
 from tests.e2e.harness import BOT_TOKEN
 from tests.redis_keys import delete_prefix
@@ -313,10 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--bedrock-latency", type=float, default=2.0)
-    parser.add_argument("--chunk-delay", type=float, default=0.04)
-    parser.add_argument("--chunk-size", type=int, default=32)
-    parser.add_argument("--answer-chars", type=int, default=800)
+    add_fake_model_options(parser)
     parser.add_argument("--store", choices=("redis", "sqlite"), default="redis", help="the split's, or one process's")
     parser.add_argument("--redis-url", help="default: a throwaway redis-server")
     parser.add_argument("--json", type=Path)
@@ -324,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.smoke:
         args.rate, args.duration, args.bedrock_latency = 20.0, 1.0, 0.2
-    fake = FakeOptions(args.bedrock_latency, args.chunk_delay, args.chunk_size, args.answer_chars)
+    fake = fake_options(args)
     with tempfile.TemporaryDirectory(prefix="orch-floor-") as workdir:
         server = None if args.redis_url or args.store != "redis" else RedisServer(Path(workdir))
         if server is not None:

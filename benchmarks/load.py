@@ -1293,16 +1293,26 @@ def describe_machine() -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------- CLI
 
 
+def add_fake_model_options(parser: argparse.ArgumentParser) -> None:
+    """The fake model's options (latency and streaming speed), shared with :mod:`benchmarks.floor`."""
+    parser.add_argument("--bedrock-latency", type=float, default=2.0, help="seconds before the fake's first token")
+    parser.add_argument("--chunk-delay", type=float, default=0.04, help="seconds between streamed deltas")
+    parser.add_argument("--chunk-size", type=int, default=32, help="characters per streamed delta")
+    parser.add_argument("--answer-chars", type=int, default=800, help="characters in each answer")
+
+
+def fake_options(args: argparse.Namespace) -> FakeOptions:
+    """The :class:`FakeOptions` given by :func:`add_fake_model_options`' arguments."""
+    return FakeOptions(args.bedrock_latency, args.chunk_delay, args.chunk_size, args.answer_chars)
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.load", description="Load benchmark of orch-bot (HTTP mode) against the fakes."
     )
     parser.add_argument("--rates", default="10,50,100,200", help="requests per second, one step each")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load per step")
-    parser.add_argument("--bedrock-latency", type=float, default=2.0, help="seconds before the fake's first token")
-    parser.add_argument("--chunk-delay", type=float, default=0.04, help="seconds between streamed deltas")
-    parser.add_argument("--chunk-size", type=int, default=32, help="characters per streamed delta")
-    parser.add_argument("--answer-chars", type=int, default=800, help="characters in each answer")
+    add_fake_model_options(parser)
     parser.add_argument(
         "--target-step",
         action=argparse.BooleanOptionalAction,
@@ -1461,7 +1471,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         workdir.mkdir(parents=True, exist_ok=True)
         options = RunOptions(
             fakes_mode=args.fakes,
-            fake=FakeOptions(args.bedrock_latency, args.chunk_delay, args.chunk_size, args.answer_chars),
+            fake=fake_options(args),
             shape_mention_share=args.mention_share,
             users=args.users,
             agent_prefix=args.agent_prefix,
