@@ -43,8 +43,7 @@ async def test_persistent_throttling_tells_the_user_bedrock_is_busy(
     before = len(bedrock.answer_calls())
     bedrock.enqueue(*[Fault("ThrottlingException", latency=0)] * 4)
     await bot.command("are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    update = await final_text(slack, channel, timeout=30)
-    text = update
+    text = await final_text(slack, channel, timeout=30)
     assert "busy (throttling requests); I tried 4 times" in text
     assert "Try again in a minute" in text
     assert REQUEST_ID.search(text)
@@ -59,8 +58,7 @@ async def test_access_denied_is_not_retried_and_says_exactly_what_to_fix(
     before = len(bedrock.answer_calls())
     bedrock.enqueue(Fault("AccessDeniedException"))
     await bot.command("hello?", user=unique("U"), channel=channel, response_url=slack.new_response_url())
-    update = await final_text(slack, channel)
-    text = update
+    text = await final_text(slack, channel)
     assert f"The bot's AWS role cannot invoke model `{MODEL}`" in text
     assert "enable model access in the Bedrock console" in text
     assert "bedrock:InvokeModel" in text

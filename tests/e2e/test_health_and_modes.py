@@ -103,8 +103,7 @@ async def test_task_while_bedrock_is_down_ends_in_a_clear_message(
     await bot_without_bedrock.command(
         "are we ok?", user=unique("U"), channel=channel, response_url=slack.new_response_url()
     )
-    update = await final_text(slack, channel, timeout=30)
-    text = update
+    text = await final_text(slack, channel, timeout=30)
     assert "Amazon Bedrock is not answering" in text
     assert REQUEST_ID.search(text)
 
