@@ -16,6 +16,7 @@ from agents.errors import AdmissionDenied, InvalidTask
 from agents.task import HelpRequest, Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
+from bot.slack_client import slack_error
 from bot.targets import Target, submit
 from bot.threads import shared_files
 
@@ -140,4 +141,4 @@ def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region:
                 prompts=list(SUGGESTED_PROMPTS),
             )
         except SlackApiError as exc:
-            log.info("slack.prompts_failed", error=exc.response.get("error") if exc.response is not None else None)
+            log.info("slack.prompts_failed", error=slack_error(exc))

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from agents.events import AgentRouted, AnswerDelta, TaskFailed, TaskStarted, TaskSucceeded, ToolStarted
 from bot.messages import failure_blocks
 from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer, working_text
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -47,11 +48,6 @@ class _StreamState:
     capped: bool = False
     last_flush: float = float("-inf")
     full: list[str] = field(default_factory=list)
-
-
-def _slack_error(exc: SlackApiError) -> str:
-    response = exc.response
-    return str(response.get("error", "unknown")) if response is not None else "unknown"
 
 
 class ThreadDelivery:
@@ -122,7 +118,7 @@ class ThreadDelivery:
             )
         except SlackApiError as exc:
             # Not an assistant thread after all: show progress as a message instead.
-            log.info("slack.status_unavailable", error=_slack_error(exc))
+            log.info("slack.status_unavailable", error=slack_error(exc))
             self._assistant_status = False
 
     async def _show_progress(self, line: str) -> None:
@@ -145,7 +141,7 @@ class ThreadDelivery:
         try:
             response = await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
         except SlackApiError as exc:
-            log.warning("slack.placeholder_failed", error=_slack_error(exc))
+            log.warning("slack.placeholder_failed", error=slack_error(exc))
             return
         self._placeholder_ts = str(response["ts"])
 
@@ -155,7 +151,7 @@ class ThreadDelivery:
         try:
             await self._client.chat_update(channel=self._channel, ts=self._placeholder_ts, text=text)
         except SlackApiError as exc:
-            log.info("slack.progress_update_failed", error=_slack_error(exc))
+            log.info("slack.progress_update_failed", error=slack_error(exc))
         self._last_update = self._clock()
 
     # -- streaming --------------------------------------------------------------------------------
@@ -199,7 +195,7 @@ class ThreadDelivery:
                 recipient_user_id=user,
             )
         except SlackApiError as exc:
-            log.info("slack.stream_unavailable", error=_slack_error(exc))
+            log.info("slack.stream_unavailable", error=slack_error(exc))
             stream.available = False
             return
         stream.ts = str(response["ts"])
@@ -215,7 +211,7 @@ class ThreadDelivery:
         try:
             await self._client.chat_appendStream(channel=self._channel, ts=stream.ts, markdown_text=stream.pending)
         except SlackApiError as exc:
-            log.info("slack.stream_ended", error=_slack_error(exc))
+            log.info("slack.stream_ended", error=slack_error(exc))
             stream.available = False  # finish the streamed message with chat.update instead
             return
         stream.shown += len(stream.pending)
@@ -239,7 +235,7 @@ class ThreadDelivery:
             else:
                 await self._client.chat_update(channel=self._channel, ts=target, **preview)
         except SlackApiError as exc:
-            log.info("slack.progress_update_failed", error=_slack_error(exc))
+            log.info("slack.progress_update_failed", error=slack_error(exc))
         self._last_update = self._clock()
 
     async def _remove_placeholder(self) -> None:
@@ -248,7 +244,7 @@ class ThreadDelivery:
         try:
             await self._client.chat_delete(channel=self._channel, ts=self._placeholder_ts)
         except SlackApiError as exc:
-            log.info("slack.placeholder_not_removed", error=_slack_error(exc))
+            log.info("slack.placeholder_not_removed", error=slack_error(exc))
         self._placeholder_ts = None
 
     async def _finish_stream(self, tail: str, *, blocks: list[dict[str, Any]], request_id: str) -> None:
@@ -262,7 +258,7 @@ class ThreadDelivery:
                     channel=self._channel, ts=stream.ts, markdown_text=rest or None, blocks=blocks or None
                 )
             except SlackApiError as exc:
-                log.info("slack.stream_stop_failed", error=_slack_error(exc))
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
             else:
                 return
         # The stream expired: write the whole message in place.
@@ -291,7 +287,7 @@ class ThreadDelivery:
         try:
             await self._send(text=text, blocks=blocks)
         except SlackApiError as exc:
-            log.warning("slack.answer_rejected", error=_slack_error(exc))
+            log.warning("slack.answer_rejected", error=slack_error(exc))
             plain = blocks[0].get("text", text)
             plain = plain if isinstance(plain, str) else plain.get("text", text)
             if len(plain) > _PLAIN_LIMIT:
@@ -299,7 +295,7 @@ class ThreadDelivery:
             try:
                 await self._send(text=f"{plain}\n\nRequest ID: `{request_id}`", blocks=None)
             except SlackApiError as again:
-                log.error("slack.answer_lost", error=_slack_error(again))  # noqa: TRY400 - no tracebacks in logs
+                log.error("slack.answer_lost", error=slack_error(again))  # noqa: TRY400 - no tracebacks in logs
 
     async def _send(self, *, text: str, blocks: list[dict[str, Any]] | None) -> None:
         if self._placeholder_ts is not None:
@@ -308,7 +304,7 @@ class ThreadDelivery:
                     channel=self._channel, ts=self._placeholder_ts, text=text, blocks=blocks or []
                 )
             except SlackApiError as exc:
-                if _slack_error(exc) not in {
+                if slack_error(exc) not in {
                     "message_not_found",
                     "cant_update_message",
                     "edit_window_closed",
@@ -329,11 +325,11 @@ class ThreadDelivery:
                 title=f"Full answer ({request_id})",
             )
         except SlackApiError as exc:
-            log.warning("slack.attachment_failed", error=_slack_error(exc))
+            log.warning("slack.attachment_failed", error=slack_error(exc))
             await self._client.chat_postMessage(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
-                text=f"I couldn't attach the full answer ({_slack_error(exc)}). Request ID: `{request_id}`",
+                text=f"I couldn't attach the full answer ({slack_error(exc)}). Request ID: `{request_id}`",
             )
 
 

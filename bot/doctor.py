@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.errors import ConfigError, LLMError
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, bedrock_client
 from agents.settings import detect_mode, load_settings
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -148,7 +149,7 @@ class Doctor:
             try:
                 response = await client.auth_test()
             except SlackApiError as exc:
-                error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+                error = slack_error(exc)
                 self.report(
                     Finding(
                         "Slack bot token",
@@ -193,7 +194,7 @@ class Doctor:
                 app_token=app_token
             )
         except SlackApiError as exc:
-            error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+            error = slack_error(exc)
             self.report(
                 Finding(
                     "Slack app token",

@@ -14,6 +14,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from agents.errors import ToolFailed
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -38,7 +39,7 @@ class SlackFiles:
         try:
             response = await self._client.files_info(file=file_id)
         except SlackApiError as exc:
-            error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+            error = slack_error(exc)
             hint = " (the app needs the files:read scope)" if error == "missing_scope" else ""
             raise ToolFailed(source=_SOURCE, reason=f"Slack answered {error}{hint}") from exc
         file = response.get("file") or {}

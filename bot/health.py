@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from slack_sdk.errors import SlackApiError
 
 from agents.health import Check, overall
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,7 +56,7 @@ class SlackProbe:
         try:
             response = await self._client.auth_test()
         except SlackApiError as exc:
-            error = exc.response.get("error", "unknown") if exc.response is not None else "unknown"
+            error = slack_error(exc)
             check = Check("Slack", "unhealthy", f"auth.test failed: `{error}`")
         except (OSError, TimeoutError) as exc:
             check = Check("Slack", "unhealthy", f"Slack API unreachable ({type(exc).__name__})")

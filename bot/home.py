@@ -14,6 +14,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.health import overall
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -58,7 +59,7 @@ async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
     try:
         response = await client.users_info(user=user_id)
     except SlackApiError as exc:
-        log.info("slack.users_info_failed", error=exc.response.get("error") if exc.response is not None else None)
+        log.info("slack.users_info_failed", error=slack_error(exc))
         return False
     user = response.get("user") or {}
     return bool(user.get("is_admin") or user.get("is_owner"))
@@ -119,4 +120,4 @@ def register_home(app: AsyncApp, orchestrator: Orchestrator, *, slack_probe: Sla
         try:
             await client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:
-            log.warning("slack.home_publish_failed", error=exc.response.get("error") if exc.response else None)
+            log.warning("slack.home_publish_failed", error=slack_error(exc))

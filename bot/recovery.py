@@ -20,6 +20,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 
 from bot.jobs import guarded, start_job
+from bot.slack_client import slack_error
 from bot.targets import Target, deliver, notify_bug
 
 if TYPE_CHECKING:
@@ -82,14 +83,14 @@ async def _tell_gave_up(client: AsyncWebClient, record: TaskRecord, target: Targ
         elif target.response_url:
             await AsyncRespond(response_url=target.response_url)(text=text, response_type="ephemeral")
     except SlackApiError as exc:
-        log.warning("recovery.notice_failed", error=exc.response.get("error") if exc.response is not None else None)
+        log.warning("recovery.notice_failed", error=slack_error(exc))
 
 
 async def _bot_user_id(client: AsyncWebClient) -> str | None:
     try:
         return str((await client.auth_test()).get("user_id") or "") or None
     except SlackApiError as exc:
-        log.warning("work.auth_failed", error=exc.response.get("error") if exc.response is not None else None)
+        log.warning("work.auth_failed", error=slack_error(exc))
         return None
 
 

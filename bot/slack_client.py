@@ -12,7 +12,13 @@ if TYPE_CHECKING:
 
     from agents.metrics import Metrics
 
-__all__ = ["MeteredWebClient"]
+__all__ = ["MeteredWebClient", "slack_error"]
+
+
+def slack_error(exc: SlackApiError) -> str:
+    """Slack's error code for a failed call (``channel_not_found``…), or ``unknown`` when it gave none."""
+    response = exc.response
+    return str(response.get("error", "unknown")) if response is not None else "unknown"
 
 
 class MeteredWebClient(AsyncWebClient):
@@ -27,6 +33,5 @@ class MeteredWebClient(AsyncWebClient):
         try:
             return await super().api_call(api_method, **kwargs)
         except SlackApiError as exc:
-            error = str(exc.response.get("error", "unknown")) if exc.response is not None else "unknown"
-            self._metrics.slack_errors.labels(api_method, error).inc()
+            self._metrics.slack_errors.labels(api_method, slack_error(exc)).inc()
             raise

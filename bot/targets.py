@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.delivery import PrivateDelivery, ThreadDelivery
 from bot.jobs import start_job
 from bot.messages import unexpected_failure
+from bot.slack_client import slack_error
 from bot.threads import shared_files, thread_context, thread_messages
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ async def _post_parent(
             unfurl_media=False,
         )
     except SlackApiError as exc:
-        error = exc.response.get("error") if exc.response is not None else None
+        error = slack_error(exc)
         if error not in _CANNOT_POST:
             raise
         log.info("slack.cannot_post_in_channel", error=error)
@@ -205,4 +206,4 @@ async def _say_resumed(client: AsyncWebClient, channel: str, thread_ts: str, req
             text=f":arrows_counterclockwise: I was restarted while working on this; picking it up (`{request_id}`).",
         )
     except SlackApiError as exc:
-        log.info("slack.resume_notice_failed", error=exc.response.get("error") if exc.response is not None else None)
+        log.info("slack.resume_notice_failed", error=slack_error(exc))

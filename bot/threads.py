@@ -9,6 +9,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.task import ContextMessage, SharedFile
 from bot.markup import to_plain_text
+from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
@@ -48,7 +49,7 @@ async def thread_messages(client: AsyncWebClient, *, channel: str, thread_ts: st
     try:
         response = await client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
     except SlackApiError as exc:
-        log.info("slack.thread_unreadable", error=exc.response.get("error") if exc.response is not None else None)
+        log.info("slack.thread_unreadable", error=slack_error(exc))
         return []
     return list(response.get("messages") or [])
 
