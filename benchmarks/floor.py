@@ -42,6 +42,7 @@ from agents.assembly import shared_redis
 from agents.cputime import CpuClock
 from agents.journal import TaskRecord
 from agents.llm import bedrock_client
+from agents.settings import DEFAULT_MODEL_ID
 from agents.stores import SqliteJournal
 from benchmarks.load import (
     FakeOptions,
@@ -61,7 +62,6 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from types_aiobotocore_bedrock_runtime import BedrockRuntimeClient
 
-MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 QUESTION = "why do ALB 502s happen right after a deploy, and what should we check first?"
 FLOOR_TITLE = "vendor floor: the clients alone, per task (ms of CPU)"
 FLUSH_INTERVAL = 0.5  # seconds between chat.appendStream calls, as bot.delivery
@@ -197,7 +197,7 @@ async def one_task(c: Clients, index: int) -> int:
     thread_ts = str(parent["ts"])
     response = await c.bedrock_clock.run(
         c.bedrock.converse_stream(
-            modelId=MODEL,
+            modelId=DEFAULT_MODEL_ID,
             system=[{"text": "You are an SRE assistant. Be brief."}],
             messages=[{"role": "user", "content": [{"text": QUESTION}]}],
             inferenceConfig={"maxTokens": 2048, "temperature": 0.2},
