@@ -64,6 +64,12 @@ class Metrics:
         self.refused = Counter(
             "orch_admission_refused", "Tasks refused before running, by reason.", ["reason"], registry=r
         )
+        self.rejected_requests = Counter(
+            "orch_slack_requests_rejected",
+            "HTTP requests refused before acting: failed verification (401) or unreadable when verified (400).",
+            ["reason"],
+            registry=r,
+        )
         self.slack_errors = Counter(
             "orch_slack_api_errors", "Slack Web API errors, by method and error.", ["method", "error"], registry=r
         )

@@ -2,6 +2,8 @@
 
 * :func:`assign_request_id` gives every incoming request a ``req-…`` id, in Bolt's context for
   listeners and in structlog's contextvars for every log line.
+* :func:`refuse_foreign_response_urls` answers 400 to a request whose ``response_url`` is not Slack's, so
+  nothing the bot says is ever posted to a host a body names.
 * :func:`drop_redeliveries` answers a redelivered event (same ``event_id``) with 200 and does nothing,
   so Slack stops retrying and the user gets exactly one answer.
 """
@@ -22,8 +24,9 @@ if TYPE_CHECKING:
     from slack_bolt.request.async_request import AsyncBoltRequest
 
     from agents.dedupe import Deduper
+    from bot.verification import SlackHosts
 
-__all__ = ["assign_request_id", "drop_redeliveries"]
+__all__ = ["assign_request_id", "drop_redeliveries", "refuse_foreign_response_urls"]
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +47,26 @@ async def assign_request_id(
         kind=body.get("type") or ("slash_command" if "command" in body else "unknown"),
     )
     return await next()
+
+
+def refuse_foreign_response_urls(hosts: SlackHosts) -> Callable[..., Awaitable[BoltResponse]]:
+    """Middleware that refuses a body naming a ``response_url`` (or ``response_urls``) off Slack's hosts."""
+
+    async def middleware(
+        body: dict[str, Any],
+        next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
+    ) -> BoltResponse:
+        urls: list[object] = [body["response_url"]] if "response_url" in body else []
+        listed = body.get("response_urls")
+        if listed is not None:
+            entries = listed if isinstance(listed, list) else [listed]
+            urls += [entry.get("response_url") if isinstance(entry, dict) else entry for entry in entries]
+        if not all(hosts.allows(url) for url in urls):
+            log.warning("request.foreign_response_url_refused")
+            return BoltResponse(status=400, body="")
+        return await next()
+
+    return middleware
 
 
 def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]]:

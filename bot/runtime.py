@@ -23,6 +23,7 @@ from bot.app import build_app
 from bot.files import SlackFiles
 from bot.health import SlackProbe
 from bot.slack_client import MeteredWebClient
+from bot.verification import SlackHosts
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from agents.orchestrator import Orchestrator
-    from agents.settings import Mode, Settings
+    from agents.settings import Settings
 
 __all__ = ["Runtime", "open_runtime"]
 
@@ -47,7 +48,7 @@ class Runtime:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]:
+async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
     """Open the Slack client and the core, build the app; on exit, drain running tasks, then close."""
     slack = settings.slack
     metrics = Metrics()
@@ -69,9 +70,8 @@ async def open_runtime(settings: Settings, mode: Mode) -> AsyncIterator[Runtime]
             app = build_app(
                 orchestrator,
                 client,
-                signing_secret=slack.signing_secret,
                 region=settings.bedrock.region,
-                mode="http" if mode == "http" else "socket",  # a worker's app is never served
+                slack_hosts=SlackHosts(slack.api_url),
                 slack_probe=slack_probe,
             )
             yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe)

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 import structlog
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from agents.metrics import CONTENT_TYPE_LATEST
+from bot.endpoint import SlackEndpoint
 from bot.health import app_version
 from bot.recovery import Work, start_work
 from bot.runtime import Runtime, open_runtime
@@ -40,14 +40,6 @@ log = structlog.get_logger(__name__)
 SOCKET_DOWN_GRACE = 30.0
 
 
-def _kind(body: dict[str, object]) -> str:
-    if "command" in body:
-        return "command"
-    if body.get("type") == "event_callback":
-        return "event"
-    return "other"
-
-
 def web_app(
     runtime: Runtime, *, slack: bool = True, extra_ready: Callable[[], str | None] | None = None
 ) -> web.Application:
@@ -56,13 +48,6 @@ def web_app(
     ``extra_ready`` returns why the process is not ready (``None`` when it is), for checks only the
     caller knows about, such as the Socket Mode connection.
     """
-
-    async def slack_events(request: web.Request) -> web.Response:
-        started = time.perf_counter()
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await runtime.app.async_dispatch(bolt_request)
-        runtime.orchestrator.metrics.ack_seconds.labels(_kind(bolt_request.body)).observe(time.perf_counter() - started)
-        return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
         orchestrator = runtime.orchestrator
@@ -94,7 +79,8 @@ def web_app(
 
     application = web.Application(client_max_size=2 * 1024 * 1024)
     if slack:
-        application.router.add_post("/slack/events", slack_events)
+        endpoint = SlackEndpoint(runtime.app, runtime.settings.slack.signing_secret, runtime.orchestrator.metrics)
+        application.router.add_post("/slack/events", endpoint.handle)
     application.router.add_get("/healthz", healthz)
     application.router.add_get("/readyz", readyz)
     application.router.add_get("/metrics", metrics)
@@ -140,7 +126,7 @@ async def _serve(application: web.Application, host: str, port: int) -> tuple[we
 async def run_http(settings: Settings, *, host: str, port: int, work: bool = True) -> None:
     """Serve Slack over HTTP until a signal arrives; without ``work``, only ack and queue tasks."""
     stop = _stop_on_signals()
-    async with open_runtime(settings, "http") as runtime:
+    async with open_runtime(settings) as runtime:
         runner, site = await _serve(web_app(runtime), host, port)
         running = await _start_work(runtime, work=work)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
@@ -186,7 +172,7 @@ async def run_socket(
 ) -> None:
     """Serve Slack over Socket Mode until a signal arrives; probes and metrics on ``ORCH_METRICS_PORT``."""
     stop = _stop_on_signals()
-    async with open_runtime(settings, "socket") as runtime:
+    async with open_runtime(settings) as runtime:
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
@@ -222,7 +208,7 @@ async def run_worker(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         # On a host shared with the ingress, the ack path (3 s deadline) gets the CPU first.
         os.nice(settings.orch_worker_nice)
     stop = _stop_on_signals()
-    async with open_runtime(settings, "worker") as runtime:
+    async with open_runtime(settings) as runtime:
         running = await _start_work(runtime)
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
         if settings.orch_metrics_port:
