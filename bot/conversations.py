@@ -61,6 +61,11 @@ class _Conversations:
     ) -> None:
         orchestrator = self._orchestrator
         request_id: str = context["request_id"]
+        # Overlapping subscriptions deliver one message under two event_ids; the client's id is the same.
+        message_id = event.get("client_msg_id")
+        if message_id and not await orchestrator.deduper.first_sighting(f"{context.team_id}:msg:{message_id}"):
+            log.info("event.duplicate_message_ignored", event_type=event.get("type"))
+            return
         channel: str = event["channel"]
         user: str = event.get("user") or "unknown"
         in_thread: str | None = event.get("thread_ts")

@@ -147,6 +147,22 @@ async def test_retried_event_is_answered_once(bot: BotProcess, slack: FakeSlack,
     assert len(bedrock.answer_calls()) == before + 1
 
 
+async def test_one_message_under_two_event_ids_is_answered_once(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """Overlapping subscriptions deliver a message twice (new event_id, same client_msg_id): one answer."""
+    channel = unique("C")
+    mention = slack.seed_message(channel, "<@UBOT> how many tasks are running?")
+    event = app_mention_event(text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"])
+    before = len(bedrock.answer_calls())
+    acks = [await bot.event(event, event_id=unique("Ev")), await bot.event(event, event_id=unique("Ev"))]
+    assert [ack.status for ack in acks] == [200, 200]
+    await final_text(slack, channel)
+    await asyncio.sleep(0.3)
+    assert len([c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]) == 1
+    assert len(bedrock.answer_calls()) == before + 1
+
+
 async def test_retry_whose_first_delivery_was_lost_is_still_answered(bot: BotProcess, slack: FakeSlack) -> None:
     """A delivery marked as retry 1 whose original never arrived is the first sighting: it is answered."""
     channel = unique("C")
