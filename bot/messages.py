@@ -32,6 +32,10 @@ def _seconds(n: int) -> str:
     return f"{n} second{'s' if n != 1 else ''}"
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 def describe_failure(error: TaskError, *, region: str = "") -> tuple[str, str]:
     """``(what happened, what to do)`` for ``error``."""
     if isinstance(error, LLMError):
@@ -74,7 +78,7 @@ def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
     if isinstance(error, LLMUnavailable):
         what = "busy (throttling requests)" if error.throttled else "not answering"
         return (
-            f"Amazon Bedrock is {what}; I tried {error.attempts} times.",
+            f"Amazon Bedrock is {what}; I tried {_times(error.attempts)}.",
             ("Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas and `/orch-health`."),
         )
     if isinstance(error, LLMAccessDenied):
