@@ -8,6 +8,7 @@ rejected rich message is retried as plain text, so an answer is not lost to a fo
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer, wor
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from agents.events import TaskEvent
 
 __all__ = ["PrivateDelivery", "ThreadDelivery"]
+
+_DEFAULT_RETRY_AFTER = 1.0  # also the shortest wait: Slack's own Retry-After is whole seconds
 
 log = structlog.get_logger(__name__)
 _PLAIN_LIMIT = 3_500
@@ -58,7 +61,8 @@ class ThreadDelivery:
     request ID) the placeholder is posted only when there is progress to show. The answer streams
     with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
     ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
-    expires mid-answer, the streamed message is finished with ``chat.update``.
+    expires mid-answer, the streamed message is finished with ``chat.update``. The final message waits
+    out Slack's rate limits (``answer_patience``), then goes to the requester privately.
     """
 
     def __init__(
@@ -73,7 +77,9 @@ class ThreadDelivery:
         assistant_status: bool = False,
         placeholder: bool = True,
         flush_interval: float = 0.5,
+        answer_patience: float = 120.0,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._channel = channel
@@ -83,7 +89,9 @@ class ThreadDelivery:
         self._assistant_status = assistant_status
         self._placeholder = placeholder
         self._flush_interval = flush_interval
+        self._answer_patience = answer_patience
         self._clock = clock
+        self._sleep = sleep
         self._placeholder_ts: str | None = None
         self._progress: list[str] = []
         self._stream = _StreamState()
@@ -284,18 +292,60 @@ class ThreadDelivery:
     # -- whole messages ---------------------------------------------------------------------------
 
     async def _final(self, text: str, blocks: list[dict[str, Any]], *, request_id: str) -> None:
+        """Post the final message; a final answer outlives Slack's rate limits and formatting complaints.
+
+        Rate limited past the SDK's own retries, it waits as Slack's ``Retry-After`` says, for up to
+        ``answer_patience`` seconds; rejected as formatted, it is sent as plain text; if the thread still
+        cannot take it, the requester gets it privately (ephemeral, then a DM) rather than not at all.
+        """
+        plain = _plain_text(text, blocks)
         try:
-            await self._send(text=text, blocks=blocks)
+            await self._send_patiently(text=text, blocks=blocks)
         except SlackApiError as exc:
-            log.warning("slack.answer_rejected", error=slack_error(exc))
-            plain = blocks[0].get("text", text)
-            plain = plain if isinstance(plain, str) else plain.get("text", text)
-            if len(plain) > _PLAIN_LIMIT:
-                plain = plain[:_PLAIN_LIMIT] + "…"
+            error = slack_error(exc)
+            log.warning("slack.answer_rejected", error=error)
+            if error == "ratelimited":
+                await self._tell_privately(plain, request_id, why="Slack is rate-limiting this thread")
+                return
+        else:
+            return
+        try:
+            await self._send_patiently(text=f"{plain}\n\nRequest ID: `{request_id}`", blocks=None)
+        except SlackApiError as again:
+            log.warning("slack.plain_answer_rejected", error=slack_error(again))
+            await self._tell_privately(plain, request_id, why="Slack would not take it in the thread")
+
+    async def _send_patiently(self, *, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        give_up = self._clock() + self._answer_patience
+        while True:
             try:
-                await self._send(text=f"{plain}\n\nRequest ID: `{request_id}`", blocks=None)
-            except SlackApiError as again:
-                log.error("slack.answer_lost", error=slack_error(again))  # noqa: TRY400 - no tracebacks in logs
+                await self._send(text=text, blocks=blocks)
+            except SlackApiError as exc:
+                wait = _retry_after(exc)
+                if wait is None or self._clock() + wait > give_up:
+                    raise
+                log.info("slack.answer_rate_limited", retry_after=wait)
+                await self._sleep(wait)
+            else:
+                return
+
+    async def _tell_privately(self, plain: str, request_id: str, *, why: str) -> None:
+        text = (
+            f"I couldn't post my answer in the thread ({why}), so here it is:\n\n{plain}\n\nRequest ID: `{request_id}`"
+        )
+        _, user = self._recipient
+        try:
+            await self._client.chat_postEphemeral(
+                channel=self._channel, user=user, thread_ts=self._thread_ts, text=text
+            )
+        except SlackApiError as exc:
+            log.warning("slack.private_answer_failed", surface="ephemeral", error=slack_error(exc))
+        else:
+            return
+        try:
+            await self._client.chat_postMessage(channel=user, text=text)
+        except SlackApiError as exc:
+            log.error("slack.answer_lost", error=slack_error(exc))  # noqa: TRY400 - no tracebacks in logs
 
     async def _send(self, *, text: str, blocks: list[dict[str, Any]] | None) -> None:
         if self._placeholder_ts is not None:
@@ -331,6 +381,29 @@ class ThreadDelivery:
                 thread_ts=self._thread_ts,
                 text=f"I couldn't attach the full answer ({slack_error(exc)}). Request ID: `{request_id}`",
             )
+
+
+def _plain_text(text: str, blocks: list[dict[str, Any]]) -> str:
+    """The message as plain text: its first block's text (the answer), else the fallback text, bounded."""
+    plain: object = blocks[0].get("text", text) if blocks else text
+    if isinstance(plain, dict):
+        plain = plain.get("text", text)
+    plain = plain if isinstance(plain, str) else text
+    return plain[:_PLAIN_LIMIT] + "…" if len(plain) > _PLAIN_LIMIT else plain
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait for a ``ratelimited`` answer (``None`` for any other error)."""
+    if slack_error(exc) != "ratelimited":
+        return None
+    headers = getattr(exc.response, "headers", None) or {}
+    for name, value in headers.items():
+        if name.lower() == "retry-after":
+            try:
+                return max(_DEFAULT_RETRY_AFTER, float(value[0] if isinstance(value, list) else value))
+            except (TypeError, ValueError):
+                break
+    return _DEFAULT_RETRY_AFTER
 
 
 class PrivateDelivery:
