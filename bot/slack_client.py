@@ -16,9 +16,17 @@ __all__ = ["MeteredWebClient", "slack_error"]
 
 
 def slack_error(exc: SlackApiError) -> str:
-    """Slack's error code for a failed call (``channel_not_found``…), or ``unknown`` when it gave none."""
+    """Slack's error code for a failed call (``channel_not_found``…); ``http_<status>`` or ``unknown`` without one.
+
+    The SDK puts a raw HTTP response (or a response whose data is text) in ``exc.response`` when the
+    body was not Slack's JSON, such as a proxy's 502 page: that must degrade an answer, never crash it.
+    """
     response = exc.response
-    return str(response.get("error", "unknown")) if response is not None else "unknown"
+    data = getattr(response, "data", None)
+    if isinstance(data, dict):
+        return str(data.get("error") or "unknown")
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return f"http_{status}" if isinstance(status, int) else "unknown"
 
 
 class MeteredWebClient(AsyncWebClient):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+import pytest
+
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
 from tests.fakes.slack import app_mention_event, dm_message_event
@@ -52,6 +54,31 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     assert sent.endswith("what should we check first?")
     assert sent.count("what should we check first?") == 1
     assert "echo:" in update
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type"),
+    [(405, "text/plain"), (502, "application/json"), (502, "text/html")],
+    ids=["405-text", "502-mislabelled-json", "502-html"],
+)
+async def test_a_thread_slack_answers_with_a_proxy_page_is_answered_without_context(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock, status: int, content_type: str
+) -> None:
+    """conversations.replies answering an HTML error page degrades the answer (no context), never crashes it."""
+    channel = unique("C")
+    parent = slack.seed_message(channel, "the parent nobody can read", user="U0ANA")
+    mention = slack.seed_message(channel, "<@UBOT> still there?", user="U0ANA", thread_ts=parent["ts"])
+    # Three times: the SDK's server-error handler retries a 5xx twice before giving up.
+    page = "Method Not Allowed" if status == 405 else "<html><body>502 Bad Gateway</body></html>"
+    slack.fail_next_with_page("conversations.replies", status=status, page=page, content_type=content_type, times=3)
+    await bot.event(
+        app_mention_event(text=mention["text"], user="U0ANA", channel=channel, ts=mention["ts"], thread_ts=parent["ts"])
+    )
+    update = await final_text(slack, channel, timeout=20)
+    assert "echo: still there?" in update
+    assert "Something went wrong" not in update
+    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
+    assert "thread_context" not in sent
 
 
 async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:

@@ -145,6 +145,8 @@ class _Injection:
     status: int
     retry_after: int | None
     remaining: int
+    raw_body: str | None = None  # a non-JSON answer (a proxy's error page) instead of Slack's JSON
+    content_type: str = "text/html"
 
 
 @dataclass
@@ -357,6 +359,13 @@ class FakeSlack:
         """Answer the next ``times`` calls to ``method`` with ``{"ok": false, "error": error}``."""
         self._injections.setdefault(method, deque()).append(_Injection(error, status, None, times))
 
+    def fail_next_with_page(
+        self, method: str, *, status: int, page: str, content_type: str = "text/html", times: int = 1
+    ) -> None:
+        """Answer the next ``times`` calls to ``method`` with a non-JSON page, as a proxy in front of Slack does."""
+        injection = _Injection(f"http_{status}", status, None, times, page, content_type)
+        self._injections.setdefault(method, deque()).append(injection)
+
     def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         """Answer the next ``times`` calls to ``method`` with HTTP 429, ``Retry-After``, ``ratelimited``."""
         self._injections.setdefault(method, deque()).append(_Injection("ratelimited", 429, retry_after, times))
@@ -376,6 +385,8 @@ class FakeSlack:
             queue.popleft()
         headers = {"Retry-After": str(injection.retry_after)} if injection.retry_after is not None else {}
         call.response = {"ok": False, "error": injection.error}
+        if injection.raw_body is not None:
+            return web.Response(status=injection.status, text=injection.raw_body, content_type=injection.content_type)
         return _json_response(call.response, status=injection.status, headers=headers)
 
     # ------------------------------------------------------------------ messages and threads
