@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 import structlog
 from slack_sdk.errors import SlackApiError
@@ -20,16 +20,32 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from agents.journal import TaskRecord
+    from agents.journal import Status, TaskRecord
     from agents.orchestrator import Orchestrator
     from bot.health import SlackProbe
 
-__all__ = ["history_blocks", "home_view", "is_admin", "register_home"]
+__all__ = ["history_blocks", "home_view", "is_admin", "register_home", "status_icon"]
 
 log = structlog.get_logger(__name__)
-_STATUS = {"running": ":hourglass_flowing_sand:", "succeeded": ":white_check_mark:", "failed": ":x:"}
 _WEEK = 7 * 24 * 3600
 _PREVIEW = 80
+
+
+def status_icon(status: Status) -> str:
+    """The emoji for a task's status; mypy checks every status has one."""
+    match status:
+        case "queued":
+            return ":inbox_tray:"
+        case "running":
+            return ":hourglass_flowing_sand:"
+        case "succeeded":
+            return ":white_check_mark:"
+        case "failed":
+            return ":x:"
+        case "interrupted":
+            return ":double_vertical_bar:"
+        case _:
+            assert_never(status)
 
 
 def _line(record: TaskRecord, *, show_user: bool) -> str:
@@ -39,7 +55,7 @@ def _line(record: TaskRecord, *, show_user: bool) -> str:
     error = f" · `{record.error_code}`" if record.error_code else ""
     text = record.text if len(record.text) <= _PREVIEW else record.text[: _PREVIEW - 1] + "…"
     return (
-        f"{_STATUS[record.status]} {who}{when} · `{record.agent or '—'}` · {took}{error} · `{record.request_id}`\n"
+        f"{status_icon(record.status)} {who}{when} · `{record.agent or '—'}` · {took}{error} · `{record.request_id}`\n"
         f"      _{text}_"
     )
 
