@@ -228,6 +228,8 @@ def _user_turn(task: Task) -> str:
     The caller redacts the result: people paste tokens into threads too.
     """
     parts: list[str] = []
+    if task.origin.viewing_channel_id:  # an id checked against Slack's id pattern, not free text
+        parts.append(f"(The person is looking at Slack channel {task.origin.viewing_channel_id} as they ask.)")
     if task.context:
         lines = [f"[{message.author}] {message.text}" for message in task.context]
         context = "\n".join(lines).replace("</thread_context>", "</ thread_context>")

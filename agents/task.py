@@ -71,6 +71,8 @@ class Origin(BaseModel):
     channel_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     thread_id: str | None = None
     surface: Literal["command", "mention", "dm", "assistant", "console"]
+    #: The channel the person was looking at when they asked (the agent pane's context), if known.
+    viewing_channel_id: Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9]{2,20}$")] | None = None
 
     @property
     def user_key(self) -> str:

@@ -13,6 +13,7 @@ from bot.conversations import register_conversations
 from bot.home import register_home
 from bot.messages import unexpected_failure
 from bot.middleware import assign_request_id, drop_redeliveries, refuse_foreign_response_urls
+from bot.viewing import ViewingContext
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncBoltContext, AsyncRespond
@@ -51,8 +52,9 @@ def build_app(
     app.use(refuse_foreign_response_urls(slack_hosts))
     app.use(drop_redeliveries(orchestrator.deduper))
     register_commands(app, orchestrator, region=region, slack_probe=slack_probe)
-    register_conversations(app, orchestrator, region=region)
-    register_home(app, orchestrator, slack_probe=slack_probe)
+    viewing = ViewingContext()
+    register_conversations(app, orchestrator, viewing, region=region)
+    register_home(app, orchestrator, viewing, slack_probe=slack_probe)
 
     @app.error
     async def on_error(

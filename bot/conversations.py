@@ -25,8 +25,9 @@ if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
     from agents.orchestrator import Orchestrator
+    from bot.viewing import ViewingContext
 
-__all__ = ["register_conversations"]
+__all__ = ["register_conversations", "suggest_prompts"]
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +47,9 @@ SUGGESTED_PROMPTS = (
 class _Conversations:
     """Turns a message that addresses the bot into a task answered in its thread."""
 
-    def __init__(self, orchestrator: Orchestrator, *, region: str) -> None:
+    def __init__(self, orchestrator: Orchestrator, viewing: ViewingContext, *, region: str) -> None:
         self._orchestrator = orchestrator
+        self._viewing = viewing
         self._region = region
 
     async def handle(
@@ -70,12 +72,14 @@ class _Conversations:
         user: str = event.get("user") or "unknown"
         in_thread: str | None = event.get("thread_ts")
         thread_ts: str = in_thread or event["ts"]
+        workspace = context.team_id or event.get("team") or "unknown"
         origin = Origin(
-            workspace_id=context.team_id or event.get("team") or "unknown",
+            workspace_id=workspace,
             user_id=user,
             channel_id=channel,
             thread_id=thread_ts,
             surface="dm" if is_dm else "mention",
+            viewing_channel_id=self._viewing.channel(workspace, user) if is_dm else None,
         )
 
         async def tell(text: str, blocks: list[dict[str, Any]]) -> None:
@@ -116,9 +120,19 @@ class _Conversations:
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent, in_thread=bool(in_thread))
 
 
-def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region: str) -> None:
-    """Attach the mention, DM and assistant listeners to ``app``."""
-    conversations = _Conversations(orchestrator, region=region)
+async def suggest_prompts(client: AsyncWebClient, *, channel: str, thread_ts: str | None = None) -> None:
+    """Offer the suggested prompts in the pane: per DM under ``agent_view`` (no ``thread_ts``), per thread before."""
+    try:
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel, thread_ts=thread_ts, title="Try one of these", prompts=list(SUGGESTED_PROMPTS)
+        )
+    except SlackApiError as exc:
+        log.info("slack.prompts_failed", error=slack_error(exc))
+
+
+def register_conversations(app: AsyncApp, orchestrator: Orchestrator, viewing: ViewingContext, *, region: str) -> None:
+    """Attach the mention, DM and agent-pane listeners to ``app``."""
+    conversations = _Conversations(orchestrator, viewing, region=region)
 
     @app.event("app_mention")
     async def on_mention(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
@@ -132,18 +146,25 @@ def register_conversations(app: AsyncApp, orchestrator: Orchestrator, *, region:
             return
         await conversations.handle(event, context, client, is_dm=True, text=event.get("text", ""))
 
+    @app.event("app_context_changed")
+    async def on_context_changed(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        # agent_view: the person moved to another channel with the pane open.
+        viewing.saw(context.team_id or "", str(event.get("user") or ""), event.get("context"))
+
+    # The older assistant_view experience, kept for installs made from an earlier manifest.
     @app.event("assistant_thread_started")
-    async def on_assistant_thread_started(event: dict[str, Any], client: AsyncWebClient) -> None:
-        thread = event.get("assistant_thread", {})
+    async def on_assistant_thread_started(
+        event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient
+    ) -> None:
+        thread = event.get("assistant_thread")
+        thread = thread if isinstance(thread, dict) else {}
         channel, thread_ts = thread.get("channel_id"), thread.get("thread_ts")
-        if not channel or not thread_ts:
-            return
-        try:
-            await client.assistant_threads_setSuggestedPrompts(
-                channel_id=channel,
-                thread_ts=thread_ts,
-                title="Try one of these",
-                prompts=list(SUGGESTED_PROMPTS),
-            )
-        except SlackApiError as exc:
-            log.info("slack.prompts_failed", error=slack_error(exc))
+        viewing.saw(context.team_id or "", str(thread.get("user_id") or ""), thread.get("context"))
+        if isinstance(channel, str) and channel and isinstance(thread_ts, str) and thread_ts:
+            await suggest_prompts(client, channel=channel, thread_ts=thread_ts)
+
+    @app.event("assistant_thread_context_changed")
+    async def on_assistant_context_changed(event: dict[str, Any], context: AsyncBoltContext) -> None:
+        thread = event.get("assistant_thread")
+        thread = thread if isinstance(thread, dict) else {}
+        viewing.saw(context.team_id or "", str(thread.get("user_id") or ""), thread.get("context"))

@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from agents.errors import ConfigError, LLMError
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, bedrock_client
 from agents.settings import detect_mode, load_settings
+from bot.scopes import BOT_SCOPES
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
@@ -29,23 +30,7 @@ if TYPE_CHECKING:
 
     from agents.settings import Mode, Settings
 
-__all__ = ["REQUIRED_SCOPES", "run_doctor"]
-
-# The bot scopes manifest.yml asks for (a test keeps the two lists equal).
-REQUIRED_SCOPES = frozenset(
-    {
-        "app_mentions:read",
-        "assistant:write",
-        "channels:history",
-        "chat:write",
-        "commands",
-        "files:read",
-        "files:write",
-        "groups:history",
-        "im:history",
-        "users:read",
-    }
-)
+__all__ = ["run_doctor"]
 
 Verdict = Literal["ok", "fail", "warn"]
 _MARK = {"ok": "✓", "fail": "✗", "warn": "!"}
@@ -171,18 +156,18 @@ class Doctor:
                 return
             self.report(Finding("Slack bot token", "ok", f"{response.get('team')} as @{response.get('user')}"))
             granted = {s.strip() for s in (response.headers.get("x-oauth-scopes") or "").split(",") if s.strip()}
-            missing = sorted(REQUIRED_SCOPES - granted)
-            if missing:
+            missing = [scope for scope in BOT_SCOPES if scope.name not in granted]
+            for scope in missing:
                 self.report(
                     Finding(
-                        "Slack scopes",
+                        f"Slack scope {scope.name}",
                         "fail",
-                        "missing " + ", ".join(missing),
-                        "add them under OAuth & Permissions (or recreate the app from manifest.yml) and reinstall",
+                        f"missing: {', '.join(scope.needed_by)} will fail ({scope.why})",
+                        "add it under OAuth & Permissions (or recreate the app from manifest.yml) and reinstall",
                     )
                 )
-            else:
-                self.report(Finding("Slack scopes", "ok", f"all {len(REQUIRED_SCOPES)} the manifest asks for"))
+            if not missing:
+                self.report(Finding("Slack scopes", "ok", f"all {len(BOT_SCOPES)} the manifest asks for"))
             if mode == "socket":
                 await self._app_token(slack.app_token, slack.api_url, session)
             else:

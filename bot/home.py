@@ -14,6 +14,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.health import overall
+from bot.conversations import suggest_prompts
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from agents.journal import Status, TaskRecord
     from agents.orchestrator import Orchestrator
     from bot.health import SlackProbe
+    from bot.viewing import ViewingContext
 
 __all__ = ["history_blocks", "home_view", "is_admin", "register_home", "status_icon"]
 
@@ -124,14 +126,23 @@ async def home_view(
     }
 
 
-def register_home(app: AsyncApp, orchestrator: Orchestrator, *, slack_probe: SlackProbe) -> None:
-    """Publish the Home tab whenever someone opens it."""
+def register_home(
+    app: AsyncApp, orchestrator: Orchestrator, viewing: ViewingContext, *, slack_probe: SlackProbe
+) -> None:
+    """Publish the Home tab whenever someone opens it; offer prompts when they open the Messages tab."""
 
     @app.event("app_home_opened")
     async def on_home_opened(event: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        if event.get("tab") != "home":
-            return  # the Messages tab is the assistant pane, handled with the conversations
         user_id = str(event.get("user") or "")
+        if event.get("tab") == "messages":
+            # The agent pane (agent_view): prompts are set per DM, without a thread_ts, which would fail silently.
+            viewing.saw(context.team_id or "", user_id, event.get("context"))
+            channel = event.get("channel")
+            if isinstance(channel, str) and channel:
+                await suggest_prompts(client, channel=channel)
+            return
+        if event.get("tab") != "home":
+            return
         view = await home_view(orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id)
         try:
             await client.views_publish(user_id=user_id, view=view)

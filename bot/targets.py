@@ -140,7 +140,9 @@ async def deliver(
     if resumed:
         await _say_resumed(client, target.channel, target.thread_ts, task.request_id)
     if target.asked_in_thread and not task.context:
-        raw = await thread_messages(client, channel=target.channel, thread_ts=target.thread_ts)
+        raw, unreadable = await thread_messages(client, channel=target.channel, thread_ts=target.thread_ts)
+        if unreadable is not None:
+            await _say_thread_unreadable(client, target, task, unreadable)
         history = thread_context(raw, exclude_ts=target.message_ts or "", bot_user_id=bot_user_id)
         task = task.model_copy(update={"context": history, "files": shared_files(raw) or task.files})
     delivery = ThreadDelivery(
@@ -196,6 +198,23 @@ async def _post_parent(
     # Stored by the run's first journal write, which follows at once: deliver runs the task next.
     record = await orchestrator.retarget(task.request_id, target.to_json(), record=record)
     return target, record
+
+
+async def _say_thread_unreadable(client: AsyncWebClient, target: Target, task: Task, error: str) -> None:
+    """Tell the asker, privately, that the answer cannot take the thread so far into account, and why."""
+    if error == "missing_scope":
+        why = "I don't have permission to read this conversation's history (an admin can add it from manifest.yml)"
+    else:
+        why = f"Slack would not give me this thread ({error})"
+    try:
+        await client.chat_postEphemeral(
+            channel=target.channel,
+            user=task.origin.user_id,
+            thread_ts=target.thread_ts,
+            text=f"{why}, so I'm answering from your message alone. Request ID: `{task.request_id}`",
+        )
+    except SlackApiError as exc:
+        log.info("slack.unreadable_notice_failed", error=slack_error(exc))
 
 
 async def _say_resumed(client: AsyncWebClient, channel: str, thread_ts: str, request_id: str) -> None:

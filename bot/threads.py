@@ -44,14 +44,17 @@ def shared_files(messages: list[dict[str, Any]]) -> tuple[SharedFile, ...]:
     return tuple(unique.values())[-ContextWindow.max_files :]
 
 
-async def thread_messages(client: AsyncWebClient, *, channel: str, thread_ts: str) -> list[dict[str, Any]]:
-    """The thread's messages, oldest first (empty when the bot may not read it)."""
+async def thread_messages(
+    client: AsyncWebClient, *, channel: str, thread_ts: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The thread's messages, oldest first, and Slack's error code when the bot may not read it."""
     try:
         response = await client.conversations_replies(channel=channel, ts=thread_ts, limit=100)
     except SlackApiError as exc:
-        log.info("slack.thread_unreadable", error=slack_error(exc))
-        return []
-    return list(response.get("messages") or [])
+        error = slack_error(exc)
+        log.info("slack.thread_unreadable", error=error)
+        return [], error
+    return list(response.get("messages") or []), None
 
 
 def thread_context(

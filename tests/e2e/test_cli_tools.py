@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from bot.doctor import REQUIRED_SCOPES
+from bot.scopes import scope_names
 from tests.e2e.harness import ORCH_BOT, bot_env
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ async def run(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int,
 def test_doctor_checks_exactly_the_scopes_the_manifest_asks_for() -> None:
     """The scope list doctor verifies is the manifest's, so the two cannot drift apart."""
     manifest = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text())
-    assert set(manifest["oauth_config"]["scopes"]["bot"]) == REQUIRED_SCOPES
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == scope_names()
 
 
 async def test_doctor_passes_against_working_services(slack: FakeSlack, bedrock: FakeBedrock, moto_url: str) -> None:
@@ -85,6 +85,21 @@ async def test_doctor_reports_a_missing_token_with_its_fix(slack: FakeSlack, bed
     assert code == 1
     assert "✗ Setting SLACK_BOT_TOKEN" in out
     assert "Bot User OAuth Token" in out
+
+
+async def test_doctor_names_a_missing_scope_and_what_it_breaks(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str
+) -> None:
+    """A token without mpim:history: ✗ naming the scope and the method that will fail; exit code 1."""
+    env = bot_env(slack_api_url=slack.base_url, bedrock_url=bedrock.endpoint_url, aws_url=moto_url)
+    slack.scopes.discard("mpim:history")
+    try:
+        code, out, _ = await run("doctor", env=env)
+    finally:
+        slack.scopes.add("mpim:history")
+    assert code == 1
+    assert re.search(r"^ ✗ Slack scope mpim:history\s+missing: conversations.replies will fail", out, re.MULTILINE), out
+    assert "✓ Slack scopes" not in out
 
 
 async def test_doctor_reports_a_revoked_token(slack: FakeSlack, bedrock: FakeBedrock, moto_url: str) -> None:

@@ -36,6 +36,8 @@ from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
 
+from bot.scopes import HISTORY_SCOPE_BY_CHANNEL_TYPE, method_scopes, scope_names
+
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
@@ -57,25 +59,13 @@ __all__ = [
 #: The app id the fake reports in Socket Mode's hello and in built envelopes.
 APP_ID = "A0TEST"
 
-#: Scopes the fake's tokens claim (``X-OAuth-Scopes``): what orch-bot's manifest requests.
-_SCOPE_LIST = (
-    "app_mentions:read",
-    "assistant:write",
-    "channels:history",
-    "channels:read",
-    "chat:write",
-    "commands",
-    "files:read",
-    "files:write",
-    "groups:history",
-    "im:history",
-    "im:read",
-    "im:write",
-    "mpim:history",
-    "reactions:write",
-    "users:read",
-)
-SCOPES = ",".join(_SCOPE_LIST)
+#: Scopes the fake's bot token has by default: exactly what orch-bot's manifest asks for (the one list).
+SCOPES = ",".join(sorted(scope_names()))
+
+#: Scopes of methods the fake serves that orch does not call (so they are not in its list).
+_OTHER_METHOD_SCOPES = {
+    "conversations.info": frozenset({"channels:read", "groups:read", "im:read", "mpim:read"}),
+}
 
 # Block Kit and message limits, as Slack documents and enforces them.
 MAX_BLOCKS = 50
@@ -181,6 +171,14 @@ class FakeSlack:
         self.bot_id = bot_id
 
         self.calls: list[SlackCall] = []
+        #: The bot token's scopes: a method whose scope is missing answers ``missing_scope``, as Slack does.
+        self.scopes: set[str] = set(scope_names())
+        #: Which agent pane the app has: ``agent_view`` (new apps) or ``assistant_view`` (older installs).
+        self.experience = "agent_view"
+        #: Suggested prompts a person actually sees, by DM channel (agent_view) or ``channel:thread_ts``.
+        self.suggested_prompts: dict[str, list[dict[str, str]]] = {}
+        #: Conversation types that are not what the id says (``D…`` is an ``im``, anything else a ``channel``).
+        self.channel_types: dict[str, str] = {}
         #: Channels the bot is not a member of: posting there answers ``not_in_channel``.
         self.not_in_channel: set[str] = set()
         #: ``(channel, thread_ts)`` -> messages, parent first; top-level posts start their own thread.
@@ -227,7 +225,7 @@ class FakeSlack:
             "conversations.replies": self._conversations_replies,
             "conversations.info": self._conversations_info,
             "assistant.threads.setStatus": _ok,
-            "assistant.threads.setSuggestedPrompts": _ok,
+            "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "assistant.threads.setTitle": _ok,
             "files.getUploadURLExternal": self._files_get_upload_url_external,
             "files.completeUploadExternal": self._files_complete_upload_external,
@@ -541,7 +539,7 @@ class FakeSlack:
             return injected
         body = self._dispatch(method, args, token, valid=valid)
         call.response = body
-        return _json_response(body)
+        return _json_response(body, scopes=",".join(sorted(self.scopes)))
 
     def _dispatch(self, method: str, args: dict[str, Any], token: str | None, *, valid: bool) -> dict[str, Any]:
         handler = self._handlers.get(method)
@@ -552,10 +550,22 @@ class FakeSlack:
         auth_error = self._auth_error(method, token)
         if auth_error is not None:
             return {"ok": False, "error": auth_error}
+        if token == self.bot_token:
+            needed = self._needed_scopes(method, args)
+            if needed and not needed & self.scopes:
+                provided = ",".join(sorted(self.scopes))
+                return {"ok": False, "error": "missing_scope", "needed": ",".join(sorted(needed)), "provided": provided}
         try:
             return handler(args)
         except _SlackError as exc:
             return exc.body()
+
+    def _needed_scopes(self, method: str, args: dict[str, Any]) -> frozenset[str]:
+        if method == "conversations.replies":
+            channel = str(args.get("channel") or "")
+            kind = self.channel_types.get(channel) or ("im" if channel.startswith("D") else "channel")
+            return frozenset({HISTORY_SCOPE_BY_CHANNEL_TYPE[kind]})
+        return method_scopes(method) or _OTHER_METHOD_SCOPES.get(method, frozenset())
 
     def _auth_error(self, method: str, token: str | None) -> str | None:
         if not token:
@@ -725,6 +735,24 @@ class FakeSlack:
         if (channel, ts) not in self._streaming:
             raise _SlackError("message_not_in_streaming_state")
         return channel, ts, self._find_message(channel, ts)
+
+    def _set_suggested_prompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel_id") or "")
+        if not channel:
+            raise _SlackError("invalid_arguments")
+        prompts = args.get("prompts")
+        if not isinstance(prompts, list) or not prompts:
+            raise _SlackError("invalid_arguments")
+        thread_ts = args.get("thread_ts")
+        if self.experience == "agent_view":
+            # Slack's docs: under agent_view a thread_ts makes the call fail silently (ok, nothing shown).
+            if not thread_ts:
+                self.suggested_prompts[channel] = prompts
+        elif thread_ts:
+            self.suggested_prompts[f"{channel}:{thread_ts}"] = prompts
+        else:
+            raise _SlackError("invalid_arguments")
+        return {"ok": True}
 
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._require_channel(args)
@@ -980,8 +1008,10 @@ def _ok(_args: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}
 
 
-def _json_response(body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response(body, status=status, headers={"X-OAuth-Scopes": SCOPES, **(headers or {})})
+def _json_response(
+    body: dict[str, Any], *, status: int = 200, headers: dict[str, str] | None = None, scopes: str = SCOPES
+) -> web.Response:
+    return web.json_response(body, status=status, headers={"X-OAuth-Scopes": scopes, **(headers or {})})
 
 
 async def _read_args(request: web.Request) -> tuple[dict[str, Any], str | None, bool]:

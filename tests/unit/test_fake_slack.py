@@ -101,6 +101,21 @@ async def test_block_limits_are_enforced(client: AsyncWebClient, blocks: list[di
     assert rejected.value.response["response_metadata"]["messages"]
 
 
+async def test_a_method_whose_scope_is_not_installed_answers_missing_scope(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """As Slack does: missing_scope, naming the scope needed and the ones the token has."""
+    slack.scopes.discard("chat:write")
+    with pytest.raises(SlackApiError) as refused:
+        await client.chat_postMessage(channel="C0OPS", text="hi")
+    assert refused.value.response["error"] == "missing_scope"
+    assert refused.value.response["needed"] == "chat:write"
+    assert "chat:write" not in refused.value.response["provided"].split(",")
+    with pytest.raises(SlackApiError) as unread:
+        await client.conversations_info(channel="C0OPS")
+    assert unread.value.response["error"] == "missing_scope"
+
+
 async def test_blocks_at_the_limits_are_accepted(slack: FakeSlack, client: AsyncWebClient) -> None:
     """Blocks exactly at each limit post fine; text over 40,000 characters is truncated when stored."""
     blocks = [
@@ -122,6 +137,7 @@ async def test_blocks_at_the_limits_are_accepted(slack: FakeSlack, client: Async
     with pytest.raises(SlackApiError) as outside:
         await client.chat_postMessage(channel="C0PRIVATE", text="hi")
     assert outside.value.response["error"] == "not_in_channel"
+    slack.scopes.add("channels:read")  # orch never asks for it; a token that reads channel info needs it
     info = await client.conversations_info(channel="C0PRIVATE")
     assert info["channel"]["is_member"] is False
 
