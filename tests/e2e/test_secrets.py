@@ -276,3 +276,4 @@ async def test_every_corpus_secret_is_kept_from_bedrock_and_logs_at_every_door(
     tool_results = [s for call in bedrock.calls for s in _strings(call.body) if "worker-3" in s and "[REDACTED:" in s]
     assert tool_results, "the planted text (redacted) did reach the model"
     assert run.leaks.total() == 0, run.leaks.summary()
+    assert _leaked(bot.log()) == set()  # and none in a line written after its door's window
