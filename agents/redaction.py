@@ -294,8 +294,9 @@ class Redactor:
                 continue
             spans = rule.spans(text, lowered, present)
             if spans:
-                text = _replace(text, spans, f"[REDACTED:{rule.kind}]")
-                lowered = _lower(text)
+                marker = f"[REDACTED:{rule.kind}]"
+                text = _replace(text, spans, marker)
+                lowered = _replace(lowered, spans, marker)  # kinds are lower case: the copies stay aligned
         return text
 
 

@@ -121,3 +121,13 @@ def test_the_redaction_benchmark_runs_and_finds_every_planted_secret() -> None:
     stdout = run_benchmark("redaction", "--lines", "2000", "--repeat", "1", timeout=60)
     assert "whole text, clean:" in stdout
     assert f"planted secrets surviving: 0 of {len(CORPUS)}" in stdout
+
+
+def test_two_secrets_of_one_kind_in_a_large_text_are_both_found_after_an_earlier_replacement() -> None:
+    """Offsets stay right after a rule replaced something earlier in the text (markers are lower case)."""
+    assert all(kind == kind.lower() for kind in KINDS)
+    filler = "INFO ok\n" * 1000
+    text = f"{CORPUS[0].value}\n{filler}token={CORPUS[-1].value}\n{filler}client_secret={CORPUS[-2].value}"
+    redacted = REDACT(text)
+    assert redacted.count("[REDACTED:secret]") == 2
+    assert redacted.startswith("[REDACTED:slack-token]\nINFO ok")
