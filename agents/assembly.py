@@ -118,11 +118,13 @@ async def open_core(
             adapter,
             RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observers=observers),
         )
+        # One redactor for every door to the model: the router, the agent prompt and the tool results.
+        redactor = Redactor(settings.secrets())
         router: Router = KeywordRouter(registry)
         if not offline_model:
             # Routing is a small, optional step: fewer attempts and a short deadline, then keyword rules.
             router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
-            router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id)
+            router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
 
         def tool_context(task: Task) -> ToolContext:
             return ToolContext(aws=aws, region=bedrock.region, files=files, file_ids=tuple(f.id for f in task.files))
@@ -141,7 +143,7 @@ async def open_core(
                 model=model,
                 default_model_id=bedrock.model_id,
                 tool_context=tool_context,
-                redactor=Redactor(settings.secrets()),
+                redactor=redactor,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,

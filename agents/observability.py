@@ -2,8 +2,10 @@
 
 Every log line goes through structlog, including those of the libraries we use (Bolt, aiohttp,
 botocore) via the standard library bridge. Two processors guard the output: one replaces exception
-info by the exception's type and redacted message (no stack traces in logs), the other runs every
-string through :class:`Redactor`. The task's ``request_id`` is bound with contextvars, so every line
+info by the exception's type and message (no stack traces in logs), the other is the log's one
+redaction pass: every string in the event, nested ones and the exception's message included, goes
+through :class:`Redactor` just before rendering (and only then is the message shortened, so no cut
+leaves part of a secret unrecognised). The task's ``request_id`` is bound with contextvars, so every line
 logged while a task runs carries it.
 """
 
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["configure_logging"]
 
+_MAX_ERROR_CHARS = 500
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -43,15 +46,15 @@ def configure_logging(
             exc = sys.exc_info()[1] if exc_info is True else _exception_of(exc_info)
             if exc is not None:
                 event["error_type"] = type(exc).__name__
-                event["error"] = str(exc)[:500]
+                event["error"] = str(exc)
         return event
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for key, value in event.items():
-            if isinstance(value, str):
-                event[key] = redactor(value)
-            elif value is not None and not isinstance(value, int | float | bool):
-                event[key] = redactor(str(value))
+            event[key] = _redacted(value, redactor)
+        error = event.get("error")
+        if isinstance(error, str) and len(error) > _MAX_ERROR_CHARS:
+            event["error"] = error[:_MAX_ERROR_CHARS]
         return event
 
     shared: list[Any] = [
@@ -82,6 +85,19 @@ def configure_logging(
     # Libraries that log request bodies at DEBUG stay at INFO unless asked for explicitly.
     for noisy in ("botocore", "aiobotocore", "urllib3", "slack_sdk.web.base_client"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+
+
+def _redacted(value: Any, redactor: Redactor) -> Any:
+    """``value`` with every string in it redacted; containers keep their shape, anything else becomes a string."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redactor(value)
+    if isinstance(value, dict):
+        return {_redacted(key, redactor): _redacted(item, redactor) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(item, redactor) for item in value]
+    return redactor(str(value))
 
 
 def _exception_of(exc_info: Any) -> BaseException | None:

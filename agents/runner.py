@@ -184,7 +184,8 @@ class TaskRunner:
         context = self._tool_context(task)
         await sink.emit(ToolStarted(task, tool.name, tool.source, _progress_line(tool, context, call.input)))
         t0 = self._clock()
-        ok, text = await self._run_tool(tool, context, call.input)
+        ok, raw = await self._run_tool(tool, context, call.input)
+        text = self._bounded(raw)  # the tool-output door: every result and error message, redacted once
         seconds = self._clock() - t0
         (progress.sources if ok else progress.failed).append(tool.source)
         log.info("tool.finished", tool=tool.name, ok=ok, seconds=round(seconds, 3), result_chars=len(text))
@@ -196,15 +197,16 @@ class TaskRunner:
             async with asyncio.timeout(self._limits.tool_timeout):
                 output = await tool.run(context, arguments)
         except ToolFailed as failure:
-            return False, self._redact(f"{failure.source} failed: {failure.reason}")
+            return False, f"{failure.source} failed: {failure.reason}"
         except TimeoutError:
             return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds."
         except (KeyError, TypeError, ValueError) as exc:
             # The model passed arguments the tool cannot use: tell it, so it can correct them.
-            return False, self._redact(f"Invalid input for {tool.name}: {type(exc).__name__}: {exc}")
-        return True, self._bounded(json.dumps(output.data, default=str, ensure_ascii=False))
+            return False, f"Invalid input for {tool.name}: {type(exc).__name__}: {exc}"
+        return True, json.dumps(output.data, default=str, ensure_ascii=False)
 
     def _bounded(self, text: str) -> str:
+        # Redact before cutting: a cut through a secret would leave a prefix no pattern recognises.
         text = self._redact(text)
         limit = self._limits.max_result_chars
         if len(text) <= limit:

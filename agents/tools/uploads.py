@@ -1,9 +1,10 @@
 """Reading log files people shared in the thread.
 
 Files come through the ``FileSource`` port (the Slack edge downloads them with the bot token). A file is
-decoded as text, secrets are redacted, and a large one is reduced to line templates with counts, first and
-last sightings and samples (:mod:`agents.logreduce`), so a 50,000-line log fits the model's context while
-its error patterns survive.
+decoded as text and its secrets are redacted first, before reduction, so no template or sample shows part
+of one (the runner then redacts the tool result like every other). A large file is reduced to line
+templates with counts, first and last sightings and samples (:mod:`agents.logreduce`), so a 50,000-line
+log fits the model's context while its error patterns survive.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 from typing import Any
 
 from agents.errors import ToolFailed
-from agents.logreduce import reduce_log
+from agents.logreduce import ReducedLog, reduce_log
 from agents.redaction import Redactor
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
 
@@ -22,6 +23,11 @@ _SOURCE = "shared files"
 MAX_FILE_BYTES = 25 * 1024 * 1024
 _TOKEN_BUDGET = 8_000
 _REDACT = Redactor()
+
+
+def _redact_and_reduce(text: str) -> ReducedLog:
+    # The file's own door: redacted whole, before templates mask or samples clip a secret beyond recognition.
+    return reduce_log(_REDACT(text).splitlines(), token_budget=_TOKEN_BUDGET)
 
 
 def _progress(_: ToolContext, arguments: dict[str, Any]) -> str:
@@ -40,8 +46,8 @@ async def _read_shared_file(context: ToolContext, arguments: dict[str, Any]) -> 
         raise ToolFailed(source=_SOURCE, reason=f"{name} looks binary, not a text log")
     truncated = len(data) >= MAX_FILE_BYTES
     text = data.decode("utf-8", errors="replace")
-    # Mining templates is CPU work proportional to the file: keep it off the event loop.
-    reduced = await asyncio.to_thread(reduce_log, text.splitlines(), token_budget=_TOKEN_BUDGET)
+    # Redacting and mining templates is CPU work proportional to the file: keep it off the event loop.
+    reduced = await asyncio.to_thread(_redact_and_reduce, text)
     return ToolOutput(
         data={
             "file": name,
@@ -49,7 +55,7 @@ async def _read_shared_file(context: ToolContext, arguments: dict[str, Any]) -> 
             "truncated_at_bytes": MAX_FILE_BYTES if truncated else None,
             "lines": reduced.total_lines,
             "templates": len(reduced.templates),
-            "content": _REDACT(reduced.text),
+            "content": reduced.text,
         },
         summary=f"{reduced.total_lines:,} lines of {name}",
     )

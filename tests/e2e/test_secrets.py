@@ -5,20 +5,28 @@ They are planted everywhere a task reads: the question, the thread, log events a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from typing import TYPE_CHECKING
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import boto3
+import pytest
 
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import final_text
 from tests.fakes.bedrock import Reply
 from tests.fakes.slack import app_mention_event
+from tests.secrets_corpus import CORPUS
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
+    from tests.fakes.bedrock import ConverseCall, FakeBedrock
     from tests.fakes.slack import FakeSlack
 
 # One of each kind the redactor knows; the fragments after each are what must never appear.
@@ -88,3 +96,184 @@ async def test_planted_secrets_reach_neither_bedrock_nor_logs(
         assert fragment not in sent, f"{fragment} reached Bedrock"
         assert fragment not in bot.log(), f"{fragment} reached the log"
         assert fragment not in written, f"{fragment} reached Slack"
+
+
+# --- every corpus format at every door --------------------------------------------------------------------
+
+_QUESTION_CHARS = 1_800  # under the router's 2,000-character cut, so the router sees every planted secret
+_THREAD_MESSAGE_CHARS = 1_400  # under the thread context's 1,500 characters a message
+_THREAD_MESSAGES = 5  # and its 8,000 characters in all
+
+
+def _batches(texts: list[str], limit: int) -> list[list[str]]:
+    """``texts`` grouped in order, each group's joined length at most ``limit``."""
+    groups: list[list[str]] = [[]]
+    for text in texts:
+        if groups[-1] and sum(len(t) + 1 for t in groups[-1]) + len(text) > limit:
+            groups.append([])
+        groups[-1].append(text)
+    return groups
+
+
+def _strings(value: object) -> Iterator[str]:
+    """Every string inside a decoded JSON value (keys included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _leaked(text: str) -> set[str]:
+    """The corpus formats whose value or tail appears in ``text``."""
+    return {sample.kind for sample in CORPUS if sample.value in text or sample.tail in text}
+
+
+class QuotingModel:
+    """A model that quotes back everything the bot's latest turn gave it (text and tool results).
+
+    Answers that must call tools first are planned with :meth:`call_tools_next`; the quote goes with them, so
+    what the model was given comes back to Bedrock in the next request, as a careless model's would.
+    """
+
+    def __init__(self) -> None:
+        self._tool_turns: deque[list[dict[str, Any]]] = deque()
+
+    def call_tools_next(self, *tool_uses: dict[str, Any]) -> None:
+        """The next answer call asks for these tools (after quoting its input)."""
+        self._tool_turns.append(list(tool_uses))
+
+    def __call__(self, call: ConverseCall) -> Reply:
+        messages = call.body.get("messages") or []
+        latest = messages[-1] if messages else {}
+        quoted = " | ".join(s for s in _strings(latest.get("content", [])) if s.strip()) or "nothing"
+        tools = self._tool_turns.popleft() if self._tool_turns else []
+        return Reply(text=f"You gave me: {quoted}", tool_uses=tools)
+
+
+@pytest.fixture
+def quoting_model(bedrock: FakeBedrock) -> Iterator[QuotingModel]:
+    """The fake Bedrock answers with :class:`QuotingModel` for one test, then as before."""
+    model, previous = QuotingModel(), bedrock.default_reply
+    bedrock.default_reply = model
+    yield model
+    bedrock.default_reply = previous
+
+
+@dataclass
+class DoorLeaks:
+    """Corpus formats seen, per door, in router requests, answer requests and the bot's log."""
+
+    router: dict[str, set[str]] = field(default_factory=dict)
+    model: dict[str, set[str]] = field(default_factory=dict)
+    log: dict[str, set[str]] = field(default_factory=dict)
+
+    def record(self, door: str, calls: list[ConverseCall], answers: list[ConverseCall], log: str) -> None:
+        for call in calls:
+            text = json.dumps(call.body) + "\n".join(_strings(call.body))
+            target = self.model if any(call is answer for answer in answers) else self.router
+            target.setdefault(door, set()).update(_leaked(text))
+        self.log.setdefault(door, set()).update(_leaked(log))
+
+    def summary(self) -> str:
+        rows = []
+        for name, table in (("router", self.router), ("model", self.model), ("log", self.log)):
+            rows += [
+                f"{door} -> {name}: {len(kinds)} of {len(CORPUS)} {sorted(kinds)}" for door, kinds in table.items()
+            ]
+        return "\n".join(rows)
+
+    def total(self) -> int:
+        return sum(len(kinds) for table in (self.router, self.model, self.log) for kinds in table.values())
+
+
+class DoorRun:
+    """Runs one task at a time and attributes the Bedrock calls and log lines it caused to a door."""
+
+    def __init__(self, bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock) -> None:
+        self.bot, self.slack, self.bedrock = bot, slack, bedrock
+        self.leaks = DoorLeaks()
+
+    @contextlib.asynccontextmanager
+    async def door(self, name: str) -> AsyncIterator[None]:
+        calls, log = len(self.bedrock.calls), len(self.bot.log())
+        yield
+        await asyncio.sleep(0.2)  # the task's last log lines are written just after its answer
+        self.leaks.record(name, self.bedrock.calls[calls:], self.bedrock.answer_calls(), self.bot.log()[log:])
+
+
+async def test_every_corpus_secret_is_kept_from_bedrock_and_logs_at_every_door(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, quoting_model: QuotingModel
+) -> None:
+    """No corpus format reaches a Bedrock request (the router's included) or a log line, from any door.
+
+    Each format is planted in questions, thread messages, a shared file and log events, and the model
+    quotes everything it is given.
+    """
+    run = DoorRun(bot, slack, bedrock)
+    planted = [sample.forms()["log line"] for sample in CORPUS]
+
+    # Door 1: the question itself (slash command, routed by the model router).
+    for batch in _batches(planted, _QUESTION_CHARS):
+        channel = unique("C")
+        async with run.door("question"):
+            question = "why do these fail? " + " ; ".join(batch)
+            await bot.command(question, user=unique("U"), channel=channel, response_url=slack.new_response_url())
+            await final_text(slack, channel, timeout=20)
+
+    # Door 2: thread messages, given to the model as context of a mention in the thread.
+    threads = _batches(_batches(planted, _THREAD_MESSAGE_CHARS), _THREAD_MESSAGES)
+    for thread in threads:
+        channel = unique("C")
+        parent = slack.seed_message(channel, "deploy is failing, see below")
+        for message in thread:
+            slack.seed_message(channel, "\n".join(message), thread_ts=parent["ts"])
+        mention = slack.seed_message(channel, "<@UBOT> what went wrong here?", thread_ts=parent["ts"])
+        async with run.door("thread"):
+            event = app_mention_event(
+                text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
+            )
+            await bot.event(event)
+            await final_text(slack, channel, timeout=20)
+
+    # Door 3: a log file shared in the thread, read by the logs agent's tool.
+    channel = unique("C")
+    parent = slack.seed_message(channel, "here is the worker log")
+    shared = slack.share_file(channel, "worker.log", "\n".join(planted).encode(), thread_ts=parent["ts"])
+    mention = slack.seed_message(channel, "<@UBOT> logs: summarise the shared file", thread_ts=parent["ts"])
+    quoting_model.call_tools_next({"name": "read_shared_file", "input": {"file_id": shared["files"][0]["id"]}})
+    async with run.door("shared file"):
+        event = app_mention_event(
+            text=mention["text"], user=unique("U"), channel=channel, ts=mention["ts"], thread_ts=parent["ts"]
+        )
+        await bot.event(event)
+        await final_text(slack, channel, timeout=20)
+
+    # Door 4: CloudWatch Logs events, read by filter_log_events from moto.
+    group = f"/app/corpus-{unique('x').lower()}"
+    logs = boto3.client(
+        "logs", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now_ms = int(time.time() * 1000)
+    events = [{"timestamp": now_ms - 5000 + i, "message": text} for i, text in enumerate(planted)]
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    channel = unique("C")
+    quoting_model.call_tools_next({"name": "filter_log_events", "input": {"log_group": group, "minutes": 60}})
+    async with run.door("cloudwatch logs"):
+        question = f"logs: what failed in {group}?"
+        await bot.command(question, user=unique("U"), channel=channel, response_url=slack.new_response_url())
+        await final_text(slack, channel, timeout=20)
+
+    print("\nleaked corpus formats per door (value or 12-character tail):\n" + run.leaks.summary())  # noqa: T201
+    assert "question" in run.leaks.router, "the router model was asked"
+    assert set(run.leaks.model) >= {"question", "thread", "shared file", "cloudwatch logs"}
+    tool_results = [s for call in bedrock.calls for s in _strings(call.body) if "worker-3" in s and "[REDACTED:" in s]
+    assert tool_results, "the planted text (redacted) did reach the model"
+    assert run.leaks.total() == 0, run.leaks.summary()
+    assert _leaked(bot.log()) == set()  # and none in a line written after its door's window
