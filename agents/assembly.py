@@ -124,6 +124,8 @@ async def open_core(
             router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
             router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id)
 
+        redactor = Redactor(settings.secrets())
+
         def tool_context(task: Task) -> ToolContext:
             return ToolContext(aws=aws, region=bedrock.region, files=files, file_ids=tuple(f.id for f in task.files))
 
@@ -141,13 +143,14 @@ async def open_core(
                 model=model,
                 default_model_id=bedrock.model_id,
                 tool_context=tool_context,
-                redactor=Redactor(settings.secrets()),
+                redactor=redactor,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
             metrics=metrics,
             journal=journal,
             queue=queue,
+            redactor=redactor,
         )
         try:
             yield orchestrator
