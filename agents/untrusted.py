@@ -44,11 +44,12 @@ def escape_delimiters(text: str) -> str:
     return _OPENERS.sub(_OPEN, text)
 
 
-def untrusted_block(tag: str, content: str | Sequence[Delimited], **attributes: str) -> Delimited:
+def untrusted_block(tag: str, content: str | Sequence[str], **attributes: str) -> Delimited:
     """``<tag a="…">`` + the escaped ``content`` + ``</tag>``: untrusted data as one block the data cannot close.
 
-    ``content`` is text (escaped here) or blocks this function built (joined by newlines, not escaped again).
-    Attribute values are untrusted too and are escaped, quotes included.
+    ``content`` is text, or parts joined by newlines; every part is escaped here except the blocks this
+    function built (:class:`Delimited`), which nest as they are. Attribute values are untrusted too: their
+    brackets, quotes and newlines cannot end the value or the tag.
     """
     if not _TAG_NAME.fullmatch(tag):
         raise ValueError(f"not a delimiter tag name: {tag!r}")
@@ -56,7 +57,7 @@ def untrusted_block(tag: str, content: str | Sequence[Delimited], **attributes: 
     for name, value in attributes.items():
         if not _ATTRIBUTE_NAME.fullmatch(name):
             raise ValueError(f"not an attribute name: {name!r}")
-        shown = escape_delimiters(value).replace('"', "'").replace("\n", " ")
+        shown = escape_delimiters(value).replace(">", "\u203a").replace('"', "'").replace("\n", " ")
         attrs += f' {name}="{shown}"'
     parts = [content] if isinstance(content, str) else list(content)
     body = "\n".join(part if isinstance(part, Delimited) else escape_delimiters(part) for part in parts)

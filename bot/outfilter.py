@@ -33,7 +33,7 @@ _ZWSP = "\u200b"
 _TOKEN = re.compile(r"(?:<|&lt;)((?:(?!&gt;)[^<>\n]){1,2000})(?:>|&gt;)")
 # [label](url) or ![alt](url), the url optionally in <…> and followed by a "title".
 _MD_LINK = re.compile(r"!?\[([^\[\]\n]{0,1000})\]\(\s*<?([^\s()<>]{1,2000})>?(?:\s+\"[^\"\n]*\")?\s*\)")
-_MASS_WORD = re.compile(r"[@\uff20](?=(?:channel|here|everyone)\b)", re.IGNORECASE)
+_MASS_WORD = re.compile(r"[@\uff20](?=(?:channel|here|everyone)(?![a-z0-9]))", re.IGNORECASE)
 _MAX_PASSES = 3  # nested markup ("<url|<!here>>") unwraps one level per pass
 
 
@@ -184,6 +184,8 @@ def _safe_cut(text: str) -> int:
     if opener >= 0 and not re.search(r">|&gt;", text[opener:cut]):
         cut = opener
     bracket = text.rfind("[", line_start, cut)
-    if bracket >= 0 and not _MD_LINK.match(text, bracket) and not _MD_LINK.match(text, max(bracket - 1, 0)):
-        cut = bracket
+    if bracket >= 0:
+        link = _MD_LINK.match(text, bracket) or _MD_LINK.match(text, max(bracket - 1, 0))
+        if link is None or link.end() > cut:
+            cut = bracket  # a link not finished before the cut: wait for its end
     return cut

@@ -74,7 +74,8 @@ def _is_parent(call: SlackCall) -> bool:
 # What Slack would turn into a notification for many people: <!channel>, <!here>, <!everyone>, <!subteam^…>
 # (labelled or not) and the bare words, which link_names/parse=full turn into the same.
 MASS_MENTION = re.compile(
-    r"<!(?:channel|here|everyone|subteam\^)[^<>]*>|(?<![\w\u200b])@(?:channel|here|everyone)\b", re.IGNORECASE
+    r"<!(?:channel|here|everyone|subteam\^)[^<>]*>|(?<![A-Za-z0-9.\u200b])@(?:channel|here|everyone)(?![a-z0-9])",
+    re.IGNORECASE,
 )
 USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
 #: ``(test, mass mentions it found posted)``, for the run's summary.
