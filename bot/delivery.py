@@ -195,8 +195,8 @@ class ThreadDelivery:
 
     async def _flush(self, *, force: bool = False) -> None:
         stream = self._stream
-        if not stream.pending.strip():
-            return
+        if not stream.pending.strip() or self._filter.diverged:
+            return  # (diverged: nothing more is shown until the whole answer is rewritten at the end)
         due = self._clock() - stream.last_flush >= self._flush_interval
         if not (force or due or len(stream.pending) >= _APPEND_BATCH):
             return
@@ -291,6 +291,12 @@ class ThreadDelivery:
                 log.info("slack.stream_stop_failed", error=slack_error(exc))
             else:
                 return
+        if self._filter.diverged and stream.ts is not None:
+            # What was streamed must be replaced: end the stream as it stands, then rewrite it below.
+            try:
+                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts)
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
         # The stream expired (or its text had to be rewritten): write the whole message in place.
         # Filtered before it is cut, so no cut can split a secret or a link out of the filter's sight.
         text = self._clean("".join(stream.full)[: stream.taken]) + (("\n\n" + tail) if tail else "")
