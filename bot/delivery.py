@@ -180,7 +180,7 @@ class ThreadDelivery:
             self._release(self._filter.finish())
             return
         stream.taken += len(text)
-        self._release(self._filter.feed(text))
+        self._filter.add(text)  # filtered when it is about to be sent, not once per token
         first = stream.ts is None and stream.available
         await self._flush(force=first)
 
@@ -195,10 +195,16 @@ class ThreadDelivery:
 
     async def _flush(self, *, force: bool = False) -> None:
         stream = self._stream
+        if self._filter.diverged:
+            return  # nothing more is shown until the whole answer is rewritten at the end
+        now = self._clock()
+        due = now - stream.last_flush >= self._flush_interval
+        if not (force or due or len(stream.pending) + self._filter.waiting >= _APPEND_BATCH):
+            return
+        if not stream.available and now - self._last_update < _UPDATE_INTERVAL:
+            return
+        self._release(self._filter.ready())
         if not stream.pending.strip() or self._filter.diverged:
-            return  # (diverged: nothing more is shown until the whole answer is rewritten at the end)
-        due = self._clock() - stream.last_flush >= self._flush_interval
-        if not (force or due or len(stream.pending) >= _APPEND_BATCH):
             return
         if stream.available and stream.ts is None:
             await self._start_stream()

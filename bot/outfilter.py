@@ -138,24 +138,40 @@ class OutputFilter:
 class StreamFilter:
     """Filters a text that arrives in pieces, releasing only what the next piece cannot change.
 
-    The whole text so far is filtered each time (a secret or link completed by a later piece is seen
-    whole) and the part past what was already released is returned. Text is held back after the last
-    whitespace, and from any ``<`` or ``[`` on the current line that is not closed yet. Should filtering
-    the longer text ever change what was already released, :attr:`diverged` is set: the caller must
-    then rewrite the whole message with ``OutputFilter(full_text)`` instead of appending.
+    :meth:`add` only collects; :meth:`ready` filters and returns what can be shown now, so a caller that
+    sends twice a second filters twice a second, not once per token. The text since the last paragraph
+    break (a blank line, outside a private key block) is filtered whole each time, so a secret or link completed
+    by a later piece is seen whole; mentions and links never span a line, so paragraphs are filtered apart.
+    Text is held back after the last whitespace, and from any ``<`` or ``[`` on the current line that is not
+    closed yet. Should filtering the longer text ever change what was already released, :attr:`diverged`
+    is set: the caller must then rewrite the whole message with ``OutputFilter(full_text)`` instead.
     """
 
     def __init__(self, clean: OutputFilter) -> None:
         self._clean = clean
         self._raw = ""
+        self._anchor = 0  # raw index of the paragraph being filtered; all before it is released and final
         self._done = 0  # how much of the raw text has been released
-        self._sent = ""
+        self._sent = ""  # the filtered text released since the anchor
         self.diverged = False
 
-    def feed(self, text: str) -> str:
-        """Take the next piece; return the filtered text that can be shown now (maybe empty)."""
+    @property
+    def waiting(self) -> int:
+        """Characters taken but not released yet."""
+        return len(self._raw) - self._done
+
+    def add(self, text: str) -> None:
+        """Take the next piece (filtered at the next :meth:`ready` or :meth:`finish`)."""
         self._raw += text
-        return self._release(_safe_cut(self._raw))
+
+    def ready(self) -> str:
+        """The filtered text that can be shown now (maybe empty)."""
+        return self._release(_safe_cut(self._raw, self._done))
+
+    def feed(self, text: str) -> str:
+        """:meth:`add` then :meth:`ready`."""
+        self.add(text)
+        return self.ready()
 
     def finish(self) -> str:
         """The end of the text (or of one model turn): release everything still held."""
@@ -165,24 +181,43 @@ class StreamFilter:
         if cut <= self._done or self.diverged:
             return ""
         self._done = cut
-        cleaned = self._clean(self._raw[:cut])
+        cleaned = self._clean(self._raw[self._anchor : cut])
         if not cleaned.startswith(self._sent):
             self.diverged = True
             return ""
         new = cleaned[len(self._sent) :]
         self._sent = cleaned
+        self._advance(cut)
         return new
 
+    def _advance(self, cut: int) -> None:
+        """Move the anchor to the last paragraph break released, when the text before it reads the same alone."""
+        paragraph = self._raw.rfind("\n\n", self._anchor, cut)
+        if paragraph < 0:
+            return
+        head = self._raw[self._anchor : paragraph + 2]
+        if head.rfind("-----BEGIN") > head.rfind("-----END"):
+            return  # inside a private key block: keep it whole for the redactor
+        cleaned = self._clean(head)
+        if self._sent.startswith(cleaned):
+            self._anchor, self._sent = paragraph + 2, self._sent[len(cleaned) :]
 
-def _safe_cut(text: str) -> int:
-    """Where ``text`` can be cut without splitting a word, a ``<…>`` sequence or a ``[…](…)`` link."""
-    cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t")) + 1
-    if cut <= 0:
-        return 0
-    line_start = text.rfind("\n", 0, cut) + 1
+
+def _safe_cut(text: str, done: int) -> int:
+    """Where ``text`` can be cut without splitting a word, a ``<…>`` sequence, a ``[…](…)`` link or a PEM header.
+
+    Nothing before ``done`` (already released) is looked at again.
+    """
+    cut = max(text.rfind(" ", done), text.rfind("\n", done), text.rfind("\t", done)) + 1
+    if cut <= done:
+        return done
+    line_start = max(text.rfind("\n", 0, cut) + 1, done)
     opener = max(text.rfind("<", line_start, cut), text.rfind("&lt;", line_start, cut))
     if opener >= 0 and not re.search(r">|&gt;", text[opener:cut]):
         cut = opener
+    begin = text.rfind("-----BEGIN", line_start, cut)
+    if begin >= 0:
+        cut = begin  # a PEM header has spaces in it: the redactor needs the whole line
     bracket = text.rfind("[", line_start, cut)
     if bracket >= 0:
         link = _MD_LINK.match(text, bracket) or _MD_LINK.match(text, max(bracket - 1, 0))

@@ -128,12 +128,25 @@ def test_a_stream_cut_anywhere_shows_what_the_whole_text_shows(size: int) -> Non
     """Mentions, links and secrets cut across pieces are filtered exactly as if they had arrived whole."""
     text = (
         "Alert <!channel> and <!subteam^S1|@sre>: <https://evil.example/login|Click to re-auth> or "
-        f"[open it](https://evil.example/x). Key AKIAIOSFODNN7EXAMPLE, token {KNOWN} ping @here.\nDone."
+        f"[open it](https://evil.example/x). Key AKIAIOSFODNN7EXAMPLE, token {KNOWN} ping @here.\n\n"
+        "Second paragraph, <@U0ANA> and @everyone.\n\nThe key:\n-----BEGIN RSA PRIVATE KEY-----\n"
+        "Proc-Type: 4,ENCRYPTED\n\nMIIEpAIBAAKCAQEAbody\n-----END RSA PRIVATE KEY-----\n\nDone <!here>."
     )
     pieces = [text[i : i + size] for i in range(0, len(text), size)]
     shown = _streamed(pieces)
     assert shown == CLEAN(text)
     assert not LIVE.search(shown)
+    assert "MIIEpAIBAAKCAQEAbody" not in shown  # the key's blank line did not split it from its BEGIN line
+
+
+def test_a_stream_filters_only_when_asked() -> None:
+    """``add`` collects without filtering; ``ready`` releases what is safe; ``waiting`` counts the rest."""
+    stream = CLEAN.stream()
+    stream.add("one <!here> two")
+    assert stream.waiting == len("one <!here> two")
+    assert stream.ready() == f"one @{ZW}here "
+    assert stream.waiting == len("two")
+    assert stream.finish() == "two"
 
 
 def test_a_stream_holds_back_only_the_unfinished_tail() -> None:
