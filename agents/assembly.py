@@ -126,6 +126,8 @@ async def open_core(
             router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
             router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
 
+        redactor = Redactor(settings.secrets())
+
         def tool_context(task: Task) -> ToolContext:
             return ToolContext(aws=aws, region=bedrock.region, files=files, file_ids=tuple(f.id for f in task.files))
 
@@ -150,6 +152,7 @@ async def open_core(
             metrics=metrics,
             journal=journal,
             queue=queue,
+            redactor=redactor,
         )
         try:
             yield orchestrator

@@ -17,6 +17,7 @@ import structlog
 from agents.errors import AdmissionDenied, InvalidTask
 from agents.journal import UNFINISHED, JournalSink, MemoryJournal, TaskRecord
 from agents.metrics import Metrics, MetricsSink
+from agents.redaction import Redactor
 from agents.task import HelpRequest, Task, parse_text
 
 if TYPE_CHECKING:
@@ -52,9 +53,12 @@ class Orchestrator:
         metrics: Metrics | None = None,
         journal: TaskJournal | None = None,
         queue: RedisTaskQueue | None = None,
+        redactor: Redactor | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
+        #: The process's redactor (its own secrets and the patterns), for every front end's output too.
+        self.redactor = redactor or Redactor()
         self.registry = registry
         self.journal = journal or MemoryJournal()
         self.metrics = metrics or Metrics()

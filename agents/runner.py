@@ -30,6 +30,7 @@ from agents.events import (
 )
 from agents.llm import ChatMessage, ModelRequest, ReplyComplete, ToolDefinition, ToolResult, Usage
 from agents.redaction import Redactor
+from agents.untrusted import escape_delimiters, untrusted_block
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -180,7 +181,7 @@ class TaskRunner:
     ) -> ToolResult:
         tool = agent.toolset.get(call.name)
         if tool is None or self._tool_context is None:
-            return ToolResult(call.id, f"There is no tool called {call.name!r}.", is_error=True)
+            return ToolResult(call.id, f"There is no tool called {escape_delimiters(call.name)!r}.", is_error=True)
         context = self._tool_context(task)
         await sink.emit(ToolStarted(task, tool.name, tool.source, _progress_line(tool, context, call.input)))
         t0 = self._clock()
@@ -190,7 +191,7 @@ class TaskRunner:
         (progress.sources if ok else progress.failed).append(tool.source)
         log.info("tool.finished", tool=tool.name, ok=ok, seconds=round(seconds, 3), result_chars=len(text))
         await sink.emit(ToolFinished(task, tool.name, tool.source, ok, seconds))
-        return ToolResult(call.id, text, is_error=not ok)
+        return ToolResult(call.id, untrusted_block("tool_output", text, tool=tool.name), is_error=not ok)
 
     async def _run_tool(self, tool: Tool, context: ToolContext, arguments: dict[str, Any]) -> tuple[bool, str]:
         try:
@@ -233,11 +234,10 @@ def _user_turn(task: Task) -> str:
     if task.origin.viewing_channel_id:  # an id checked against Slack's id pattern, not free text
         parts.append(f"(The person is looking at Slack channel {task.origin.viewing_channel_id} as they ask.)")
     if task.context:
-        lines = [f"[{message.author}] {message.text}" for message in task.context]
-        context = "\n".join(lines).replace("</thread_context>", "</ thread_context>")
-        parts.append(f"<thread_context>\n{context}\n</thread_context>")
+        messages = [untrusted_block("message", m.text, author=m.author) for m in task.context]
+        parts.append(untrusted_block("thread_context", messages))
     if task.files:
-        listed = "\n".join(f"- {f.name} (file id {f.id}, {f.size:,} bytes)" for f in task.files)
-        parts.append(f"<shared_files>\n{listed}\n</shared_files>")
+        files = [untrusted_block("file", f.name, id=f.id, bytes=str(f.size)) for f in task.files]
+        parts.append(untrusted_block("shared_files", files))
     parts.append(task.text)
     return "\n\n".join(parts)

@@ -17,6 +17,7 @@ from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
 from bot.markup import to_plain_text
 from bot.messages import failure_blocks, usage_blocks
+from bot.outfilter import OutputFilter
 from bot.targets import Target, submit
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe) -> None:
     """Attach the slash-command listeners to ``app``."""
+    clean = OutputFilter(orchestrator.redactor)
 
     @app.command("/orchestrate")
     async def orchestrate(
@@ -49,7 +51,7 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             records = await orchestrator.journal.recent(
                 command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
             )
-            text, blocks = history_blocks(records, everyone=everyone)
+            text, blocks = history_blocks(records, everyone=everyone, clean=clean)
             await respond(text=text, blocks=blocks, response_type="ephemeral")
             return
         origin = Origin(
@@ -73,7 +75,7 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             slot = await orchestrator.admit(prepared)
         except (InvalidTask, AdmissionDenied) as error:
             log.info("task.refused", error_code=error.code)
-            text, blocks = failure_blocks(error, request_id, region=region)
+            text, blocks = clean.message(*failure_blocks(error, request_id, region=region))
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
         target = Target(

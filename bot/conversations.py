@@ -16,6 +16,7 @@ from agents.errors import AdmissionDenied, InvalidTask
 from agents.task import HelpRequest, Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
+from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 from bot.targets import Target, submit
 from bot.threads import shared_files
@@ -50,6 +51,7 @@ class _Conversations:
     def __init__(self, orchestrator: Orchestrator, viewing: ViewingContext, *, region: str) -> None:
         self._orchestrator = orchestrator
         self._viewing = viewing
+        self._clean = OutputFilter(orchestrator.redactor)
         self._region = region
 
     async def handle(
@@ -104,7 +106,7 @@ class _Conversations:
             slot = await orchestrator.admit(prepared)
         except (InvalidTask, AdmissionDenied) as error:
             log.info("task.refused", error_code=error.code)
-            await tell(*failure_blocks(error, request_id, region=self._region))
+            await tell(*self._clean.message(*failure_blocks(error, request_id, region=self._region)))
             return
         target = Target(
             kind="dm" if is_dm else "mention",

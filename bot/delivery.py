@@ -4,13 +4,17 @@
 agent works, replaced by the answer. :class:`PrivateDelivery` answers through a slash command's
 ``response_url`` when the bot cannot post in the channel. Slack failures are translated here: a
 rejected rich message is retried as plain text, so an answer is not lost to a formatting problem.
+
+Nothing here is the bot's own wording but the frame (placeholders, notes, the footer's labels): every
+text and block either class sends passes its :class:`~bot.outfilter.OutputFilter` on the way out, in the
+few methods that call Slack, and the streamed answer passes a :class:`~bot.outfilter.StreamFilter`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -27,7 +31,8 @@ if TYPE_CHECKING:
     from slack_bolt.context.respond.async_respond import AsyncRespond
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from agents.events import TaskEvent
+    from agents.events import TaskEvent, TaskResult
+    from bot.outfilter import OutputFilter, StreamFilter
 
 __all__ = ["PrivateDelivery", "ThreadDelivery"]
 
@@ -46,11 +51,13 @@ class _StreamState:
 
     ts: str | None = None
     available: bool = True
-    pending: str = ""
+    pending: str = ""  # filtered, waiting to be sent
     shown: int = 0
+    taken: int = 0  # characters of the model's text taken into the message (the rest goes in the file)
     capped: bool = False
     last_flush: float = float("-inf")
-    full: list[str] = field(default_factory=list)
+    full: list[str] = field(default_factory=list)  # the model's text as written (filtered whole at the end)
+    released: list[str] = field(default_factory=list)  # filtered text released so far, for partial edits
 
 
 class ThreadDelivery:
@@ -62,13 +69,15 @@ class ThreadDelivery:
     with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
     ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
     expires mid-answer, the streamed message is finished with ``chat.update``. The final message waits
-    out Slack's rate limits (``answer_patience``), then goes to the requester privately.
+    out Slack's rate limits (``answer_patience``), then goes to the requester privately. Everything sent
+    passes ``clean``.
     """
 
     def __init__(
         self,
         client: AsyncWebClient,
         *,
+        clean: OutputFilter,
         channel: str,
         thread_ts: str,
         region: str,
@@ -82,6 +91,8 @@ class ThreadDelivery:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
+        self._clean = clean
+        self._filter: StreamFilter = clean.stream()
         self._channel = channel
         self._thread_ts = thread_ts
         self._region = region
@@ -104,6 +115,7 @@ class ThreadDelivery:
         elif isinstance(event, AgentRouted) and self._placeholder and not self._assistant_status:
             await self._post_placeholder(working_text(event.routing.agent.name, event.task.request_id))
         elif isinstance(event, ToolStarted):
+            self._release(self._filter.finish())  # the model's turn is over: nothing of it is held back
             await self._flush(force=True)
             await self._show_progress(event.progress)
         elif isinstance(event, AnswerDelta):
@@ -122,7 +134,7 @@ class ThreadDelivery:
     async def _set_status(self, status: str) -> None:
         try:
             await self._client.assistant_threads_setStatus(
-                channel_id=self._channel, thread_ts=self._thread_ts, status=status
+                channel_id=self._channel, thread_ts=self._thread_ts, status=self._clean(status)
             )
         except SlackApiError as exc:
             # Not an assistant thread after all: show progress as a message instead.
@@ -134,7 +146,7 @@ class ThreadDelivery:
         stream = self._stream
         if stream.ts is not None and stream.available and not stream.capped:
             # The answer is already streaming: the step goes into it, in italics, where the reader is looking.
-            stream.pending += f"\n\n_{line}_\n\n"
+            self._release(f"\n\n_{self._clean(line)}_\n\n")
             await self._flush(force=True)
         elif self._assistant_status:
             await self._set_status(f"is {line[:1].lower()}{line[1:]}")
@@ -147,7 +159,9 @@ class ThreadDelivery:
 
     async def _post_placeholder(self, text: str) -> None:
         try:
-            response = await self._client.chat_postMessage(channel=self._channel, thread_ts=self._thread_ts, text=text)
+            response = await self._client.chat_postMessage(
+                channel=self._channel, thread_ts=self._thread_ts, text=self._clean(text)
+            )
         except SlackApiError as exc:
             log.warning("slack.placeholder_failed", error=slack_error(exc))
             return
@@ -157,7 +171,7 @@ class ThreadDelivery:
         if self._placeholder_ts is None:
             return
         try:
-            await self._client.chat_update(channel=self._channel, ts=self._placeholder_ts, text=text)
+            await self._client.chat_update(channel=self._channel, ts=self._placeholder_ts, text=self._clean(text))
         except SlackApiError as exc:
             log.info("slack.progress_update_failed", error=slack_error(exc))
         self._last_update = self._clock()
@@ -169,19 +183,36 @@ class ThreadDelivery:
         stream.full.append(text)
         if stream.capped:
             return
-        if stream.shown + len(stream.pending) + len(text) > INLINE_LIMIT:
+        if stream.taken + len(text) > INLINE_LIMIT:
             stream.capped = True  # the rest goes into the attached file at the end
+            self._release(self._filter.finish())
             return
-        stream.pending += text
+        stream.taken += len(text)
+        self._filter.add(text)  # filtered when it is about to be sent, not once per token
         first = stream.ts is None and stream.available
         await self._flush(force=first)
 
+    def _release(self, text: str) -> None:
+        """Queue filtered ``text`` for the message."""
+        stream = self._stream
+        stream.pending += text
+        stream.released.append(text)
+        if self._filter.diverged:
+            # Filtering the longer text changed what was already shown: stop appending, rewrite it whole.
+            stream.available = False
+
     async def _flush(self, *, force: bool = False) -> None:
         stream = self._stream
-        if not stream.pending.strip():
+        if self._filter.diverged:
+            return  # nothing more is shown until the whole answer is rewritten at the end
+        now = self._clock()
+        due = now - stream.last_flush >= self._flush_interval
+        if not (force or due or len(stream.pending) + self._filter.waiting >= _APPEND_BATCH):
             return
-        due = self._clock() - stream.last_flush >= self._flush_interval
-        if not (force or due or len(stream.pending) >= _APPEND_BATCH):
+        if not stream.available and now - self._last_update < _UPDATE_INTERVAL:
+            return
+        self._release(self._filter.ready())
+        if not stream.pending.strip() or self._filter.diverged:
             return
         if stream.available and stream.ts is None:
             await self._start_stream()
@@ -228,7 +259,7 @@ class ThreadDelivery:
 
     async def _update_answer_so_far(self) -> None:
         target = self._stream.ts or self._placeholder_ts
-        text = "".join(self._stream.full)
+        text = "".join(self._stream.released)
         preview: dict[str, Any] = {
             "text": text[:_FALLBACK_PREVIEW],
             "blocks": [{"type": "markdown", "text": text[:INLINE_LIMIT] + " …"}],
@@ -258,19 +289,31 @@ class ThreadDelivery:
     async def _finish_stream(self, tail: str, *, blocks: list[dict[str, Any]], request_id: str) -> None:
         """End the streamed message: the rest of the text, then ``blocks`` (the footer) under it."""
         stream = self._stream
-        rest = stream.pending + (("\n\n" + tail) if tail else "")
+        if not stream.capped:
+            self._release(self._filter.finish())
+        rest = stream.pending + (("\n\n" + self._clean(tail)) if tail else "")
         stream.pending = ""
         if stream.available and stream.ts is not None:
             try:
                 await self._client.chat_stopStream(
-                    channel=self._channel, ts=stream.ts, markdown_text=rest or None, blocks=blocks or None
+                    channel=self._channel,
+                    ts=stream.ts,
+                    markdown_text=rest or None,
+                    blocks=self._clean.blocks(blocks) or None,
                 )
             except SlackApiError as exc:
                 log.info("slack.stream_stop_failed", error=slack_error(exc))
             else:
                 return
-        # The stream expired: write the whole message in place.
-        text = "".join(stream.full)[:INLINE_LIMIT] + (("\n\n" + tail) if tail else "")
+        if self._filter.diverged and stream.ts is not None:
+            # What was streamed must be replaced: end the stream as it stands, then rewrite it below.
+            try:
+                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts)
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
+        # The stream expired (or its text had to be rewritten): write the whole message in place.
+        # Filtered before it is cut, so no cut can split a secret or a link out of the filter's sight.
+        text = self._clean("".join(stream.full)[: stream.taken]) + (("\n\n" + tail) if tail else "")
         self._placeholder_ts = stream.ts
         await self._final(
             text[:_FALLBACK_PREVIEW], [{"type": "markdown", "text": text}, *blocks], request_id=request_id
@@ -278,14 +321,16 @@ class ThreadDelivery:
 
     async def _succeed(self, event: TaskSucceeded) -> None:
         request_id = event.task.request_id
-        answer = render_answer(event.result, request_id)
+        answer = render_answer(_filtered(event.result, self._clean), request_id)
         if self._stream.ts is None:
             await self._final(answer.text, answer.blocks, request_id=request_id)
         else:
             tail = ""
             if answer.attachment is not None:
                 tail = f"_…the full answer is attached as `{attachment_name(request_id)}`._"
-            await self._finish_stream(tail, blocks=[footer(event.result, request_id)], request_id=request_id)
+            await self._finish_stream(
+                tail, blocks=[footer(_filtered(event.result, self._clean), request_id)], request_id=request_id
+            )
         if answer.attachment is not None:
             await self._attach(answer.attachment, request_id)
 
@@ -330,7 +375,7 @@ class ThreadDelivery:
                 return
 
     async def _tell_privately(self, plain: str, request_id: str, *, why: str) -> None:
-        text = (
+        text = self._clean(
             f"I couldn't post my answer in the thread ({why}), so here it is:\n\n{plain}\n\nRequest ID: `{request_id}`"
         )
         _, user = self._recipient
@@ -348,6 +393,7 @@ class ThreadDelivery:
             log.error("slack.answer_lost", error=slack_error(exc))  # noqa: TRY400 - no tracebacks in logs
 
     async def _send(self, *, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        text, blocks = self._clean(text), self._clean.blocks(blocks) if blocks else None
         if self._placeholder_ts is not None:
             try:
                 await self._client.chat_update(
@@ -370,7 +416,7 @@ class ThreadDelivery:
             await self._client.files_upload_v2(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
-                content=content,
+                content=self._clean(content),
                 filename=attachment_name(request_id),
                 title=f"Full answer ({request_id})",
             )
@@ -409,15 +455,22 @@ def _retry_after(exc: SlackApiError) -> float | None:
 class PrivateDelivery:
     """Delivers the result privately through a slash command's ``response_url``."""
 
-    def __init__(self, respond: AsyncRespond, *, region: str) -> None:
+    def __init__(self, respond: AsyncRespond, *, clean: OutputFilter, region: str) -> None:
         self._respond = respond
+        self._clean = clean
         self._region = region
 
     async def emit(self, event: TaskEvent) -> None:
         """Send the final result (progress is not worth one of the five posts a response_url allows)."""
         if isinstance(event, TaskSucceeded):
-            answer = render_answer(event.result, event.task.request_id, can_attach=False)
-            await self._respond(text=answer.text, blocks=answer.blocks, response_type="ephemeral")
-        elif isinstance(event, TaskFailed):
-            text, blocks = failure_blocks(event.error, event.task.request_id, region=self._region)
+            answer = render_answer(_filtered(event.result, self._clean), event.task.request_id, can_attach=False)
+            text, blocks = self._clean.message(answer.text, answer.blocks)
             await self._respond(text=text, blocks=blocks, response_type="ephemeral")
+        elif isinstance(event, TaskFailed):
+            text, blocks = self._clean.message(*failure_blocks(event.error, event.task.request_id, region=self._region))
+            await self._respond(text=text, blocks=blocks, response_type="ephemeral")
+
+
+def _filtered(result: TaskResult, clean: OutputFilter) -> TaskResult:
+    """``result`` with the model's words (answer, routing reason) filtered before anything cuts them."""
+    return replace(result, text=clean(result.text), routing_reason=clean(result.routing_reason))

@@ -15,6 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.health import overall
 from bot.conversations import suggest_prompts
+from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
@@ -50,25 +51,28 @@ def status_icon(status: Status) -> str:
             assert_never(status)
 
 
-def _line(record: TaskRecord, *, show_user: bool) -> str:
+def _line(record: TaskRecord, *, show_user: bool, clean: OutputFilter) -> str:
     when = datetime.fromtimestamp(record.started_at, tz=UTC).strftime("%b %d %H:%M UTC")
     took = f"{record.seconds:.1f}s" if record.seconds is not None else "running"
     who = f"<@{record.user_id}> · " if show_user else ""
     error = f" · `{record.error_code}`" if record.error_code else ""
-    text = record.text if len(record.text) <= _PREVIEW else record.text[: _PREVIEW - 1] + "…"
+    text = clean(record.text)  # the task as typed: echoed through the output filter, before the cut
+    text = text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
     return (
         f"{status_icon(record.status)} {who}{when} · `{record.agent or '—'}` · {took}{error} · `{record.request_id}`\n"
         f"      _{text}_"
     )
 
 
-def history_blocks(records: list[TaskRecord], *, everyone: bool) -> tuple[str, list[dict[str, Any]]]:
+def history_blocks(
+    records: list[TaskRecord], *, everyone: bool, clean: OutputFilter
+) -> tuple[str, list[dict[str, Any]]]:
     """Recent tasks as an ephemeral message (``everyone``: the workspace's, for admins)."""
     title = "Recent tasks in this workspace" if everyone else "Your recent tasks"
     if not records:
         text = f"*{title}*\nNothing yet. Try `/orchestrate help`."
     else:
-        text = f"*{title}*\n" + "\n".join(_line(r, show_user=everyone) for r in records)
+        text = f"*{title}*\n" + "\n".join(_line(r, show_user=everyone, clean=clean) for r in records)
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]
 
 
@@ -93,7 +97,8 @@ async def home_view(
     checks = [await slack_probe.check(), orchestrator.model_health.snapshot()]
     status = overall(checks)
     health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
-    recent = "\n".join(_line(r, show_user=False) for r in records) or "Nothing yet."
+    clean = OutputFilter(orchestrator.redactor)
+    recent = "\n".join(_line(r, show_user=False, clean=clean) for r in records) or "Nothing yet."
     agents = "\n".join(
         f"• `{a.name}`: {a.description}" + (f"\n      `/orchestrate {a.examples[0]}`" if a.examples else "")
         for a in orchestrator.registry.all()

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from bot.delivery import PrivateDelivery, ThreadDelivery
 from bot.jobs import start_job
 from bot.messages import unexpected_failure
+from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 from bot.threads import shared_files, thread_context, thread_messages
 
@@ -131,9 +132,10 @@ async def deliver(
     """
     if target.kind == "command" and not target.private and target.thread_ts is None:
         target, record = await _post_parent(orchestrator, client, task, target, record)
+    clean = OutputFilter(orchestrator.redactor)
     if target.private:
         respond = AsyncRespond(response_url=target.response_url)
-        await orchestrator.run(task, PrivateDelivery(respond, region=region), record=record)
+        await orchestrator.run(task, PrivateDelivery(respond, clean=clean, region=region), record=record)
         return
     if target.thread_ts is None:  # pragma: no cover - every non-private target has a thread by now
         raise ValueError("target has no thread")
@@ -147,6 +149,7 @@ async def deliver(
         task = task.model_copy(update={"context": history, "files": shared_files(raw) or task.files})
     delivery = ThreadDelivery(
         client,
+        clean=clean,
         channel=target.channel,
         thread_ts=target.thread_ts,
         region=region,
@@ -163,14 +166,19 @@ async def deliver(
 async def _post_parent(
     orchestrator: Orchestrator, client: AsyncWebClient, task: Task, target: Target, record: TaskRecord | None
 ) -> tuple[Target, TaskRecord | None]:
-    """The visible "@ana asked" message whose thread gets the answer; private answer if the bot cannot post."""
+    """The visible "@ana asked" message whose thread gets the answer; private answer if the bot cannot post.
+
+    The mention of the asker is the bot's; what they typed is echoed through the output filter (before
+    it is cut), so their ``<!channel>``, mentions, disguised links and secrets are not posted back live.
+    """
     user = task.origin.user_id
+    asked = OutputFilter(orchestrator.redactor)(target.raw_text)
     try:
         parent = await client.chat_postMessage(
             channel=target.channel,
-            text=f"<@{user}> asked: {target.raw_text[:200]}",
+            text=f"<@{user}> asked: {asked[:200]}",
             blocks=[
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@{user}> asked:\n{_quote(target.raw_text)}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"<@{user}> asked:\n{_quote(asked)}"}},
                 {
                     "type": "context",
                     "elements": [{"type": "mrkdwn", "text": f"Answer in the thread · `{task.request_id}`"}],

@@ -33,7 +33,8 @@ def shared_files(messages: list[dict[str, Any]]) -> tuple[SharedFile, ...]:
     files = [
         SharedFile(
             id=str(f["id"]),
-            name=to_plain_text(str(f.get("name") or f["id"]))[:200] or str(f["id"]),
+            # A file name is not message markup: taken as it is (no entity decoding), escaped by the core.
+            name=str(f.get("name") or f["id"])[:200],
             size=int(f.get("size") or 0),
         )
         for message in messages

@@ -11,6 +11,7 @@ import pytest_asyncio
 from moto.server import ThreadedMotoServer
 
 from tests.e2e.harness import ACK_LATENCIES_MS, APP_TOKEN, BOT_TOKEN, BotProcess, bot_env, free_port
+from tests.e2e.slackcalls import MASS_MENTIONS_POSTED
 from tests.fakes.bedrock import FakeBedrock
 from tests.fakes.slack import FakeSlack
 
@@ -73,7 +74,13 @@ def redis_url() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print the ack latencies the e2e tests measured (figures, not assertions)."""
+    """Print the figures the e2e tests measured (figures, not assertions): ack latencies, mentions posted."""
+    if MASS_MENTIONS_POSTED:
+        terminalreporter.write_sep("-", "e2e mass mentions posted")
+        terminalreporter.write_line(
+            f"{sum(n for _, n in MASS_MENTIONS_POSTED)} live mass mentions in what the bot posted, "
+            f"over {len(MASS_MENTIONS_POSTED)} output-filter checks"
+        )
     if len(ACK_LATENCIES_MS) < 2:
         return
     ordered = sorted(ACK_LATENCIES_MS)

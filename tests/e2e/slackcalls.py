@@ -69,3 +69,60 @@ def _is_final(call: SlackCall) -> bool:
 def _is_parent(call: SlackCall) -> bool:
     """The visible "@ana asked" parent of a slash command (a top-level post)."""
     return call.method == "chat.postMessage" and "thread_ts" not in call.args
+
+
+# What Slack would turn into a notification for many people: <!channel>, <!here>, <!everyone>, <!subteam^…>
+# (labelled or not) and the bare words, which link_names/parse=full turn into the same.
+MASS_MENTION = re.compile(
+    r"<!(?:channel|here|everyone|subteam\^)[^<>]*>|(?<![A-Za-z0-9.\u200b])@(?:channel|here|everyone)(?![a-z0-9])",
+    re.IGNORECASE,
+)
+USER_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^<>]*)?>")
+#: ``(test, mass mentions it found posted)``, for the run's summary.
+MASS_MENTIONS_POSTED: list[tuple[str, int]] = []
+
+
+def _strings(node: object) -> list[str]:
+    """Every text an API argument carries: ``text``, ``markdown_text`` and the texts inside blocks."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, list):
+        return [s for item in node for s in _strings(item)]
+    if isinstance(node, dict):
+        return [
+            s
+            for key, value in node.items()
+            if key in {"text", "markdown_text", "blocks", "elements", "fields", "chunks", "status", "view"}
+            or isinstance(value, dict | list)
+            for s in _strings(value)
+        ]
+    return []
+
+
+def posted_text(slack: FakeSlack, *, channel: str, response_url: str | None = None) -> str:
+    """Everything the bot showed in ``channel`` (and through ``response_url``).
+
+    That is every accepted call, and each of its messages as Slack stores it, where a stream's pieces are
+    joined (so a mention split across two appends shows whole).
+    """
+    calls = [
+        c
+        for c in slack.calls
+        if (c.response or {}).get("ok")
+        and (
+            (c.method.startswith("chat.") and in_channel(channel)(c))
+            or (c.method == "assistant.threads.setStatus" and c.args.get("channel_id") == channel)
+            or (c.method == "response_url" and c.args.get("_url") == response_url)
+        )
+    ]
+    stored = [
+        m for (where, _ts), thread in slack.threads.items() if where == channel for m in thread if m.get("bot_id")
+    ]
+    return "\n".join(s for item in [*(c.args for c in calls), *stored] for s in _strings(item))
+
+
+def count_mass_mentions(test: str, text: str) -> int:
+    """How many live mass mentions ``text`` holds; recorded for the summary."""
+    found = len(MASS_MENTION.findall(text))
+    MASS_MENTIONS_POSTED.append((test, found))
+    return found

@@ -146,9 +146,12 @@ async def test_a_log_file_shared_in_the_thread_is_read_reduced_and_redacted(
     )
     text = await final_text(slack, channel, timeout=20)
     prompt = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
-    assert f"api.log (file id {file_id}" in prompt
+    assert f'<file id="{file_id}" bytes="{len(chr(10).join(lines))}">\napi.log\n</file>' in prompt
     (result,) = tool_results(bedrock)
-    content = json.loads(result["content"][0]["text"])
+    wrapped = result["content"][0]["text"]
+    assert wrapped.startswith('<tool_output tool="read_shared_file">\n')
+    assert wrapped.endswith("\n</tool_output>")
+    content = json.loads(wrapped.split("\n", 1)[1].rsplit("\n", 1)[0])
     assert content["lines"] == 20_000
     assert "db pool exhausted" in content["content"]
     assert "xoxb-1234567890" not in result["content"][0]["text"]

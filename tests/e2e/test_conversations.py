@@ -49,7 +49,10 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     )
     sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
     assert sent.startswith(
-        "<thread_context>\n[user] checkout p99 is 4s since the deploy\n[user] db CPU at 95% & connections maxed\n</thread_context>"
+        "<thread_context>\n"
+        '<message author="user">\ncheckout p99 is 4s since the deploy\n</message>\n'
+        '<message author="user">\ndb CPU at 95% & connections maxed\n</message>\n'
+        "</thread_context>"
     )
     assert sent.endswith("what should we check first?")
     assert sent.count("what should we check first?") == 1
@@ -100,7 +103,7 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
     assert "message 39" in context
     assert "message 20" not in context
     assert "incident thread" not in context
-    assert len(context) < 8_000 + 400
+    assert len(context) < 8_000 + 20 * 40  # the text, and each message's delimiters
 
 
 async def test_direct_message_is_answered_in_its_thread_with_a_status(bot: BotProcess, slack: FakeSlack) -> None:

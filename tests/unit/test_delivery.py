@@ -14,8 +14,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from agents.errors import LLMAccessDenied
 from agents.events import TaskFailed
+from agents.redaction import Redactor
 from agents.task import Origin, Task, new_request_id
 from bot.delivery import ThreadDelivery
+from bot.outfilter import OutputFilter
 from tests.fakes.slack import FakeSlack
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ def _delivery(slack: FakeSlack, fake_time: FakeTime) -> ThreadDelivery:
     )
     return ThreadDelivery(
         client,
+        clean=OutputFilter(Redactor()),
         channel="C0OPS",
         thread_ts="1700000000.000100",
         region="us-east-1",

@@ -8,8 +8,10 @@ import pytest
 
 from agents.errors import LLMThrottled, LLMUnavailable
 from agents.journal import Status, TaskRecord
+from agents.redaction import Redactor
 from bot.home import history_blocks, status_icon
 from bot.messages import describe_failure
+from bot.outfilter import OutputFilter
 
 
 @pytest.mark.parametrize(("attempts", "said"), [(1, "I tried once."), (2, "I tried 2 times."), (4, "I tried 4 times.")])
@@ -25,6 +27,6 @@ def test_history_lists_a_task_in_every_status(status: Status) -> None:
     record = TaskRecord(
         request_id="req-0123456789ab", workspace_id="T1", user_id="U1", text="why", started_at=0.0, status=status
     )
-    text, _ = history_blocks([record], everyone=False)
+    text, _ = history_blocks([record], everyone=False, clean=OutputFilter(Redactor()))
     assert "`req-0123456789ab`" in text
     assert status_icon(status) in text
