@@ -47,12 +47,13 @@ class BreakerState:
 
     def describe(self) -> str:
         """One line for people: ``/orch-health``, the App Home, ``/readyz``."""
+        streak = f"{self.failures} failure{'s' if self.failures != 1 else ''} in a row"
         if self.status == "closed":
-            return "circuit closed" + (f" ({self.failures} failures in a row)" if self.failures else "")
+            return "circuit closed" + (f" ({streak})" if self.failures else "")
         if self.status == "half_open":
-            return f"circuit half-open: probing Bedrock after {self.failures} failures in a row"
+            return f"circuit half-open: probing Bedrock after {streak}"
         last = f", last `{self.last_code}`" if self.last_code else ""
-        return f"circuit open after {self.failures} failures in a row{last}; retrying in {self.retry_in:.0f} s"
+        return f"circuit open after {streak}{last}; retrying in {self.retry_in:.0f} s"
 
 
 class CircuitBreaker:
