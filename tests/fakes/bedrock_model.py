@@ -4,7 +4,8 @@ Why it exists: a fake that accepts whatever the bot sends lets a malformed reque
 fail on the first real call. botocore's client validates little before sending (required members and
 Python types, no patterns, no upper bounds, nothing about blank text), so :class:`FakeBedrock` checks
 each request body here against the same ``service-2.json`` AWS generates its SDKs from: required
-members, types, unions, enum values, length and value bounds, and name patterns. Messages follow the
+members, types, unions, enum values, length and value bounds, name patterns, and members the model does
+not know (strict: botocore never sends one, so only hand-built requests can hit this). Messages follow the
 wording of AWS's "1 validation error detected: Value … at '…' failed to satisfy constraint: …".
 
 The same model lists every documented error (with its HTTP status and whether AWS says to retry it),
