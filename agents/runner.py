@@ -72,6 +72,9 @@ class _Progress:
     text: list[str]
     sources: list[str]
     failed: list[str]
+    trimmed: bool = False
+    turn_start: int = 0  # where the current turn's text begins in ``text``
+    last_turn: bool = False
 
 
 class TaskRunner:
@@ -127,7 +130,6 @@ class TaskRunner:
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
         messages = [ChatMessage("user", self._redact(_user_turn(task)))]
         progress = _Progress(Usage(), 0, [], [], [])
-        trimmed = False
         for turn in range(self._limits.max_turns):
             request = ModelRequest(
                 model_id=agent.model_id or self._default_model_id,
@@ -139,28 +141,12 @@ class TaskRunner:
             if turn and progress.text and not progress.text[-1].endswith("\n"):
                 progress.text.append("\n\n")
                 await sink.emit(AnswerDelta(task, "\n\n"))
-            mark = len(progress.text)
             reply = await self._turn(task, request, sink, progress)
-            stop = reply.stop_reason
-            if stop in stops.BLOCKED or stop == stops.CONTEXT_FULL:
-                if stop in stops.BLOCKED or trimmed:
-                    await self._withdraw(task, sink, progress, 0, stop)
-                    raise stops.blocked(stop) if stop in stops.BLOCKED else stops.context_too_long()
-                trimmed = True  # once: older thread context and long tool results go, the turn is retried
-                await self._withdraw(task, sink, progress, mark, stop)
-                first = _user_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
-                messages = stops.trimmed(messages, self._redact(first))
+            progress.last_turn = turn == self._limits.max_turns - 1
+            retry = await self._after_stop(task, reply, messages, sink, progress)
+            if retry is not None:
+                messages = retry
                 continue
-            if stop in stops.MALFORMED and turn < self._limits.max_turns - 1:
-                said = reply.text if reply.text.strip() else stops.MALFORMED_STAND_IN
-                messages.append(ChatMessage("assistant", said))
-                messages.append(ChatMessage("user", stops.MALFORMED_FEEDBACK))
-                continue
-            if stop == stops.CUT_SHORT and not reply.tool_calls:
-                note = stops.cut_short_note(self._limits.max_tokens)
-                progress.text.append(note)
-                await sink.emit(AnswerDelta(task, note))
-                log.warning("task.answer_cut_short", max_tokens=self._limits.max_tokens)
             if not reply.tool_calls:
                 break
             if turn == self._limits.max_turns - 1:
@@ -187,12 +173,12 @@ class TaskRunner:
 
     async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
         reply: ModelReply | None = None
-        mark = len(progress.text)
+        progress.turn_start = len(progress.text)
         async for event in self._model.stream(request):
             if isinstance(event, ReplyComplete):
                 reply = event.reply
             elif isinstance(event, StreamRestart):
-                await self._withdraw(task, sink, progress, mark, event.vendor_code)
+                await self._withdraw(task, sink, progress, progress.turn_start, event.vendor_code)
             else:
                 progress.text.append(event.text)
                 await sink.emit(AnswerDelta(task, event.text))
@@ -201,6 +187,29 @@ class TaskRunner:
         progress.usage += reply.usage
         progress.attempts += reply.attempts
         return reply
+
+    async def _after_stop(
+        self, task: Task, reply: ModelReply, messages: list[ChatMessage], sink: EventSink, progress: _Progress
+    ) -> list[ChatMessage] | None:
+        """Act on how the turn ended (see :mod:`agents.stops`): the turns to retry with, or ``None`` to go on."""
+        stop = reply.stop_reason
+        if stop in stops.BLOCKED or (stop == stops.CONTEXT_FULL and progress.trimmed):
+            await self._withdraw(task, sink, progress, 0, stop)
+            raise stops.blocked(stop) if stop in stops.BLOCKED else stops.context_too_long()
+        if stop == stops.CONTEXT_FULL:
+            progress.trimmed = True  # once: older thread context and long tool results go, the turn is retried
+            await self._withdraw(task, sink, progress, progress.turn_start, stop)
+            first = _user_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
+            return stops.trimmed(messages, self._redact(first))
+        if stop in stops.MALFORMED and not progress.last_turn:
+            said = reply.text if reply.text.strip() else stops.MALFORMED_STAND_IN
+            return [*messages, ChatMessage("assistant", said), ChatMessage("user", stops.MALFORMED_FEEDBACK)]
+        if stop == stops.CUT_SHORT and not reply.tool_calls:
+            note = stops.cut_short_note(self._limits.max_tokens)
+            progress.text.append(note)
+            await sink.emit(AnswerDelta(task, note))
+            log.warning("task.answer_cut_short", max_tokens=self._limits.max_tokens)
+        return None
 
     async def _withdraw(self, task: Task, sink: EventSink, progress: _Progress, mark: int, reason: str) -> None:
         """Drop the answer's text from ``mark`` on, and tell the edge to show only what is left."""
