@@ -17,7 +17,7 @@ from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth
-from agents.llm import BedrockChatModel, RetryingChatModel, RetryPolicy, bedrock_client
+from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
@@ -112,21 +112,28 @@ async def open_core(
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
         )
-        model_health = ModelHealth(adapter, model_id=bedrock.model_id)
+        breaker = CircuitBreaker(threshold=bedrock.breaker_threshold, cool_down=bedrock.breaker_cool_down_seconds)
+        metrics.track_breaker(lambda: breaker.state)
+        model_health = ModelHealth(adapter, model_id=bedrock.model_id, breaker=breaker)
         observers = (model_health, metrics)
         model = RetryingChatModel(
             adapter,
-            RetryPolicy(max_attempts=bedrock.max_attempts, deadline=bedrock.deadline_seconds, observers=observers),
+            RetryPolicy(
+                max_attempts=bedrock.max_attempts,
+                deadline=bedrock.deadline_seconds,
+                observers=observers,
+                breaker=breaker,
+            ),
         )
         # One redactor for every door to the model: the router, the agent prompt and the tool results.
         redactor = Redactor(settings.secrets())
         router: Router = KeywordRouter(registry)
         if not offline_model:
             # Routing is a small, optional step: fewer attempts and a short deadline, then keyword rules.
-            router_model = RetryingChatModel(adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers))
+            router_model = RetryingChatModel(
+                adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers, breaker=breaker)
+            )
             router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
-
-        redactor = Redactor(settings.secrets())
 
         def tool_context(task: Task) -> ToolContext:
             return ToolContext(aws=aws, region=bedrock.region, files=files, file_ids=tuple(f.id for f in task.files))

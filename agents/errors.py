@@ -19,8 +19,12 @@ the request ID.
         └── LLMError                the model could not answer
             ├── LLMRetryable        worth another attempt (internal; surfaces as LLMUnavailable)
             │   ├── LLMThrottled
-            │   └── LLMTransient    service unavailable, model not ready, timeouts, connection errors
+            │   └── LLMTransient    service unavailable, model not ready, stream broke off, connection errors
             ├── LLMUnavailable      retryable failures outlasted the retry budget; has ``attempts``
+            ├── LLMCircuitOpen      Bedrock kept failing across tasks: calls paused; has ``retry_after``
+            ├── LLMModelFailed      the model failed on this request (ModelError/ModelTimeout); not retried
+            ├── LLMContentBlocked   a guardrail or content filter stopped the answer; has ``reason``
+            ├── LLMContextTooLong   the conversation does not fit the model, even trimmed
             ├── LLMAccessDenied     the bot's role may not invoke the model; has ``model_id``
             ├── LLMModelNotFound    the model id does not exist in this region; has ``model_id``
             ├── LLMNoCredentials    no AWS credentials were found by the standard chain
@@ -34,7 +38,11 @@ __all__ = [
     "ConfigError",
     "InvalidTask",
     "LLMAccessDenied",
+    "LLMCircuitOpen",
+    "LLMContentBlocked",
+    "LLMContextTooLong",
     "LLMError",
+    "LLMModelFailed",
     "LLMModelNotFound",
     "LLMNoCredentials",
     "LLMRequestRejected",
@@ -173,6 +181,52 @@ class LLMUnavailable(LLMError):
         self.last = last
         self.throttled = isinstance(last, LLMThrottled)
         super().__init__(f"gave up after {attempts} attempts: {last}")
+
+
+class LLMCircuitOpen(LLMError):
+    """Bedrock failed ``failures`` times in a row (throttled or unavailable) across tasks, so calls are paused.
+
+    ``retry_after`` is in seconds (at least 1): when the breaker lets a probe call through again.
+    """
+
+    code = "llm_circuit_open"
+
+    def __init__(self, *, retry_after: float, failures: int, last_code: str = "") -> None:
+        self.retry_after = max(1, round(retry_after + 0.4999))
+        self.failures = failures
+        self.last_code = last_code
+        super().__init__(f"Bedrock paused after {failures} failures in a row; retrying in {self.retry_after}s")
+
+
+class LLMModelFailed(LLMError):
+    """The model itself failed on this request; AWS does not mark it retryable.
+
+    ``vendor_code`` is ``ModelErrorException`` (the model errored while processing) or
+    ``ModelTimeoutException`` (processing took longer than the model's timeout).
+    """
+
+    code = "llm_model_failed"
+
+    def __init__(self, message: str, *, vendor_code: str) -> None:
+        self.vendor_code = vendor_code
+        self.timed_out = vendor_code == "ModelTimeoutException"
+        super().__init__(message)
+
+
+class LLMContentBlocked(LLMError):
+    """The answer was stopped by a guardrail (``reason="guardrail_intervened"``) or a content filter."""
+
+    code = "llm_content_blocked"
+
+    def __init__(self, *, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"answer stopped: {reason}")
+
+
+class LLMContextTooLong(LLMError):
+    """The conversation exceeded the model's context window, even after trimming it once."""
+
+    code = "llm_context_too_long"
 
 
 class LLMAccessDenied(LLMError):

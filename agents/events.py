@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AgentRouted",
+    "AnswerReset",
     "EventSink",
     "TaskEvent",
     "TaskFailed",
@@ -65,6 +66,21 @@ class AnswerDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class AnswerReset:
+    """The answer shown so far is void: from now on it is exactly ``text``, and more deltas follow.
+
+    Sent when a model reply broke off mid-stream and is being asked for again (``reason`` is the vendor
+    code, e.g. ``ModelStreamErrorException``), or when text already shown must be withdrawn (a guardrail
+    stopped it, the turn is retried with a trimmed context). The edge replaces what it showed; it never
+    shows a second answer under the first.
+    """
+
+    task: Task
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ToolStarted:
     """An agent started reading a data source; ``progress`` says what, for people."""
 
@@ -102,7 +118,9 @@ class TaskFailed:
     seconds: float
 
 
-TaskEvent = TaskStarted | AgentRouted | AnswerDelta | ToolStarted | ToolFinished | TaskSucceeded | TaskFailed
+TaskEvent = (
+    TaskStarted | AgentRouted | AnswerDelta | AnswerReset | ToolStarted | ToolFinished | TaskSucceeded | TaskFailed
+)
 
 
 class EventSink(Protocol):

@@ -2,7 +2,8 @@
 
 The model's health is mostly learned passively from real calls (:class:`ModelHealth` observes every
 attempt). When nothing has been asked recently it is confirmed with one tiny probe, cached, so
-``/orch-health`` is fast, costs nearly nothing, and works when Bedrock is down.
+``/orch-health`` is fast, costs nearly nothing, and works when Bedrock is down. While the circuit
+breaker has paused calls to Bedrock, the report says so and no probe is sent.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from agents.llm import ChatMessage, ModelRequest
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from agents.llm import ChatModel
+    from agents.llm import ChatModel, CircuitBreaker
 
 __all__ = ["Check", "ModelHealth", "Status", "overall"]
 
@@ -59,7 +60,9 @@ class ModelHealth:
         fresh_for: float = 120.0,
         probe_timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self.breaker = breaker
         self._model = model
         self._model_id = model_id
         self._fresh_for = fresh_for
@@ -86,7 +89,10 @@ class ModelHealth:
         """Retries say nothing the attempts did not already."""
 
     async def check(self) -> Check:
-        """The model's status: probe it first if nothing recent is known."""
+        """The model's status: probe it first if nothing recent is known (and the breaker lets calls out)."""
+        paused = self._paused()
+        if paused is not None:
+            return paused
         if not self._recently_known():
             async with self._probe_lock:
                 if not self._recently_known():
@@ -95,9 +101,25 @@ class ModelHealth:
 
     def snapshot(self) -> Check:
         """What is known now, without probing (for views that must not cost a model call)."""
+        paused = self._paused()
+        if paused is not None:
+            return paused
         if self._last_ok is None and self._last_failure is None:
-            return Check("Bedrock", "healthy", f"`{self._model_id}`: not used yet")
+            return Check("Bedrock", "healthy", f"`{self._model_id}`: not used yet{self._circuit()}")
         return self._summarise()
+
+    def _paused(self) -> Check | None:
+        """The breaker's verdict while it is not closed: open is unhealthy, half-open (probing) degraded."""
+        if self.breaker is None:
+            return None
+        state = self.breaker.state
+        if state.status == "closed":
+            return None
+        detail = f"`{self._model_id}`: {state.describe()}"
+        return Check("Bedrock", "unhealthy" if state.status == "open" else "degraded", detail)
+
+    def _circuit(self) -> str:
+        return f"; {self.breaker.state.describe()}" if self.breaker is not None else ""
 
     def _recently_known(self) -> bool:
         now = self._clock()
@@ -132,7 +154,7 @@ class ModelHealth:
         )
         failure = self._last_failure
         last_error = f"last error {failure.code} {self._clock() - failure.at:.0f}s ago" if failure else "no errors"
-        detail = f"`{self._model_id}`: {latency}; {last_error}"
+        detail = f"`{self._model_id}`: {latency}; {last_error}{self._circuit()}"
         if self._last_outcome_ok:
             recent_error = failure is not None and self._clock() - failure.at < self._fresh_for
             return Check("Bedrock", "degraded" if recent_error else "healthy", detail)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from agents.errors import LLMError
     from agents.events import EventSink, TaskEvent
+    from agents.llm import BreakerState
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics", "MetricsSink"]
 
@@ -73,10 +74,27 @@ class Metrics:
         self.slack_errors = Counter(
             "orch_slack_api_errors", "Slack Web API errors, by method and error.", ["method", "error"], registry=r
         )
+        self.bedrock_breaker_state = Gauge(
+            "orch_bedrock_breaker_state",
+            "Bedrock circuit breaker in this process: 0 closed, 1 half-open (probing), 2 open (calls paused).",
+            registry=r,
+        )
+        self.bedrock_breaker_failures = Gauge(
+            "orch_bedrock_breaker_failures", "Retryable Bedrock failures in a row, across tasks.", registry=r
+        )
+        self.bedrock_breaker_opened = Gauge(
+            "orch_bedrock_breaker_opened", "Times the Bedrock circuit breaker opened since start.", registry=r
+        )
         self.in_flight = Gauge("orch_tasks_in_flight", "Tasks admitted and not yet finished.", registry=r)
         self.queue_depth = Gauge(
             "orch_queue_depth", "Tasks in the shared queue not yet finished by any replica (Redis mode).", registry=r
         )
+
+    def track_breaker(self, read: Callable[[], BreakerState]) -> None:
+        """Report the Bedrock circuit breaker read through ``read()`` at scrape time."""
+        self.bedrock_breaker_state.set_function(lambda: read().level)
+        self.bedrock_breaker_failures.set_function(lambda: read().failures)
+        self.bedrock_breaker_opened.set_function(lambda: read().opened)
 
     def track_in_flight(self, read: Callable[[], float]) -> None:
         """Report ``read()`` as the in-flight gauge at scrape time."""

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from agents import stops
 from agents.errors import TaskError, ToolFailed
 from agents.events import (
     AgentRouted,
     AnswerDelta,
+    AnswerReset,
     TaskFailed,
     TaskResult,
     TaskStarted,
@@ -28,7 +30,7 @@ from agents.events import (
     ToolFinished,
     ToolStarted,
 )
-from agents.llm import ChatMessage, ModelRequest, ReplyComplete, ToolDefinition, ToolResult, Usage
+from agents.llm import ChatMessage, ModelRequest, ReplyComplete, StreamRestart, ToolDefinition, ToolResult, Usage
 from agents.redaction import Redactor
 from agents.untrusted import escape_delimiters, untrusted_block
 
@@ -71,6 +73,9 @@ class _Progress:
     text: list[str]
     sources: list[str]
     failed: list[str]
+    trimmed: bool = False
+    turn_start: int = 0  # where the current turn's text begins in ``text``
+    last_turn: bool = False
 
 
 class TaskRunner:
@@ -138,6 +143,11 @@ class TaskRunner:
                 progress.text.append("\n\n")
                 await sink.emit(AnswerDelta(task, "\n\n"))
             reply = await self._turn(task, request, sink, progress)
+            progress.last_turn = turn == self._limits.max_turns - 1
+            retry = await self._after_stop(task, reply, messages, sink, progress)
+            if retry is not None:
+                messages = retry
+                continue
             if not reply.tool_calls:
                 break
             if turn == self._limits.max_turns - 1:
@@ -164,9 +174,12 @@ class TaskRunner:
 
     async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
         reply: ModelReply | None = None
+        progress.turn_start = len(progress.text)
         async for event in self._model.stream(request):
             if isinstance(event, ReplyComplete):
                 reply = event.reply
+            elif isinstance(event, StreamRestart):
+                await self._withdraw(task, sink, progress, progress.turn_start, event.vendor_code)
             else:
                 progress.text.append(event.text)
                 await sink.emit(AnswerDelta(task, event.text))
@@ -175,6 +188,36 @@ class TaskRunner:
         progress.usage += reply.usage
         progress.attempts += reply.attempts
         return reply
+
+    async def _after_stop(
+        self, task: Task, reply: ModelReply, messages: list[ChatMessage], sink: EventSink, progress: _Progress
+    ) -> list[ChatMessage] | None:
+        """Act on how the turn ended (see :mod:`agents.stops`): the turns to retry with, or ``None`` to go on."""
+        stop = reply.stop_reason
+        if stop in stops.BLOCKED or (stop == stops.CONTEXT_FULL and progress.trimmed):
+            await self._withdraw(task, sink, progress, 0, stop)
+            raise stops.blocked(stop) if stop in stops.BLOCKED else stops.context_too_long()
+        if stop == stops.CONTEXT_FULL:
+            progress.trimmed = True  # once: older thread context and long tool results go, the turn is retried
+            await self._withdraw(task, sink, progress, progress.turn_start, stop)
+            first = _user_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
+            return stops.trimmed(messages, self._redact(first))
+        if stop in stops.MALFORMED and not progress.last_turn:
+            said = reply.text if reply.text.strip() else stops.MALFORMED_STAND_IN
+            return [*messages, ChatMessage("assistant", said), ChatMessage("user", stops.MALFORMED_FEEDBACK)]
+        if stop == stops.CUT_SHORT and not reply.tool_calls:
+            note = stops.cut_short_note(self._limits.max_tokens)
+            progress.text.append(note)
+            await sink.emit(AnswerDelta(task, note))
+            log.warning("task.answer_cut_short", max_tokens=self._limits.max_tokens)
+        return None
+
+    async def _withdraw(self, task: Task, sink: EventSink, progress: _Progress, mark: int, reason: str) -> None:
+        """Drop the answer's text from ``mark`` on, and tell the edge to show only what is left."""
+        if len(progress.text) > mark:
+            del progress.text[mark:]
+            log.info("task.answer_withdrawn", reason=reason)
+            await sink.emit(AnswerReset(task, "".join(progress.text), reason))
 
     async def _call_tool(
         self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress

@@ -60,6 +60,8 @@ class BedrockSettings:
     router_model_id: str
     max_attempts: int
     deadline_seconds: float
+    breaker_threshold: int = 8
+    breaker_cool_down_seconds: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +109,8 @@ class Settings(_SlackSecrets):
     bedrock_router_model_id: str = DEFAULT_ROUTER_MODEL_ID
     bedrock_max_attempts: int = Field(default=4, ge=1, le=10)
     bedrock_deadline_seconds: float = Field(default=90.0, gt=0, le=900)
+    bedrock_breaker_threshold: int = Field(default=8, ge=1, le=1000)
+    bedrock_breaker_cool_down_seconds: float = Field(default=30.0, gt=0, le=3600)
     orch_rate_limit: str = "5/minute"
     orch_max_tasks_per_user: int = Field(default=3, ge=1)
     orch_max_concurrent_tasks: int = Field(default=500, ge=1)
@@ -177,6 +181,8 @@ class Settings(_SlackSecrets):
             router_model_id=self.bedrock_router_model_id,
             max_attempts=self.bedrock_max_attempts,
             deadline_seconds=self.bedrock_deadline_seconds,
+            breaker_threshold=self.bedrock_breaker_threshold,
+            breaker_cool_down_seconds=self.bedrock_breaker_cool_down_seconds,
         )
 
     @property

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, TextIO
 
 from agents.assembly import open_core
 from agents.errors import AdmissionDenied, InvalidTask
-from agents.events import AgentRouted, AnswerDelta, TaskFailed, TaskSucceeded, ToolFinished, ToolStarted
+from agents.events import (
+    AgentRouted,
+    AnswerDelta,
+    AnswerReset,
+    TaskFailed,
+    TaskSucceeded,
+    ToolFinished,
+    ToolStarted,
+)
 from agents.journal import MemoryJournal
 from agents.task import HelpRequest, Origin, new_request_id
 from bot.messages import describe_failure
@@ -47,6 +55,9 @@ class ConsoleDelivery:
             out.write(f"  {'✓' if event.ok else '✗'} {event.source} ({event.seconds:.1f}s)\n")
         elif isinstance(event, AnswerDelta):
             out.write(event.text)
+        elif isinstance(event, AnswerReset):
+            # A terminal cannot take printed text back: say so, and print the answer again from the start.
+            out.write(f"\n  ↺ the answer broke off ({event.reason}); starting it again\n{event.text}")
         elif isinstance(event, TaskSucceeded):
             result = event.result
             sources = f" · data: {', '.join(result.sources)}" if result.sources else ""

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from agents.events import AgentRouted, AnswerDelta, TaskFailed, TaskStarted, TaskSucceeded, ToolStarted
+from agents.events import (
+    AgentRouted,
+    AnswerDelta,
+    AnswerReset,
+    TaskFailed,
+    TaskStarted,
+    TaskSucceeded,
+    ToolStarted,
+)
 from bot.messages import failure_blocks
 from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer, working_text
 from bot.slack_client import slack_error
@@ -43,6 +51,7 @@ _PLAIN_LIMIT = 3_500
 _APPEND_BATCH = 2_000  # characters that justify an append before the flush interval is up
 _UPDATE_INTERVAL = 1.5  # seconds between chat.update edits when streaming is unavailable
 _FALLBACK_PREVIEW = 3_000
+_RESTARTING = "\n\n_(the answer broke off; starting it again…)_"
 
 
 @dataclass(slots=True)
@@ -120,6 +129,8 @@ class ThreadDelivery:
             await self._show_progress(event.progress)
         elif isinstance(event, AnswerDelta):
             await self._on_text(event.text)
+        elif isinstance(event, AnswerReset):
+            await self._reset_answer(event.text)
         elif isinstance(event, TaskSucceeded):
             await self._succeed(event)
         elif isinstance(event, TaskFailed):
@@ -257,12 +268,38 @@ class ThreadDelivery:
         stream.pending = ""
         stream.last_flush = self._clock()
 
-    async def _update_answer_so_far(self) -> None:
+    async def _reset_answer(self, text: str) -> None:
+        """Show exactly ``text`` as the answer so far (the rest was withdrawn), never a second answer.
+
+        Streamed text cannot be taken back, so a live stream is stopped and the message is edited in place
+        from then on, as when streaming is unavailable.
+        """
+        stream = self._stream
+        stream.full = [text] if text else []
+        stream.capped = len(text) > INLINE_LIMIT
+        stream.taken = min(len(text), INLINE_LIMIT)
+        # The withdrawn text leaves the filter too: what is kept is filtered afresh, and the rest follows it.
+        self._filter = self._clean.stream()
+        self._filter.add(text[:INLINE_LIMIT])
+        kept = self._filter.finish()
+        stream.released = [kept] if kept else []
+        stream.pending = ""
+        stream.shown = len(kept)
+        if stream.ts is not None and stream.available:
+            stream.available = False
+            try:
+                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts)
+            except SlackApiError as exc:
+                log.info("slack.stream_stop_failed", error=slack_error(exc))
+        if stream.ts is not None or (not stream.available and self._placeholder_ts is not None):
+            await self._update_answer_so_far(tail=_RESTARTING)
+
+    async def _update_answer_so_far(self, *, tail: str = " …") -> None:
         target = self._stream.ts or self._placeholder_ts
         text = "".join(self._stream.released)
         preview: dict[str, Any] = {
-            "text": text[:_FALLBACK_PREVIEW],
-            "blocks": [{"type": "markdown", "text": text[:INLINE_LIMIT] + " …"}],
+            "text": text[:_FALLBACK_PREVIEW] or tail.strip(),
+            "blocks": [{"type": "markdown", "text": text[:INLINE_LIMIT] + tail}],
         }
         try:
             if target is None:

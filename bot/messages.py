@@ -10,7 +10,11 @@ from typing import TYPE_CHECKING, Any
 from agents.errors import (
     InvalidTask,
     LLMAccessDenied,
+    LLMCircuitOpen,
+    LLMContentBlocked,
+    LLMContextTooLong,
     LLMError,
+    LLMModelFailed,
     LLMModelNotFound,
     LLMNoCredentials,
     LLMRequestRejected,
@@ -74,13 +78,76 @@ def _too_many(error: TooManyTasks) -> tuple[str, str]:
     return f"orch is at capacity: {error.limit} tasks are running.", f"Try again in {_seconds(error.retry_after)}."
 
 
-def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
+#: What each retryable Bedrock failure means, when retries did not get past it (by vendor code).
+_UNAVAILABLE_BECAUSE = {
+    "ModelNotReadyException": "The model is not ready to serve requests yet (Bedrock is still loading it)",
+    "ModelStreamErrorException": "Amazon Bedrock's answer kept breaking off mid-stream",
+}
+
+
+def _describe_unavailable(error: LLMUnavailable) -> tuple[str, str]:
+    code = error.last.vendor_code
+    if code in _UNAVAILABLE_BECAUSE:
+        headline = _UNAVAILABLE_BECAUSE[code]
+    else:
+        headline = f"Amazon Bedrock is {'busy (throttling requests)' if error.throttled else 'not answering'}"
+    return (
+        f"{headline}; I tried {_times(error.attempts)}.",
+        "Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas and `/orch-health`.",
+    )
+
+
+def _describe_model_trouble(error: LLMError) -> tuple[str, str] | None:
+    """Failures of the model on this request (not of the bot's setup), each with its own fix."""
     if isinstance(error, LLMUnavailable):
-        what = "busy (throttling requests)" if error.throttled else "not answering"
+        return _describe_unavailable(error)
+    if isinstance(error, (LLMContentBlocked, LLMContextTooLong)):
+        return _describe_refused_content(error)
+    if isinstance(error, LLMCircuitOpen):
         return (
-            f"Amazon Bedrock is {what}; I tried {_times(error.attempts)}.",
-            ("Try again in a minute. If it keeps happening, ask an admin to check Bedrock quotas and `/orch-health`."),
+            (
+                f"Amazon Bedrock is unavailable, retrying in {_seconds(error.retry_after)}: its last "
+                f"{error.failures} calls failed, so I paused calls to it instead of making you wait."
+            ),
+            f"Ask again in {_seconds(error.retry_after)}; `/orch-health` shows when Bedrock is back.",
         )
+    if isinstance(error, LLMModelFailed) and error.timed_out:
+        return (
+            "The model took longer than its time limit to answer this.",
+            "Ask a narrower question (one service, a shorter time window), or try again.",
+        )
+    if isinstance(error, LLMModelFailed):
+        return (
+            "The model failed while working on this request (Bedrock reported a model error).",
+            "Try again, or rephrase the question; if it keeps happening, tell an admin.",
+        )
+    return None
+
+
+def _describe_refused_content(error: LLMContentBlocked | LLMContextTooLong) -> tuple[str, str]:
+    if isinstance(error, LLMContentBlocked) and error.reason == "guardrail_intervened":
+        return (
+            "A Bedrock guardrail set up for this bot stopped the answer.",
+            (
+                "Rephrase the question without the blocked topic; if you think it is wrong, ask an admin "
+                "to review the guardrail."
+            ),
+        )
+    if isinstance(error, LLMContentBlocked):
+        return (
+            "The model's content filter stopped the answer.",
+            "Rephrase the question; if you think it is wrong, tell an admin.",
+        )
+    return (
+        "This conversation is too long for the model, even after I trimmed older messages and tool results.",
+        "Start a new thread, or ask a narrower question (a shorter time window, one service).",
+    )
+
+
+def _describe_llm_failure(error: LLMError, *, region: str) -> tuple[str, str]:
+    trouble = _describe_model_trouble(error)
+    if trouble is not None:
+        return trouble
     if isinstance(error, LLMAccessDenied):
         return (
             f"The bot's AWS role cannot invoke model `{error.model_id}`.",

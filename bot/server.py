@@ -5,7 +5,8 @@ it an ingress that acks, journals and queues tasks only, and :func:`run_worker` 
 the queue: the ack path then keeps a core to itself, and task capacity grows with the workers.
 
 Every mode serves ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works and, in Socket Mode, the
-connection has not been down longer than a grace period) and ``GET /metrics`` (Prometheus): on the main
+connection has not been down longer than a grace period; the Bedrock circuit breaker is shown, not
+judged) and ``GET /metrics`` (Prometheus): on the main
 port in HTTP mode, on ``ORCH_METRICS_PORT`` in Socket Mode and in a worker. On a signal the process stops taking work,
 lets running tasks finish within the grace period, then exits.
 """
@@ -70,9 +71,14 @@ def web_app(
         extra = extra_ready() if extra_ready is not None else None
         if extra:
             problems.append(extra)
-        return web.json_response(
-            {"status": "not ready" if problems else "ready", "problems": problems}, status=503 if problems else 200
-        )
+        body: dict[str, object] = {"status": "not ready" if problems else "ready", "problems": problems}
+        breaker = runtime.orchestrator.model_health.breaker
+        if breaker is not None:
+            # Shown, never a reason to be unready: an open breaker answers users at once, and taking every
+            # replica out of the load balancer would turn that answer into Slack's timeout.
+            state = breaker.state
+            body["bedrock_breaker"] = {"state": state.status, "detail": state.describe()}
+        return web.json_response(body, status=503 if problems else 200)
 
     async def metrics(_: web.Request) -> web.Response:
         return web.Response(body=runtime.orchestrator.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

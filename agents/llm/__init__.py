@@ -12,6 +12,7 @@ from agents.llm._base import (
     ModelRequest,
     ReplyComplete,
     StreamEvent,
+    StreamRestart,
     TextDelta,
     ToolCall,
     ToolDefinition,
@@ -19,18 +20,22 @@ from agents.llm._base import (
     Usage,
 )
 from agents.llm._bedrock import BedrockChatModel, bedrock_client
+from agents.llm._breaker import BreakerState, CircuitBreaker
 from agents.llm._retry import RetryingChatModel, RetryPolicy
 
 __all__ = [
     "BedrockChatModel",
+    "BreakerState",
     "ChatMessage",
     "ChatModel",
+    "CircuitBreaker",
     "ModelReply",
     "ModelRequest",
     "ReplyComplete",
     "RetryPolicy",
     "RetryingChatModel",
     "StreamEvent",
+    "StreamRestart",
     "TextDelta",
     "ToolCall",
     "ToolDefinition",

@@ -99,7 +99,18 @@ class ReplyComplete:
     reply: ModelReply
 
 
-StreamEvent = TextDelta | ReplyComplete
+@dataclass(frozen=True, slots=True)
+class StreamRestart:
+    """The reply broke off after some of its text was passed on and is being asked for again from the start.
+
+    Everything streamed since the request began is void: the consumer drops it, and the retried reply's
+    text follows. ``vendor_code`` names the failure (``ModelStreamErrorException``, for example).
+    """
+
+    vendor_code: str
+
+
+StreamEvent = TextDelta | ReplyComplete | StreamRestart
 
 
 class ChatModel(Protocol):

@@ -29,6 +29,7 @@ from agents.cputime import CpuClock
 from agents.errors import (
     LLMAccessDenied,
     LLMError,
+    LLMModelFailed,
     LLMModelNotFound,
     LLMNoCredentials,
     LLMRequestRejected,
@@ -53,15 +54,19 @@ if TYPE_CHECKING:
 
 _VENDOR_ERRORS = (ClientError, BotoCoreError, aiohttp.ClientError, TimeoutError)
 _THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException"})
+# What AWS says to retry (botocore's service model for bedrock-runtime and its standard retry rules):
+# 5xx, ModelNotReadyException (``retryable`` trait) and modelStreamErrorException mid-stream ("Retry your
+# request."). ModelErrorException (424) and ModelTimeoutException (408) carry no retry trait: not retried.
 _TRANSIENT = frozenset(
     {
         "ServiceUnavailableException",
         "ModelNotReadyException",
-        "ModelTimeoutException",
         "InternalServerException",
-        "ModelErrorException",
+        "ModelStreamErrorException",
     }
 )
+_MODEL_FAILED = frozenset({"ModelErrorException", "ModelTimeoutException"})
+_BLANK_RESULT = "(the tool returned nothing)"
 
 
 @asynccontextmanager
@@ -199,8 +204,13 @@ def _parse_input(raw: str) -> dict[str, Any]:
 
 
 def _content(message: ChatMessage) -> list[dict[str, Any]]:
+    """The turn's content blocks, without blank text.
+
+    Bedrock refuses a whole request over one whitespace-only text block (typically an assistant's blank
+    line before its tool calls).
+    """
     blocks: list[dict[str, Any]] = []
-    if message.text:
+    if message.text.strip():
         blocks.append({"text": message.text})
     blocks.extend(
         {"toolUse": {"toolUseId": call.id, "name": call.name, "input": call.input}} for call in message.tool_calls
@@ -209,7 +219,7 @@ def _content(message: ChatMessage) -> list[dict[str, Any]]:
         {
             "toolResult": {
                 "toolUseId": result.tool_call_id,
-                "content": [{"text": result.text}],
+                "content": [{"text": result.text if result.text.strip() else _BLANK_RESULT}],
                 "status": "error" if result.is_error else "success",
             }
         }
@@ -276,6 +286,8 @@ def _translate_client_error(exc: ClientError, *, model_id: str) -> LLMError:
         return LLMThrottled(message or "throttled", vendor_code=code)
     if code in _TRANSIENT or status >= 500:  # noqa: PLR2004 - any server error is worth retrying
         return LLMTransient(message or code, vendor_code=code)
+    if code in _MODEL_FAILED:
+        return LLMModelFailed(message or code, vendor_code=code)
     if code in {"AccessDeniedException", "UnrecognizedClientException"}:
         return LLMAccessDenied(model_id=model_id)
     if code == "ResourceNotFoundException" or "model identifier is invalid" in message.lower():

@@ -1,7 +1,11 @@
 """The one retry layer for model calls: exponential backoff with full jitter, bounded and with a deadline.
 
 Only :class:`agents.errors.LLMRetryable` failures are retried; access, validation and unknown-model errors
-pass straight through. Sleep, randomness and the clock are parameters so tests can assert exact waits.
+pass straight through. A stream is retried even after some of its text was passed on (Bedrock's
+``modelStreamErrorException`` says "Retry your request"): the retry is announced with
+:class:`StreamRestart` so the consumer replaces the partial text. With a :class:`CircuitBreaker` in the
+policy, every attempt asks it first. Sleep, randomness and the clock are parameters so tests can assert
+exact waits.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from tenacity.stop import stop_base
 
 from agents.errors import LLMError, LLMRetryable, LLMTransient, LLMUnavailable
-from agents.llm._base import ReplyComplete
+from agents.llm._base import ReplyComplete, StreamRestart
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from agents.llm._base import ChatModel, ModelReply, ModelRequest, StreamEvent
+    from agents.llm._breaker import CircuitBreaker
 
 T = TypeVar("T")
 
@@ -46,13 +51,20 @@ class FullJitter:
     rand: Callable[[], float] = random.random
 
     def __call__(self, state: RetryCallState) -> float:
-        ceiling = min(self.cap, self.base * 2 ** (state.attempt_number - 1))
+        return self.after(state.attempt_number)
+
+    def after(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based)."""
+        ceiling = min(self.cap, self.base * 2 ** (attempt - 1))
         return float(self.rand() * ceiling)
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard to try: at most ``max_attempts`` calls, all within ``deadline`` seconds."""
+    """How hard to try: at most ``max_attempts`` calls, all within ``deadline`` seconds.
+
+    ``breaker``, when set, is asked before every attempt and told how each one ended.
+    """
 
     max_attempts: int = 4
     base_delay: float = 0.5
@@ -62,6 +74,7 @@ class RetryPolicy:
     rand: Callable[[], float] = random.random
     clock: Callable[[], float] = time.monotonic
     observers: tuple[AttemptObserver, ...] = field(default=())
+    breaker: CircuitBreaker | None = None
 
 
 def _deadline_passed(attempts: int, deadline: float) -> LLMUnavailable:
@@ -174,29 +187,48 @@ class RetryingChatModel:
         return dataclasses.replace(reply, attempts=attempts)
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
-        """Stream the inner model's reply, retrying only until its first event has been passed on.
+        """Stream the inner model's reply, retrying retryable failures until the budget is spent.
 
-        Once text has reached the user a retry would repeat it, so a later failure ends the stream with
-        LLMUnavailable. The deadline covers the whole stream.
+        A failure before anything was passed on is retried unseen. After text has been passed on, a retry
+        would repeat it, so it is announced first with :class:`StreamRestart`: the consumer drops what it
+        got and the retried reply follows. The deadline covers the whole stream, waits included.
         """
         policy = self._policy
-        attempts = 0
+        started = policy.clock()
         deadline = asyncio.get_running_loop().time() + policy.deadline
-        try:
-            async with asyncio.timeout_at(deadline):
-                async for attempt in self._retrying(request.model_id):
-                    with attempt:
-                        attempts += 1
-                        events = self._observed(request)
-                        first = await anext(events)
-            yield _counted(first, attempts)
-            with _WaitDeadline(deadline) as wait:
-                while (event := await wait.next(events)) is not None:
-                    yield _counted(event, attempts)
-        except LLMRetryable as exc:
-            raise LLMUnavailable(attempts=attempts, last=exc) from exc
-        except TimeoutError as exc:
-            raise _deadline_passed(attempts, policy.deadline) from exc
+        jitter = FullJitter(policy.base_delay, policy.max_delay, policy.rand)
+        attempts = 0
+        while True:
+            attempts += 1
+            passed_on = False
+            try:
+                self._admit()
+                with _WaitDeadline(deadline) as wait:
+                    events = self._observed(request)
+                    while (event := await wait.next(events)) is not None:
+                        passed_on = True
+                        yield _counted(event, attempts)
+            except LLMRetryable as exc:
+                pause = jitter.after(attempts)
+                if attempts >= policy.max_attempts or policy.clock() - started + pause >= policy.deadline:
+                    raise LLMUnavailable(attempts=attempts, last=exc) from exc
+                for observer in policy.observers:
+                    observer.retry(model_id=request.model_id)
+                if passed_on:
+                    yield StreamRestart(exc.vendor_code)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        await policy.sleep(pause)
+                except TimeoutError as late:
+                    raise _deadline_passed(attempts, policy.deadline) from late
+            except TimeoutError as exc:
+                raise _deadline_passed(attempts, policy.deadline) from exc
+            else:
+                return
+
+    def _admit(self) -> None:
+        if self._policy.breaker is not None:
+            self._policy.breaker.admit()
 
     async def _observed(self, request: ModelRequest) -> AsyncIterator[StreamEvent]:
         t0 = time.perf_counter()
@@ -209,10 +241,13 @@ class RetryingChatModel:
         self._notify(request.model_id, time.perf_counter() - t0, None)
 
     def _notify(self, model_id: str, seconds: float, error: LLMError | None) -> None:
+        if self._policy.breaker is not None:
+            self._policy.breaker.attempt(model_id=model_id, seconds=seconds, error=error)
         for observer in self._policy.observers:
             observer.attempt(model_id=model_id, seconds=seconds, error=error)
 
     async def _attempt(self, request: ModelRequest) -> ModelReply:
+        self._admit()
         t0 = time.perf_counter()
         try:
             reply = await self._inner.converse(request)

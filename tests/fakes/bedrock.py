@@ -35,12 +35,16 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from tests.fakes.bedrock_model import documented_errors, request_problem, stop_reasons, stream_exceptions
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
     from types import TracebackType
 
 __all__ = [
     "ERROR_STATUS",
+    "STOP_REASONS",
+    "STREAM_ERRORS",
     "ConverseCall",
     "FakeBedrock",
     "Fault",
@@ -50,28 +54,23 @@ __all__ = [
     "run_cli",
 ]
 
-#: HTTP status Bedrock Runtime returns for each error code (from the service model's ``error`` traits,
-#: plus the auth errors AWS's front door returns before Bedrock sees the request).
+#: HTTP status Bedrock Runtime returns for each error code: every exception in botocore's service model
+#: (its ``error.httpStatusCode``), plus the errors AWS's front door returns before Bedrock sees the request.
 ERROR_STATUS: dict[str, int] = {
-    "ValidationException": 400,
-    "ConflictException": 400,
-    "ServiceQuotaExceededException": 400,
     "SerializationException": 400,
-    "AccessDeniedException": 403,
     "UnrecognizedClientException": 403,
     "InvalidSignatureException": 403,
     "ExpiredTokenException": 403,
-    "ResourceNotFoundException": 404,
     "UnknownOperationException": 404,
-    "ModelTimeoutException": 408,
-    "ModelErrorException": 424,
-    "ModelStreamErrorException": 424,
-    "ThrottlingException": 429,
-    "ModelNotReadyException": 429,
     "TooManyRequestsException": 429,
-    "InternalServerException": 500,
-    "ServiceUnavailableException": 503,
+    **{code: spec.status for code, spec in documented_errors().items()},
 }
+
+#: Every ``stopReason`` the service model documents; :class:`Reply` can end a turn with any of them.
+STOP_REASONS: tuple[str, ...] = stop_reasons()
+
+#: The error codes ConverseStream can raise mid-stream (as ``:exception-type`` frames, in lowerCamelCase).
+STREAM_ERRORS: tuple[str, ...] = tuple(name[:1].upper() + name[1:] for name in stream_exceptions())
 
 _ERROR_TYPE_SUFFIX = ":http://internal.amazon.com/coral/com.amazon.bedrock/"
 _EVENTSTREAM_CONTENT_TYPE = "application/vnd.amazon.eventstream"
@@ -117,8 +116,9 @@ class Reply:
 
     ``tool_uses`` items are ``{"toolUseId": .., "name": .., "input": {...}}``; ``toolUseId`` defaults
     to a fresh ``tooluse_…`` id and ``input`` to ``{}``. Any tool use makes the stop reason
-    ``tool_use``. Token counts default to rough estimates; ``latency`` overrides
-    :attr:`FakeBedrock.latency` for this turn.
+    ``tool_use``, else it is ``end_turn``; ``stop`` sends any other documented stop reason
+    (:data:`STOP_REASONS`: ``max_tokens``, ``guardrail_intervened``, ``malformed_tool_use``…).
+    Token counts default to rough estimates; ``latency`` overrides :attr:`FakeBedrock.latency` for this turn.
     """
 
     text: str = ""
@@ -126,13 +126,18 @@ class Reply:
     input_tokens: int | None = None
     output_tokens: int | None = None
     latency: float | None = None
+    stop: str | None = None
 
     def __post_init__(self) -> None:
         self.tool_uses = [_normalise_tool_use(tool) for tool in self.tool_uses]
+        if self.stop is not None and self.stop not in STOP_REASONS:
+            raise ValueError(f"undocumented stopReason {self.stop!r}; botocore documents {list(STOP_REASONS)}")
 
     @property
     def stop_reason(self) -> str:
-        """``tool_use`` when the turn calls tools, else ``end_turn``."""
+        """``stop`` when given, else ``tool_use`` when the turn calls tools, else ``end_turn``."""
+        if self.stop is not None:
+            return self.stop
         return "tool_use" if self.tool_uses else "end_turn"
 
 
@@ -141,9 +146,11 @@ class Fault:
     """One scripted failure, answered instead of a model turn.
 
     ``status`` defaults from :data:`ERROR_STATUS` (an unknown ``code`` needs an explicit status).
-    With ``mid_stream`` a ``ConverseStream`` request first gets a 200 response with some text, then an
-    exception frame whose ``:exception-type`` is ``code`` in lowerCamelCase; ``Converse`` ignores the
-    flag. ``latency`` (an addition to the brief) delays the failure like :attr:`Reply.latency`.
+    With ``mid_stream`` a ``ConverseStream`` request first gets a 200 response with ``partial`` text
+    (by default the start of the default reply; ``""`` sends none), then an exception frame whose
+    ``:exception-type`` is ``code`` in lowerCamelCase; only the codes the service model lists for the
+    stream (:data:`STREAM_ERRORS`) can be sent that way. ``Converse`` ignores the flag. ``latency`` (an
+    addition to the brief) delays the failure like :attr:`Reply.latency`.
     """
 
     code: str
@@ -151,8 +158,11 @@ class Fault:
     status: int | None = None
     mid_stream: bool = False
     latency: float | None = None
+    partial: str | None = None
 
     def __post_init__(self) -> None:
+        if self.mid_stream and self.code not in STREAM_ERRORS:
+            raise ValueError(f"{self.code} is not a ConverseStream event; botocore documents {list(STREAM_ERRORS)}")
         if self.status is None:
             if self.code not in ERROR_STATUS:
                 raise ValueError(f"unknown error code {self.code!r}: pass status= explicitly")
@@ -337,6 +347,7 @@ class FakeBedrock:
         self.chunk_size = chunk_size
         self.calls: list[ConverseCall] = []
         self.default_reply: Callable[[ConverseCall], Reply] = echo_reply
+        self.validate = True  # hold requests to botocore's service model (~0.1 ms each; benchmarks may skip it)
         self.denied_models: set[str] = set()
         self.unknown_models: set[str] = set()
         self.in_flight = 0
@@ -471,7 +482,7 @@ class FakeBedrock:
         call = ConverseCall(model_id, body if isinstance(body, dict) else {}, stream, headers)
         self._record(call)
 
-        rejection = self._rejection(model_id, body)
+        rejection = self._rejection(model_id, body, stream=stream)
         if rejection is not None:
             code, message = rejection
             return _error_response(code, message, ERROR_STATUS[code], request_id)
@@ -495,14 +506,14 @@ class FakeBedrock:
             headers={"x-amzn-RequestId": request_id},
         )
 
-    def _rejection(self, model_id: str, body: object) -> tuple[str, str] | None:
+    def _rejection(self, model_id: str, body: object, *, stream: bool) -> tuple[str, str] | None:
         if model_id in self.denied_models:
             return "AccessDeniedException", _DENIED_MESSAGE
         if model_id in self.unknown_models:
             return "ResourceNotFoundException", _UNKNOWN_MODEL_MESSAGE
         if not isinstance(body, dict):
             return "SerializationException", "The request body is not a JSON object."
-        message = _validation_error(body)
+        message = (request_problem(model_id, body, stream=stream) if self.validate else None) or _validation_error(body)
         return None if message is None else ("ValidationException", message)
 
     def _usage(self, call: ConverseCall, reply: Reply) -> dict[str, int]:
@@ -547,9 +558,12 @@ class FakeBedrock:
         try:
             await response.write(_event("messageStart", {"role": "assistant"}))
             if isinstance(item, Fault):
-                partial = self.default_reply(call).text[: self.chunk_size] or "partial"
-                await self._write_deltas(response, 0, [{"text": partial}], call=call)
-                await _sleep(self.chunk_delay)
+                partial = item.partial
+                if partial is None:
+                    partial = self.default_reply(call).text[: self.chunk_size] or "partial"
+                if partial:
+                    await self._write_deltas(response, 0, [{"text": partial}], call=call)
+                    await _sleep(self.chunk_delay)
                 await response.write(_exception_event(item))
             else:
                 await self._write_reply_events(response, call, item, started)

@@ -12,8 +12,11 @@ import pytest
 
 from agents.errors import (
     LLMAccessDenied,
+    LLMError,
+    LLMModelFailed,
     LLMModelNotFound,
     LLMRequestRejected,
+    LLMRetryable,
     LLMThrottled,
     LLMTransient,
     LLMUnavailable,
@@ -24,9 +27,14 @@ from agents.llm import (
     ModelRequest,
     RetryingChatModel,
     RetryPolicy,
+    StreamRestart,
+    TextDelta,
+    ToolCall,
+    ToolResult,
     bedrock_client,
 )
-from tests.fakes.bedrock import FakeBedrock, Fault, Reply
+from tests.fakes.bedrock import STREAM_ERRORS, FakeBedrock, Fault, Reply
+from tests.fakes.bedrock_model import documented_errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -70,7 +78,8 @@ async def test_converse_returns_text_usage_and_model(bedrock: FakeBedrock) -> No
         ("ThrottlingException", LLMThrottled),
         ("ServiceUnavailableException", LLMTransient),
         ("ModelNotReadyException", LLMTransient),
-        ("ModelTimeoutException", LLMTransient),
+        ("ModelTimeoutException", LLMModelFailed),
+        ("ModelErrorException", LLMModelFailed),
         ("InternalServerException", LLMTransient),
         ("AccessDeniedException", LLMAccessDenied),
         ("ResourceNotFoundException", LLMModelNotFound),
@@ -87,6 +96,79 @@ async def test_each_bedrock_error_is_translated_once_and_not_retried_by_botocore
             await BedrockChatModel(client).converse(request())
     assert len(bedrock.calls) == 1
     assert caught.value.__cause__ is not None  # translated with `raise … from`
+
+
+def _aws_says_retry(code: str) -> bool:
+    """Retryable per botocore: a ``retryable`` trait, a 5xx status, throttling, or documented "Retry your request"."""
+    spec = documented_errors()[code]
+    return (
+        spec.retryable
+        or spec.status >= 500  # botocore's standard mode retries every 5xx
+        or code == "ThrottlingException"
+        or "retry your request" in spec.documentation.lower()
+    )
+
+
+@pytest.mark.parametrize("code", sorted(documented_errors()))
+async def test_every_documented_error_is_retried_exactly_when_aws_says_so(bedrock: FakeBedrock, code: str) -> None:
+    """Each exception in botocore's model for bedrock-runtime is retryable here iff AWS says to retry it."""
+    bedrock.enqueue(Fault(code))
+    async with bedrock_client(region="us-east-1") as client:
+        with pytest.raises(LLMError) as caught:
+            await BedrockChatModel(client).converse(request())
+    assert isinstance(caught.value, LLMRetryable) == _aws_says_retry(code), caught.value
+
+
+@pytest.mark.parametrize("code", STREAM_ERRORS)
+async def test_every_documented_mid_stream_error_is_retried_exactly_when_aws_says_so(
+    bedrock: FakeBedrock, code: str
+) -> None:
+    """An exception event in the middle of a ConverseStream (after text) is translated like its HTTP twin."""
+    bedrock.enqueue(Fault(code, mid_stream=True, partial="The alarms are"))
+    seen: list[str] = []
+
+    async def consume(model: BedrockChatModel) -> None:
+        async for event in model.stream(request()):
+            if isinstance(event, TextDelta):
+                seen.append(event.text)  # noqa: PERF401 - as it arrives: the stream fails before its end
+
+    async with bedrock_client(region="us-east-1") as client:
+        with pytest.raises(LLMError) as caught:
+            await consume(BedrockChatModel(client))
+    assert seen == ["The alarms are"]
+    assert isinstance(caught.value, LLMRetryable) == _aws_says_retry(code), caught.value
+
+
+async def test_a_stream_error_after_text_is_retried_and_announced_as_a_restart(bedrock: FakeBedrock) -> None:
+    """A modelStreamErrorException mid-answer: the retry layer says the partial text is void, then re-streams."""
+    bedrock.enqueue(Fault("ModelStreamErrorException", mid_stream=True, partial="Half an ans"), Reply(text="Whole."))
+
+    async def sleep(_: float) -> None:
+        return
+
+    async with bedrock_client(region="us-east-1") as client:
+        model = RetryingChatModel(BedrockChatModel(client), RetryPolicy(sleep=sleep))
+        events = [event async for event in model.stream(request())]
+    kinds = [type(event).__name__ for event in events]
+    assert kinds[:2] == ["TextDelta", "StreamRestart"]
+    assert events[1] == StreamRestart("ModelStreamErrorException")
+    assert "".join(e.text for e in events[2:] if isinstance(e, TextDelta)) == "Whole."
+    assert len(bedrock.calls) == 2
+
+
+async def test_blank_text_blocks_are_never_sent(bedrock: FakeBedrock) -> None:
+    """An assistant turn of blank lines before its tool call goes out as the tool call alone: Bedrock accepts it."""
+    turns = (
+        ChatMessage("user", "what is alarming?"),
+        ChatMessage("assistant", "\n\n", tool_calls=(ToolCall("tooluse_1", "list_alarms", {}),)),
+        ChatMessage("user", tool_results=(ToolResult("tooluse_1", " "),)),
+    )
+    bedrock.enqueue(Reply(text="Nothing is alarming."))
+    async with bedrock_client(region="us-east-1") as client:
+        reply = await BedrockChatModel(client).converse(ModelRequest(model_id=MODEL, system="be brief", messages=turns))
+    assert reply.text == "Nothing is alarming."
+    assistant = bedrock.calls[0].body["messages"][1]
+    assert assistant["content"] == [{"toolUse": {"toolUseId": "tooluse_1", "name": "list_alarms", "input": {}}}]
 
 
 async def test_access_denied_names_the_model(bedrock: FakeBedrock) -> None:

@@ -15,6 +15,8 @@ from botocore.exceptions import ClientError, EventStreamError
 
 from tests.fakes.bedrock import (
     ERROR_STATUS,
+    STOP_REASONS,
+    STREAM_ERRORS,
     FakeBedrock,
     Fault,
     Reply,
@@ -233,6 +235,84 @@ async def test_missing_messages_and_zero_max_tokens_are_validation_errors(fake: 
     assert missing.value.response["Error"]["Code"] == "ValidationException"
     assert zero.value.response["Error"]["Code"] == "ValidationException"
     assert "inferenceConfig.maxTokens" in zero.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "needle"),
+    [
+        ({"messages": [{"role": "user"}]}, "Value null at 'messages.1.member.content' failed to satisfy constraint"),
+        ({"inferenceConfig": {"maxTokens": "ten"}}, "at 'inferenceConfig.maxTokens' failed to satisfy constraint"),
+        ({"inferenceConfig": {"temperature": 1.5}}, "Member must have value less than or equal to 1"),
+        ({"performanceConfig": {"latency": "turbo"}}, "Member must satisfy enum value set: [standard, optimized]"),
+        (
+            {"toolConfig": {"tools": [{"toolSpec": {"name": "list alarms", "inputSchema": {"json": {}}}}]}},
+            "at 'toolConfig.tools.1.member.toolSpec.name' failed to satisfy constraint: Member must satisfy regular",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [{"text": "hi", "cachePoint": {"type": "default"}}]}]},
+            "Member must have exactly one member set",
+        ),
+    ],
+)
+async def test_requests_are_validated_against_botocores_service_model(
+    fake: FakeBedrock, overrides: dict[str, Any], needle: str
+) -> None:
+    """Required members, types, bounds, enums, patterns and unions: each a real ValidationException."""
+    body: dict[str, Any] = {"messages": [_user("hi")], **overrides}
+    async with _client(fake.endpoint_url, parameter_validation=False) as bedrock:
+        with pytest.raises(ClientError) as caught:
+            await bedrock.converse(modelId=HAIKU, **body)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert needle in caught.value.response["Error"]["Message"]
+    assert caught.value.response["Error"]["Message"].startswith("1 validation error detected: Value ")
+
+
+@pytest.mark.parametrize("blank", ["", "\n\n", "  \t "])
+async def test_whitespace_only_text_blocks_reject_the_whole_request(fake: FakeBedrock, client, blank: str) -> None:
+    """An assistant turn of blank text (that botocore sends happily) makes Bedrock refuse the request."""
+    messages = [_user("hi"), _assistant(blank), _user("and?")]
+    with pytest.raises(ClientError) as caught:
+        await client.converse_stream(modelId=HAIKU, messages=messages)
+    assert caught.value.response["Error"]["Code"] == "ValidationException"
+    assert "text content blocks must contain non-whitespace text" in caught.value.response["Error"]["Message"]
+
+
+async def test_model_ids_are_held_to_their_pattern(fake: FakeBedrock, client) -> None:
+    """A model id with a space fails modelId's pattern, as it would at Bedrock."""
+    with pytest.raises(ClientError) as caught:
+        await client.converse(modelId="claude 3", messages=[_user("hi")])
+    assert "at 'modelId' failed to satisfy constraint" in caught.value.response["Error"]["Message"]
+
+
+@pytest.mark.parametrize("reason", STOP_REASONS)
+async def test_every_documented_stop_reason_can_be_sent(fake: FakeBedrock, client, reason: str) -> None:
+    """Reply(stop=…) ends a Converse and a ConverseStream turn with each stopReason botocore documents."""
+    fake.enqueue(Reply(text="some text", stop=reason), Reply(text="some text", stop=reason))
+    response = await client.converse(modelId=HAIKU, messages=[_user("hi")])
+    events = await _collect(await client.converse_stream(modelId=HAIKU, messages=[_user("hi")]))
+    assert response["stopReason"] == reason
+    assert [e["messageStop"]["stopReason"] for e in events if "messageStop" in e] == [reason]
+
+
+def test_undocumented_stop_reasons_and_stream_errors_are_refused() -> None:
+    """The script cannot send what Bedrock never does: an unknown stopReason, or a mid-stream ModelNotReady."""
+    assert "model_context_window_exceeded" in STOP_REASONS
+    assert "ModelStreamErrorException" in STREAM_ERRORS
+    with pytest.raises(ValueError, match="undocumented stopReason"):
+        Reply(stop="tired")
+    with pytest.raises(ValueError, match="not a ConverseStream event"):
+        Fault("ModelNotReadyException", mid_stream=True)
+
+
+@pytest.mark.parametrize("code", STREAM_ERRORS)
+async def test_every_documented_stream_error_can_be_sent_mid_stream(fake: FakeBedrock, client, code: str) -> None:
+    """Each exception event ConverseStream documents arrives after the partial text, as botocore's EventStreamError."""
+    fake.enqueue(Fault(code, mid_stream=True, partial="so far"))
+    response = await client.converse_stream(modelId=HAIKU, messages=[_user("hi")])
+    with pytest.raises(EventStreamError) as caught:
+        await _collect(response)
+    assert caught.value.response["Error"]["Code"] == code[:1].lower() + code[1:]
 
 
 async def test_converse_tool_use_reply(fake: FakeBedrock, client) -> None:
