@@ -31,14 +31,23 @@ async def ask(bot: BotProcess, slack: FakeSlack, text: str) -> str:
     return channel
 
 
+_MESSAGE_WRITES = ("chat.update", "chat.postMessage", "chat.stopStream")
+
+
 async def update_containing(slack: FakeSlack, channel: str, needle: str, *, timeout: float = 15) -> SlackCall:
-    """The first chat.update in ``channel`` whose text contains ``needle``."""
-    calls = await slack.wait_for(
-        "chat.update",
-        where=lambda c: in_channel(channel)(c) and needle in message_text(c),
-        timeout=timeout,
-    )
-    return calls[0]
+    """The first message write in ``channel`` (an edit, a post, or a stream's end) whose text contains ``needle``.
+
+    Which one carries the final form depends on how much text was shown before (the output filter holds back a
+    word until it ends), so the tests look at all three.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for call in slack.calls:
+            if call.method in _MESSAGE_WRITES and in_channel(channel)(call) and needle in message_text(call):
+                return call
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no message in {channel} contained {needle!r} within {timeout}s")
+        await asyncio.sleep(0.05)
 
 
 # -- 7: errors, each retried only when AWS says so, each with its own message ------------------------
@@ -161,7 +170,10 @@ async def test_a_guardrail_intervention_withdraws_the_text_and_explains(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
     """StopReason guardrail_intervened: no blocked text is left as an answer; a specific message and the request ID."""
-    bedrock.enqueue(Reply(text="BLOCKED-CANNED-TEXT", stop="guardrail_intervened"))
+    # Words with spaces, so the output filter releases them and the stream starts before the stop arrives.
+    bedrock.enqueue(
+        Reply(text="Here is the BLOCKED-CANNED-TEXT you asked for, word by word. ", stop="guardrail_intervened")
+    )
     channel = await ask(bot, slack, "tell me something forbidden")
     final = await update_containing(slack, channel, "guardrail", timeout=20)
     text = message_text(final)
@@ -202,7 +214,7 @@ async def test_a_full_context_window_is_trimmed_and_retried_once_then_explained(
     """model_context_window_exceeded: one retry with a trimmed context answers; twice in a row is a friendly error."""
     bedrock.enqueue(Reply(text="PARTIAL", stop="model_context_window_exceeded"), Reply(text="It fits now."))
     channel = await ask(bot, slack, "summarise everything")
-    text = message_text(await update_containing(slack, channel, "agent `", timeout=20))  # the footer: final form
+    text = await final_text(slack, channel, timeout=20)  # the whole message once the footer is on
     assert "It fits now." in text
     assert "PARTIAL" not in text
 
