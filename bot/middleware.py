@@ -3,7 +3,9 @@
 * :func:`assign_request_id` gives every incoming request a ``req-…`` id, in Bolt's context for
   listeners and in structlog's contextvars for every log line.
 * :func:`drop_redeliveries` answers a redelivered event (same ``event_id``) with 200 and does nothing,
-  so Slack stops retrying and the user gets exactly one answer.
+  so Slack stops retrying and the user gets exactly one answer. While the store that remembers event ids is
+  unreachable, events go through unchecked: a rare second answer beats a task nobody hears about (its
+  listener then tells the user the task could not be recorded).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.response import BoltResponse
 
+from agents.errors import StoreUnavailable
 from agents.task import new_request_id
 
 if TYPE_CHECKING:
@@ -46,6 +49,14 @@ async def assign_request_id(
     return await next()
 
 
+async def _first_sighting(deduper: Deduper, key: str) -> bool:
+    try:
+        return await deduper.first_sighting(key)
+    except StoreUnavailable as error:
+        log.warning("event.dedupe_unavailable", store=error.store, reason=error.reason)
+        return True
+
+
 def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]]:
     """Middleware that lets each ``event_id`` through once, whatever the retry headers say."""
 
@@ -55,7 +66,7 @@ def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]
         next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
     ) -> BoltResponse:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await deduper.first_sighting(f"{body.get('team_id')}:{event_id}"):
+        if event_id and not await _first_sighting(deduper, f"{body.get('team_id')}:{event_id}"):
             log.info(
                 "event.redelivery_ignored",
                 event_id=event_id,
