@@ -329,7 +329,7 @@ async def test_while_redis_is_down_readyz_is_503_and_users_are_told_their_task_w
 ) -> None:
     """Redis stopped: /readyz 503, commands and mentions told at once with the request ID, /orch-health says so.
 
-    Redis back: /readyz 200 again and tasks are answered.
+    The App Home still opens and shows the store unreachable. Redis back: /readyz 200 again and tasks are answered.
     """
     redis = RedisServer(tmp_path, aof=False)
     await redis.start()
@@ -375,6 +375,14 @@ async def test_while_redis_is_down_readyz_is_503_and_users_are_told_their_task_w
         ).status == 200
         (report,) = await slack.wait_for("response_url", where=lambda c: c.args.get("_url") == response_url, timeout=15)
         assert "*Store*: Redis unreachable" in message_text(report)
+
+        home_user = unique("U")
+        event = {"type": "app_home_opened", "user": home_user, "channel": unique("D"), "tab": "home", "event_ts": "1.1"}
+        assert (await bot.event(event)).status == 200
+        await slack.wait_for("views.publish", where=lambda c: c.args.get("user_id") == home_user, timeout=10)
+        home = "\n".join(str(b.get("text", {}).get("text", "")) for b in slack.home_views[home_user]["blocks"])
+        assert "*Store*: Redis unreachable" in home
+        assert "Unavailable: the task store is unreachable" in home
 
         await redis.start()
         deadline = time.monotonic() + 10
