@@ -18,6 +18,7 @@ from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from agents.errors import RateLimited, ShuttingDown, TooManyTasks
+from agents.stores import store_boundary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,8 +106,9 @@ class StorageRateLimiter:
         self._limiter = MovingWindowRateLimiter(storage)
         self._clock = clock
 
+    @store_boundary
     async def hit(self, key: str) -> RateDecision:
-        """Record a hit for ``key`` if the limit allows it."""
+        """Record a hit for ``key`` if the limit allows it (:class:`StoreUnavailable` if Redis is down)."""
         if await self._limiter.hit(self._item, key):
             return RateDecision(allowed=True)
         stats = await self._limiter.get_window_stats(self._item, key)

@@ -6,6 +6,8 @@ what a user tries in the console is what Slack users get.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,7 +18,7 @@ from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, r
 from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
-from agents.health import ModelHealth
+from agents.health import ModelHealth, StoreHealth
 from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
@@ -24,7 +26,7 @@ from agents.overload import LoopLag
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runner import TaskRunner
-from agents.stores import RedisJournal, RedisTaskQueue, open_journal
+from agents.stores import RedisJournal, RedisTaskQueue, SqliteJournal, open_journal
 from agents.testing import FakeChatModel
 from agents.tools import ToolContext
 
@@ -50,6 +52,15 @@ def shared_redis(url: str) -> Redis:
     """
     pool = BlockingConnectionPool.from_url(url, max_connections=REDIS_CONNECTIONS, timeout=20, decode_responses=True)
     return Redis(connection_pool=pool)
+
+
+def _store_health(journal: TaskJournal) -> StoreHealth:
+    """The probe behind ``/readyz``, ``/orch-health`` and the App Home's store line."""
+    if isinstance(journal, RedisJournal):
+        return StoreHealth(journal.ping, name="Redis")
+    if isinstance(journal, SqliteJournal):
+        return StoreHealth(journal.ping, name="SQLite")
+    return StoreHealth(None, name="in memory")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +117,15 @@ async def open_core(
         if journal is None:
             journal = shared.journal if shared else await open_journal(settings.orch_store_url)
         queue = shared.queue if shared else None
+        reconciler: asyncio.Task[None] | None = None
         if queue is not None:
             await queue.setup()
+            # Finds tasks an empty Redis restart lost (see RedisTaskQueue.reconcile), in every process.
+            idle = settings.orch_claim_idle_seconds
+            reconciler = asyncio.create_task(
+                queue.keep_reconciled(journal, every=max(1.0, min(10.0, idle / 2)), older_than=idle),
+                name="queue-reconciler",
+            )
         registry = default_registry()
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
@@ -160,10 +178,15 @@ async def open_core(
             journal=journal,
             queue=queue,
             redactor=redactor,
+            store_health=_store_health(journal),
         )
         try:
             yield orchestrator
         finally:
+            if reconciler is not None:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()
             await loop_lag.stop()

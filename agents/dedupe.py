@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from cachetools import TTLCache
 
+from agents.stores import store_boundary
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -52,6 +54,7 @@ class RedisDeduper:
         self._ttl = ttl
         self._prefix = prefix
 
+    @store_boundary
     async def first_sighting(self, key: str) -> bool:
-        """True for exactly one caller across all replicas within the TTL."""
+        """True for exactly one caller across all replicas within the TTL (:class:`StoreUnavailable` if down)."""
         return bool(await self._redis.set(self._prefix + key, "1", nx=True, ex=self._ttl))

@@ -15,6 +15,7 @@ the request ID.
         │   ├── RateLimited         per-user rate limit; has ``retry_after``
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
         │   └── ShuttingDown        the process is draining; has ``retry_after``
+        ├── StoreUnavailable        the task store (Redis, SQLite) cannot be reached; has ``store``, ``reason``
         ├── ToolFailed              a data source failed; goes back to the model as an error result
         └── LLMError                the model could not answer
             ├── LLMRetryable        worth another attempt (internal; surfaces as LLMUnavailable)
@@ -53,6 +54,7 @@ __all__ = [
     "OrchError",
     "RateLimited",
     "ShuttingDown",
+    "StoreUnavailable",
     "TaskError",
     "TooManyTasks",
     "ToolFailed",
@@ -129,6 +131,20 @@ class ShuttingDown(AdmissionDenied):
 
     def __init__(self) -> None:
         super().__init__("the bot is restarting", retry_after=30)
+
+
+class StoreUnavailable(TaskError):
+    """The task store could not be reached, so nothing was recorded (translated in ``agents.stores``).
+
+    ``store`` names it (``Redis``, ``SQLite``); ``reason`` is the kind of failure (the vendor error's type).
+    """
+
+    code = "store_unavailable"
+
+    def __init__(self, *, store: str, reason: str) -> None:
+        self.store = store
+        self.reason = reason
+        super().__init__(f"{store} unavailable ({reason})")
 
 
 class ToolFailed(TaskError):

@@ -3,7 +3,9 @@
 The model's health is mostly learned passively from real calls (:class:`ModelHealth` observes every
 attempt). When nothing has been asked recently it is confirmed with one tiny probe, cached, so
 ``/orch-health`` is fast, costs nearly nothing, and works when Bedrock is down. While the circuit
-breaker has paused calls to Bedrock, the report says so and no probe is sent.
+breaker has paused calls to Bedrock, the report says so and no probe is sent. The task store is
+pinged (:class:`StoreHealth`, short timeout, cached for a second): it is cheap, and while it is down no
+task can be accepted, so ``/readyz`` turns 503.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from agents.errors import LLMError, LLMThrottled
+from agents.errors import LLMError, LLMThrottled, StoreUnavailable
 from agents.llm import ChatMessage, ModelRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from agents.llm import ChatModel, CircuitBreaker
 
-__all__ = ["Check", "ModelHealth", "Status", "overall"]
+__all__ = ["Check", "ModelHealth", "Status", "StoreHealth", "overall"]
 
 Status = Literal["healthy", "degraded", "unhealthy"]
 _RANK: dict[Status, int] = {"healthy": 0, "degraded": 1, "unhealthy": 2}
@@ -161,3 +163,64 @@ class ModelHealth:
         if failure is not None and failure.code == LLMThrottled.code:
             return Check("Bedrock", "degraded", detail + " (reachable, but throttling)")
         return Check("Bedrock", "unhealthy", detail)
+
+
+class StoreHealth:
+    """Pings the task store (``ping``) within ``timeout`` seconds; the result is kept for ``ttl`` seconds.
+
+    ``ping`` raises :class:`StoreUnavailable` when the store cannot be reached; ``None`` means the tasks
+    live in this process's memory (nothing to reach). The check says the store's state and latency, and
+    for how long it has been unreachable.
+    """
+
+    def __init__(
+        self,
+        ping: Callable[[], Awaitable[None]] | None,
+        *,
+        name: str,
+        timeout: float = 1.0,
+        ttl: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ping = ping
+        self._name = name
+        self._timeout = timeout
+        self._ttl = ttl
+        self._clock = clock
+        self._cached: tuple[float, Check] | None = None
+        self._down_since: float | None = None
+        self._lock = asyncio.Lock()
+
+    async def check(self) -> Check:
+        """The store's status now (at most ``ttl`` seconds old)."""
+        async with self._lock:
+            now = self._clock()
+            if self._cached is not None and now - self._cached[0] < self._ttl:
+                return self._cached[1]
+            check = await self._probe()
+            self._cached = (self._clock(), check)
+            return check
+
+    async def _probe(self) -> Check:
+        if self._ping is None:
+            return Check("Store", "healthy", f"{self._name} (this process only)")
+        started = self._clock()
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._ping()
+        except StoreUnavailable as exc:
+            return self._down(started, exc.reason)
+        except TimeoutError:
+            return self._down(started, f"no answer within {self._timeout:g}s")
+        self._down_since = None
+        return Check("Store", "healthy", f"{self._name}: {(self._clock() - started) * 1000:.1f} ms")
+
+    def _down(self, now: float, reason: str) -> Check:
+        if self._down_since is None:
+            self._down_since = now
+        down = now - self._down_since
+        return Check(
+            "Store",
+            "unhealthy",
+            f"{self._name} unreachable ({reason}) for {down:.0f}s: new tasks cannot be recorded",
+        )

@@ -9,20 +9,30 @@ where the answer goes (the core never reads it).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal, Protocol
 
+import structlog
+
+from agents.errors import StoreUnavailable
 from agents.events import AgentRouted, TaskFailed, TaskStarted, TaskSucceeded
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from agents.events import EventSink, TaskEvent
     from agents.task import Task
 
 __all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
+
+log = structlog.get_logger(__name__)
+
+# Waits between attempts at a journal write while the store is unreachable (about 20 s in all): a short
+# store outage delays the task's next event instead of failing a task that is already running.
+STORE_RETRY_WAITS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0)
 
 Status = Literal["queued", "running", "succeeded", "failed", "interrupted"]
 UNFINISHED: frozenset[str] = frozenset({"queued", "running", "interrupted"})
@@ -168,6 +178,9 @@ class JournalSink:
     last wrote, read or changed it) saves reading it first. The first write stores the whole record (so a
     change the caller made without writing it, such as a new target, lands with it); the last one names
     the first as ``previous``, so a store may write only what changed.
+
+    While the store is unreachable a write is tried again after each of ``waits``; if it still fails, the
+    event is passed on unrecorded: the user's answer matters more than its record.
     """
 
     def __init__(
@@ -177,7 +190,11 @@ class JournalSink:
         *,
         known: TaskRecord | None = None,
         clock: Callable[[], float] = time.time,
+        waits: tuple[float, ...] = STORE_RETRY_WAITS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        self._waits = waits
+        self._sleep = sleep
         self._inner = inner
         self._journal = journal
         self._known = known  # the task's current record, when the caller has it: no read at the start
@@ -215,6 +232,20 @@ class JournalSink:
             )
         if record is not self._record and record is not None:
             self._record = record
-            await self._journal.put(record, previous=self._written)
-            self._written = record
+            if await self._write(record):
+                self._written = record
         await self._inner.emit(event)
+
+    async def _write(self, record: TaskRecord) -> bool:
+        """Write ``record``, retrying while the store is unreachable; whether it was written."""
+        for wait in (*self._waits, None):
+            try:
+                await self._journal.put(record, previous=self._written)
+            except StoreUnavailable as exc:
+                if wait is None:
+                    log.warning("journal.write_failed", status=record.status, store=exc.store, reason=exc.reason)
+                    return False
+                await self._sleep(wait)
+            else:
+                return True
+        return False  # pragma: no cover - the loop returns

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from agents.errors import AdmissionDenied, InvalidTask
+from agents.health import StoreHealth
 from agents.journal import UNFINISHED, JournalSink, MemoryJournal, TaskRecord
 from agents.metrics import Metrics, MetricsSink
 from agents.redaction import Redactor
@@ -54,11 +55,13 @@ class Orchestrator:
         journal: TaskJournal | None = None,
         queue: RedisTaskQueue | None = None,
         redactor: Redactor | None = None,
+        store_health: StoreHealth | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.queue = queue
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
         self.redactor = redactor or Redactor()
+        self.store_health = store_health or StoreHealth(None, name="in memory")
         self.registry = registry
         self.journal = journal or MemoryJournal()
         self.metrics = metrics or Metrics()
@@ -144,7 +147,8 @@ class Orchestrator:
 
         With a shared queue the task is queued for any replica too (in the same Redis transaction); without
         one the caller runs it here. ``target`` is the edge's description of where the answer goes, kept so
-        a restart can resume it.
+        a restart can resume it. Raises :class:`StoreUnavailable` when the store cannot record it: then the
+        task was not accepted, and its user must be told so.
         """
         record = TaskRecord.queued(task, now=time.time(), target=target)
         if self.queue is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from agents.errors import AdmissionDenied, InvalidTask
+from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.task import HelpRequest, Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
@@ -31,6 +31,13 @@ __all__ = ["register_commands"]
 log = structlog.get_logger(__name__)
 
 
+def _log_refusal(error: InvalidTask | AdmissionDenied | StoreUnavailable) -> None:
+    if isinstance(error, StoreUnavailable):
+        log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
+    else:
+        log.info("task.refused", error_code=error.code)
+
+
 def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe) -> None:
     """Attach the slash-command listeners to ``app``."""
     clean = OutputFilter(orchestrator.redactor)
@@ -48,9 +55,20 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             await ack()
             user_id = command.get("user_id") or ""
             everyone = await is_admin(client, user_id)
-            records = await orchestrator.journal.recent(
-                command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
-            )
+            try:
+                records = await orchestrator.journal.recent(
+                    command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
+                )
+            except StoreUnavailable as error:
+                log.warning("history.store_unavailable", store=error.store, reason=error.reason)
+                await respond(
+                    text=(
+                        ":warning: Your history could not be read: orch's task store is unreachable.\n"
+                        f"Please try again in a minute.\nRequest ID: `{request_id}`"
+                    ),
+                    response_type="ephemeral",
+                )
+                return
             text, blocks = history_blocks(records, everyone=everyone, clean=clean)
             await respond(text=text, blocks=blocks, response_type="ephemeral")
             return
@@ -73,18 +91,18 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
                 return
             slot = await orchestrator.admit(prepared)
-        except (InvalidTask, AdmissionDenied) as error:
-            log.info("task.refused", error_code=error.code)
+            target = Target(
+                kind="command",
+                channel=origin.channel_id,
+                response_url=command.get("response_url"),
+                raw_text=command.get("text", ""),
+            )
+            await submit(orchestrator, client, prepared, target, slot, region=region, bot_user_id=context.bot_user_id)
+        except (InvalidTask, AdmissionDenied, StoreUnavailable) as error:
+            _log_refusal(error)
             text, blocks = clean.message(*failure_blocks(error, request_id, region=region))
             await ack(text=text, blocks=blocks, response_type="ephemeral")
             return
-        target = Target(
-            kind="command",
-            channel=origin.channel_id,
-            response_url=command.get("response_url"),
-            raw_text=command.get("text", ""),
-        )
-        await submit(orchestrator, client, prepared, target, slot, region=region, bot_user_id=context.bot_user_id)
         await ack()
         log.info("task.accepted", surface="command", agent=prepared.agent)
 

@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from agents.assembly import open_core
-from agents.errors import AdmissionDenied, InvalidTask
+from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.events import (
     AgentRouted,
     AnswerDelta,
@@ -86,7 +86,7 @@ async def ask(orchestrator: Orchestrator, text: str, *, user: str, out: TextIO, 
             out.write(f"Ask anything, or name an agent with `agent: task`. Agents:\n{agents}\n")
             return True
         slot = await orchestrator.admit(prepared)
-    except (InvalidTask, AdmissionDenied) as error:
+    except (InvalidTask, AdmissionDenied, StoreUnavailable) as error:
         headline, fix = describe_failure(error)
         out.write(f"✗ {headline}\n  {fix}\n  Request ID: {request_id}\n")
         return False

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_sdk.errors import SlackApiError
 
-from agents.errors import AdmissionDenied, InvalidTask
+from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.task import HelpRequest, Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
@@ -104,21 +104,27 @@ class _Conversations:
                 )
                 return
             slot = await orchestrator.admit(prepared)
+            target = Target(
+                kind="dm" if is_dm else "mention",
+                channel=channel,
+                thread_ts=thread_ts,
+                message_ts=event["ts"],
+                asked_in_thread=bool(in_thread),
+            )
+            files = shared_files([event])
+            if files:
+                prepared = prepared.model_copy(update={"files": files})
+            await submit(
+                orchestrator, client, prepared, target, slot, region=self._region, bot_user_id=context.bot_user_id
+            )
         except (InvalidTask, AdmissionDenied) as error:
             log.info("task.refused", error_code=error.code)
             await tell(*self._clean.message(*failure_blocks(error, request_id, region=self._region)))
             return
-        target = Target(
-            kind="dm" if is_dm else "mention",
-            channel=channel,
-            thread_ts=thread_ts,
-            message_ts=event["ts"],
-            asked_in_thread=bool(in_thread),
-        )
-        files = shared_files([event])
-        if files:
-            prepared = prepared.model_copy(update={"files": files})
-        await submit(orchestrator, client, prepared, target, slot, region=self._region, bot_user_id=context.bot_user_id)
+        except StoreUnavailable as error:
+            log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
+            await tell(*failure_blocks(error, request_id, region=self._region))
+            return
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent, in_thread=bool(in_thread))
 
 

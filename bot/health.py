@@ -1,7 +1,8 @@
 """``/orch-health``: the bot's own status, assembled from cached checks.
 
 Slack is checked with ``auth.test`` at most once a minute; the model through :class:`ModelHealth`,
-which mostly learns from real traffic. The report works, and says so, when Bedrock is down.
+which mostly learns from real traffic; the task store with a ping (short timeout). The report works, and
+says so, when Bedrock or the store is down.
 """
 
 from __future__ import annotations
@@ -88,15 +89,19 @@ async def health_report(
     """The report: overall status, each check, version, uptime and load."""
     try:
         async with asyncio.timeout(within):
-            slack_check, model_check = await asyncio.gather(slack.check(), orchestrator.model_health.check())
+            slack_check, model_check, store_check = await asyncio.gather(
+                slack.check(), orchestrator.model_health.check(), orchestrator.store_health.check()
+            )
     except TimeoutError:
         slack_check = Check("Slack", "degraded", "check timed out")
         model_check = Check("Bedrock", "unhealthy", f"no answer within {within:.0f}s")
+        store_check = await orchestrator.store_health.check()
     registry = orchestrator.registry
     admission = orchestrator.admission
     checks = [
         slack_check,
         model_check,
+        store_check,
         Check(
             "Agents",
             "healthy",

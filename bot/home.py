@@ -1,7 +1,8 @@
 """The App Home tab and ``/orchestrate history``: a person's recent tasks, usage, health and how-to.
 
 Both read the task journal; the App Home shows health as last known (no probe on every open, so opening
-the tab never costs a model call).
+the tab never costs a model call), except the task store's, which is pinged (cheap, and cached briefly).
+While the store is unreachable the tab still opens, and says so.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from agents.errors import StoreUnavailable
 from agents.health import overall
 from bot.conversations import suggest_prompts
 from bot.outfilter import OutputFilter
@@ -92,13 +94,20 @@ async def home_view(
 ) -> dict[str, Any]:
     """The Home tab for ``user_id``."""
     journal = orchestrator.journal
-    records = await journal.recent(workspace_id, user_id=user_id, limit=8)
-    usage = await journal.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
-    checks = [await slack_probe.check(), orchestrator.model_health.snapshot()]
+    checks = [await slack_probe.check(), orchestrator.model_health.snapshot(), await orchestrator.store_health.check()]
     status = overall(checks)
     health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
     clean = OutputFilter(orchestrator.redactor)
-    recent = "\n".join(_line(r, show_user=False, clean=clean) for r in records) or "Nothing yet."
+    try:
+        records = await journal.recent(workspace_id, user_id=user_id, limit=8)
+        usage = await journal.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
+    except StoreUnavailable as error:
+        log.warning("home.store_unavailable", store=error.store, reason=error.reason)
+        records, usage = [], None
+    if usage is None:
+        recent = "Unavailable: the task store is unreachable. Try again in a minute."
+    else:
+        recent = "\n".join(_line(r, show_user=False, clean=clean) for r in records) or "Nothing yet."
     agents = "\n".join(
         f"• `{a.name}`: {a.description}" + (f"\n      `/orchestrate {a.examples[0]}`" if a.examples else "")
         for a in orchestrator.registry.all()
@@ -117,6 +126,8 @@ async def home_view(
             section(
                 f"*This week*: {usage.tasks} tasks ({usage.failed} failed), "
                 f"{usage.input_tokens:,} input and {usage.output_tokens:,} output tokens"
+                if usage is not None
+                else "*This week*: unavailable while the task store is unreachable"
             ),
             {"type": "divider"},
             section(

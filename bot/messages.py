@@ -21,6 +21,7 @@ from agents.errors import (
     LLMUnavailable,
     RateLimited,
     ShuttingDown,
+    StoreUnavailable,
     TaskError,
     TooManyTasks,
 )
@@ -61,6 +62,11 @@ def _describe_task_failure(error: TaskError) -> tuple[str, str]:
         return _too_many(error)
     if isinstance(error, ShuttingDown):
         return "orch is restarting.", f"Try again in a moment (about {_seconds(error.retry_after)})."
+    if isinstance(error, StoreUnavailable):
+        return (
+            "Your task could not be recorded: orch's task store is unreachable, so nothing was started.",
+            "Please try again in a minute; if it keeps happening, an admin can check `/orch-health`.",
+        )
     return "Something went wrong while running your task.", "Try again; if it persists, tell an admin."
 
 

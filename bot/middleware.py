@@ -5,7 +5,9 @@
 * :func:`refuse_foreign_response_urls` answers 400 to a request whose ``response_url`` is not Slack's, so
   nothing the bot says is ever posted to a host a body names.
 * :func:`drop_redeliveries` answers a redelivered event (same ``event_id``) with 200 and does nothing,
-  so Slack stops retrying and the user gets exactly one answer.
+  so Slack stops retrying and the user gets exactly one answer. While the store that remembers event ids is
+  unreachable, events go through unchecked: a rare second answer beats a task nobody hears about (its
+  listener then tells the user the task could not be recorded).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.response import BoltResponse
 
+from agents.errors import StoreUnavailable
 from agents.task import new_request_id
 
 if TYPE_CHECKING:
@@ -69,6 +72,14 @@ def refuse_foreign_response_urls(hosts: SlackHosts) -> Callable[..., Awaitable[B
     return middleware
 
 
+async def _first_sighting(deduper: Deduper, key: str) -> bool:
+    try:
+        return await deduper.first_sighting(key)
+    except StoreUnavailable as error:
+        log.warning("event.dedupe_unavailable", store=error.store, reason=error.reason)
+        return True
+
+
 def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]]:
     """Middleware that lets each ``event_id`` through once, whatever the retry headers say."""
 
@@ -78,7 +89,7 @@ def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]
         next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
     ) -> BoltResponse:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await deduper.first_sighting(f"{body.get('team_id')}:{event_id}"):
+        if event_id and not await _first_sighting(deduper, f"{body.get('team_id')}:{event_id}"):
             log.info(
                 "event.redelivery_ignored",
                 event_id=event_id,

@@ -4,11 +4,11 @@ By default one process acks Slack and runs the tasks. With a shared (Redis) stor
 it an ingress that acks, journals and queues tasks only, and :func:`run_worker` processes run them from
 the queue: the ack path then keeps a core to itself, and task capacity grows with the workers.
 
-Every mode serves ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works and, in Socket Mode, the
-connection has not been down longer than a grace period; the Bedrock circuit breaker is shown, not
-judged) and ``GET /metrics`` (Prometheus): on the main
-port in HTTP mode, on ``ORCH_METRICS_PORT`` in Socket Mode and in a worker. On a signal the process stops taking work,
-lets running tasks finish within the grace period, then exits.
+Every mode serves ``GET /healthz`` (alive), ``GET /readyz`` (Slack auth works, the task store answers a
+ping and, in Socket Mode, the connection has not been down longer than a grace period; the Bedrock circuit
+breaker is shown, not judged) and ``GET /metrics`` (Prometheus): on the main port in HTTP mode, on
+``ORCH_METRICS_PORT`` in Socket Mode and in a worker. On a signal the process stops taking work, lets running
+tasks finish within the grace period, then exits.
 """
 
 from __future__ import annotations
@@ -63,9 +63,13 @@ def web_app(
 
     async def readyz(_: web.Request) -> web.Response:
         problems: list[str] = []
-        slack_check = await runtime.slack_probe.check()
+        slack_check, store_check = await asyncio.gather(
+            runtime.slack_probe.check(), runtime.orchestrator.store_health.check()
+        )
         if slack_check.status != "healthy":
             problems.append(f"slack: {slack_check.detail}")
+        if store_check.status == "unhealthy":
+            problems.append(f"store: {store_check.detail}")
         if runtime.orchestrator.admission.closed:
             problems.append("draining: the process is shutting down")
         extra = extra_ready() if extra_ready is not None else None

@@ -5,9 +5,10 @@
 ``agents.assembly``).
 """
 
+from agents.stores._errors import store_boundary
 from agents.stores._open import open_journal
 from agents.stores._queue import RedisTaskQueue
 from agents.stores._redis import RedisJournal
 from agents.stores._sqlite import SqliteJournal
 
-__all__ = ["RedisJournal", "RedisTaskQueue", "SqliteJournal", "open_journal"]
+__all__ = ["RedisJournal", "RedisTaskQueue", "SqliteJournal", "open_journal", "store_boundary"]

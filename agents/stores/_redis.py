@@ -10,6 +10,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from agents.journal import UNFINISHED, TaskRecord, Usage
+from agents.stores._errors import store_boundary
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -65,6 +66,12 @@ class RedisJournal:
         """Close the connection pool."""
         await self._redis.aclose()
 
+    @store_boundary
+    async def ping(self) -> None:
+        """Round-trip to Redis (the health probe)."""
+        await self._redis.ping()
+
+    @store_boundary
     async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:
         """Insert or replace the record; index it; expire it after the retention period.
 
@@ -110,17 +117,20 @@ class RedisJournal:
                 pipe.srem(f"{self._prefix}unfinished", record.request_id)
         await pipe.execute()
 
+    @store_boundary
     async def get(self, request_id: str) -> TaskRecord | None:
         """The record with ``request_id``, unless it expired."""
         raw = await self._redis.hgetall(self._key(request_id))
         return _decode(raw) if raw else None
 
+    @store_boundary
     async def unfinished(self) -> list[TaskRecord]:
         """Records queued, running or interrupted, oldest first."""
         ids = await self._redis.smembers(f"{self._prefix}unfinished")
         records = [r for r in [await self.get(str(i)) for i in ids] if r is not None and r.status in UNFINISHED]
         return sorted(records, key=lambda r: r.started_at)
 
+    @store_boundary
     async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
         """The newest records of a workspace (of one user when given), newest first."""
         index = (
@@ -144,6 +154,7 @@ class RedisJournal:
             start += len(ids)
         return found
 
+    @store_boundary
     async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
         """Totals since ``since``."""
         index = (

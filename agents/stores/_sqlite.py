@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from agents.journal import UNFINISHED, TaskRecord, Usage
+from agents.stores._errors import store_boundary
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -75,6 +76,13 @@ class SqliteJournal:
         """Close the file."""
         await self._db.close()
 
+    @store_boundary
+    async def ping(self) -> None:
+        """Read from the file (the health probe)."""
+        async with self._db.execute("SELECT 1") as cursor:
+            await cursor.fetchone()
+
+    @store_boundary
     async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:  # noqa: ARG002 - one row either way
         """Insert or replace the record with ``record.request_id``, durably."""
         values = dataclasses.astuple(record)
@@ -100,6 +108,7 @@ class SqliteJournal:
             "WHERE workspace_id = ? AND user_id = ? ORDER BY started_at DESC LIMIT ?", (workspace_id, user_id, limit)
         )
 
+    @store_boundary
     async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
         """Totals since ``since``."""
         query = (
@@ -115,6 +124,7 @@ class SqliteJournal:
         tasks, failed, tokens_in, tokens_out = row or (0, 0, 0, 0)
         return Usage(tasks=int(tasks), failed=int(failed), input_tokens=int(tokens_in), output_tokens=int(tokens_out))
 
+    @store_boundary
     async def _select(self, where: str, params: Iterable[Any]) -> list[TaskRecord]:
         async with self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM tasks {where}", tuple(params)) as cursor:  # noqa: S608
             rows = await cursor.fetchall()
