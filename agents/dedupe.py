@@ -10,8 +10,10 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
+import structlog
 from cachetools import TTLCache
 
+from agents.errors import StoreUnavailable
 from agents.stores import store_boundary
 
 if TYPE_CHECKING:
@@ -19,7 +21,9 @@ if TYPE_CHECKING:
 
     from redis.asyncio import Redis
 
-__all__ = ["Deduper", "MemoryDeduper", "RedisDeduper"]
+__all__ = ["Deduper", "MemoryDeduper", "RedisDeduper", "first_sighting_or_unknown"]
+
+log = structlog.get_logger(__name__)
 
 
 class Deduper(Protocol):
@@ -58,3 +62,12 @@ class RedisDeduper:
     async def first_sighting(self, key: str) -> bool:
         """True for exactly one caller across all replicas within the TTL (:class:`StoreUnavailable` if down)."""
         return bool(await self._redis.set(self._prefix + key, "1", nx=True, ex=self._ttl))
+
+
+async def first_sighting_or_unknown(deduper: Deduper, key: str) -> bool:
+    """``deduper.first_sighting(key)``, or True when the store cannot say: answering twice beats not answering."""
+    try:
+        return await deduper.first_sighting(key)
+    except StoreUnavailable as error:
+        log.warning("event.dedupe_unavailable", store=error.store, reason=error.reason)
+        return True

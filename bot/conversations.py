@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from agents.dedupe import first_sighting_or_unknown
 from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.task import HelpRequest, Origin
 from bot.markup import strip_leading_mention, to_plain_text
@@ -67,7 +68,8 @@ class _Conversations:
         request_id: str = context["request_id"]
         # Overlapping subscriptions deliver one message under two event_ids; the client's id is the same.
         message_id = event.get("client_msg_id")
-        if message_id and not await orchestrator.deduper.first_sighting(f"{context.team_id}:msg:{message_id}"):
+        key = f"{context.team_id}:msg:{message_id}"
+        if message_id and not await first_sighting_or_unknown(orchestrator.deduper, key):
             log.info("event.duplicate_message_ignored", event_type=event.get("type"))
             return
         channel: str = event["channel"]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.response import BoltResponse
 
-from agents.errors import StoreUnavailable
+from agents.dedupe import first_sighting_or_unknown
 from agents.task import new_request_id
 
 if TYPE_CHECKING:
@@ -72,14 +72,6 @@ def refuse_foreign_response_urls(hosts: SlackHosts) -> Callable[..., Awaitable[B
     return middleware
 
 
-async def _first_sighting(deduper: Deduper, key: str) -> bool:
-    try:
-        return await deduper.first_sighting(key)
-    except StoreUnavailable as error:
-        log.warning("event.dedupe_unavailable", store=error.store, reason=error.reason)
-        return True
-
-
 def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]]:
     """Middleware that lets each ``event_id`` through once, whatever the retry headers say."""
 
@@ -89,7 +81,7 @@ def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]
         next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
     ) -> BoltResponse:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await _first_sighting(deduper, f"{body.get('team_id')}:{event_id}"):
+        if event_id and not await first_sighting_or_unknown(deduper, f"{body.get('team_id')}:{event_id}"):
             log.info(
                 "event.redelivery_ignored",
                 event_id=event_id,
