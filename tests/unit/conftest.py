@@ -8,6 +8,7 @@ boto3 through the same endpoint; moto's state is reset before each test through 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,13 +17,17 @@ import pytest
 import pytest_asyncio
 from aiobotocore.session import AioSession
 
+from agents.assembly import shared_redis
 from agents.aws import AwsClients
 from agents.tools import ToolContext
 from tests.fakes.aws_extras import FakeAwsJson
 from tests.moto_account import MotoAccount
+from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+    from redis.asyncio import Redis
 
 REGION = "eu-west-1"
 POLICY = Path(__file__).parents[2] / "iam" / "orch-bot-readonly.json"
@@ -127,3 +132,13 @@ class FakeTime:
 def fake_time() -> FakeTime:
     """Time for polling loops, advanced by their own sleeps."""
     return FakeTime()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[tuple[Redis, str]]:
+    """The process-style client and a unique key prefix, deleted afterwards."""
+    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+    client = shared_redis(redis_url)
+    yield client, prefix
+    await delete_prefix(redis_url, prefix)
+    await client.aclose()

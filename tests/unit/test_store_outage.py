@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-import uuid
 from typing import TYPE_CHECKING, Self
 
 import pytest
@@ -29,7 +28,7 @@ from tests.e2e.harness import free_port
 from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
     from typing import Any
 
     from agents.events import TaskEvent
@@ -47,16 +46,6 @@ def queued(request_id: str, *, at: float | None = None) -> TaskRecord:
     return dataclasses.replace(
         TaskRecord.queued(TASK, now=now, target="{}"), request_id=request_id, started_at=now, updated_at=now
     )
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[tuple[Redis, str]]:
-    """The process-style client and a unique key prefix, deleted afterwards."""
-    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
-    client = shared_redis(redis_url)
-    yield client, prefix
-    await delete_prefix(redis_url, prefix)
-    await client.aclose()
 
 
 async def until(read: Callable[[], Any], holds: Callable[[Any], bool] = bool) -> None:

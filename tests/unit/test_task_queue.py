@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import TYPE_CHECKING
 
-import pytest
 from redis.asyncio import Redis
 
-from agents.assembly import shared_redis
 from agents.journal import MemoryJournal, TaskRecord
 from agents.stores import RedisJournal, RedisTaskQueue
-from tests.redis_keys import delete_prefix
-
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
 
 
 def queued(request_id: str) -> TaskRecord:
@@ -31,16 +23,6 @@ def queued(request_id: str) -> TaskRecord:
         task_json="{}",
         target="{}",
     )
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[tuple[Redis, str]]:
-    """The process-style client and a unique key prefix, deleted afterwards."""
-    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
-    client = shared_redis(redis_url)
-    yield client, prefix
-    await delete_prefix(redis_url, prefix)
-    await client.aclose()
 
 
 async def _consume_one(queue: RedisTaskQueue) -> tuple[str, bool]:
