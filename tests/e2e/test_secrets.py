@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from tests.e2e.harness import BotProcess
     from tests.fakes.bedrock import ConverseCall, FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from tests.fakes.slack import FakeSlack, SlackCall
 
 # One of each kind the redactor knows; the fragments after each are what must never appear.
 PLANTED = {
@@ -166,29 +166,37 @@ def quoting_model(bedrock: FakeBedrock) -> Iterator[QuotingModel]:
 
 @dataclass
 class DoorLeaks:
-    """Corpus formats seen, per door, in router requests, answer requests and the bot's log."""
+    """Corpus formats seen, per door, in router requests, answer requests, the bot's log and its Slack calls."""
 
     router: dict[str, set[str]] = field(default_factory=dict)
     model: dict[str, set[str]] = field(default_factory=dict)
     log: dict[str, set[str]] = field(default_factory=dict)
+    slack: dict[str, set[str]] = field(default_factory=dict)
 
-    def record(self, door: str, calls: list[ConverseCall], answers: list[ConverseCall], log: str) -> None:
+    def record(
+        self, door: str, calls: list[ConverseCall], answers: list[ConverseCall], log: str, posted: list[SlackCall]
+    ) -> None:
         for call in calls:
             text = json.dumps(call.body) + "\n".join(_strings(call.body))
             target = self.model if any(call is answer for answer in answers) else self.router
             target.setdefault(door, set()).update(_leaked(text))
         self.log.setdefault(door, set()).update(_leaked(log))
+        # Every Slack call the bot made in the window: messages, streams, edits, ephemerals, response_urls, uploads.
+        sent = json.dumps([c.args for c in posted]) + "\n".join(s for c in posted for s in _strings(c.args))
+        self.slack.setdefault(door, set()).update(_leaked(sent))
 
     def summary(self) -> str:
         rows = []
-        for name, table in (("router", self.router), ("model", self.model), ("log", self.log)):
+        tables = (("router", self.router), ("model", self.model), ("log", self.log), ("slack", self.slack))
+        for name, table in tables:
             rows += [
                 f"{door} -> {name}: {len(kinds)} of {len(CORPUS)} {sorted(kinds)}" for door, kinds in table.items()
             ]
         return "\n".join(rows)
 
     def total(self) -> int:
-        return sum(len(kinds) for table in (self.router, self.model, self.log) for kinds in table.values())
+        tables = (self.router, self.model, self.log, self.slack)
+        return sum(len(kinds) for table in tables for kinds in table.values())
 
 
 class DoorRun:
@@ -200,19 +208,40 @@ class DoorRun:
 
     @contextlib.asynccontextmanager
     async def door(self, name: str) -> AsyncIterator[None]:
-        calls, log = len(self.bedrock.calls), len(self.bot.log())
+        calls, log, posted = len(self.bedrock.calls), len(self.bot.log()), len(self.slack.calls)
         yield
         await asyncio.sleep(0.2)  # the task's last log lines are written just after its answer
-        self.leaks.record(name, self.bedrock.calls[calls:], self.bedrock.answer_calls(), self.bot.log()[log:])
+        self.leaks.record(
+            name,
+            self.bedrock.calls[calls:],
+            self.bedrock.answer_calls(),
+            self.bot.log()[log:],
+            [c for c in self.slack.calls[posted:] if c.method != "file_download"],
+        )
 
 
-async def test_every_corpus_secret_is_kept_from_bedrock_and_logs_at_every_door(
+def _plant_log_events(moto_url: str, planted: list[str]) -> str:
+    """A new CloudWatch Logs group in moto holding one event per planted line; returns its name."""
+    group = f"/app/corpus-{unique('x').lower()}"
+    logs = boto3.client(
+        "logs", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="t", aws_secret_access_key="t"
+    )
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now_ms = int(time.time() * 1000)
+    events = [{"timestamp": now_ms - 5000 + i, "message": text} for i, text in enumerate(planted)]
+    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    return group
+
+
+async def test_every_corpus_secret_is_kept_from_bedrock_slack_and_logs_at_every_door(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, quoting_model: QuotingModel
 ) -> None:
-    """No corpus format reaches a Bedrock request (the router's included) or a log line, from any door.
+    """No corpus format reaches a Bedrock request (the router's included), a Slack call or a log line, from any door.
 
-    Each format is planted in questions, thread messages, a shared file and log events, and the model
-    quotes everything it is given.
+    Each format is planted in questions (echoed in the command's parent message), thread messages, a shared
+    file and log events, and the model quotes everything it is given; last, a careless model writes every
+    secret into its answer itself.
     """
     run = DoorRun(bot, slack, bedrock)
     planted = [sample.forms()["log line"] for sample in CORPUS]
@@ -254,15 +283,7 @@ async def test_every_corpus_secret_is_kept_from_bedrock_and_logs_at_every_door(
         await final_text(slack, channel, timeout=20)
 
     # Door 4: CloudWatch Logs events, read by filter_log_events from moto.
-    group = f"/app/corpus-{unique('x').lower()}"
-    logs = boto3.client(
-        "logs", region_name="us-east-1", endpoint_url=moto_url, aws_access_key_id="t", aws_secret_access_key="t"
-    )
-    logs.create_log_group(logGroupName=group)
-    logs.create_log_stream(logGroupName=group, logStreamName="s")
-    now_ms = int(time.time() * 1000)
-    events = [{"timestamp": now_ms - 5000 + i, "message": text} for i, text in enumerate(planted)]
-    logs.put_log_events(logGroupName=group, logStreamName="s", logEvents=events)
+    group = _plant_log_events(moto_url, planted)
     channel = unique("C")
     quoting_model.call_tools_next({"name": "filter_log_events", "input": {"log_group": group, "minutes": 60}})
     async with run.door("cloudwatch logs"):
@@ -270,9 +291,20 @@ async def test_every_corpus_secret_is_kept_from_bedrock_and_logs_at_every_door(
         await bot.command(question, user=unique("U"), channel=channel, response_url=slack.new_response_url())
         await final_text(slack, channel, timeout=20)
 
+    # Door 5: the model's own output. A careless model writes every secret into its answer, streamed in pieces.
+    channel = unique("C")
+    answer = "Here are the credentials you asked about:\n" + "\n".join(f"- {text}" for text in planted)
+    bedrock.enqueue(Reply(text=answer))
+    async with run.door("model output"):
+        await bot.command(
+            "general: list them", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+        )
+        await final_text(slack, channel, timeout=20)
+
     print("\nleaked corpus formats per door (value or 12-character tail):\n" + run.leaks.summary())  # noqa: T201
     assert "question" in run.leaks.router, "the router model was asked"
     assert set(run.leaks.model) >= {"question", "thread", "shared file", "cloudwatch logs"}
+    assert set(run.leaks.slack) >= {"question", "thread", "shared file", "cloudwatch logs", "model output"}
     tool_results = [s for call in bedrock.calls for s in _strings(call.body) if "worker-3" in s and "[REDACTED:" in s]
     assert tool_results, "the planted text (redacted) did reach the model"
     assert run.leaks.total() == 0, run.leaks.summary()
