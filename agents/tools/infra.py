@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
 from agents.tools._aws import aws_errors, us_east_1_client
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
-from agents.tools._params import ToolInput, input_schema, parse_input
+from agents.tools._params import ToolInput
+from agents.tools._probe import Probe
 from agents.tools._shape import clip, collect, compact, listing
 from agents.tools._time import iso
 
@@ -68,8 +69,7 @@ class Ec2Input(ToolInput):
     )
 
 
-async def _list_ec2_instances(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(Ec2Input, params, source=EC2_SOURCE)
+async def _list_ec2_instances(ctx: ToolContext, request: Ec2Input) -> ToolOutput:
     filters = []
     if request.state:
         filters.append({"Name": "instance-state-name", "Values": [request.state]})
@@ -129,8 +129,7 @@ class EcsInput(ToolInput):
     )
 
 
-async def _describe_ecs_services(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(EcsInput, params, source=ECS_SOURCE)
+async def _describe_ecs_services(ctx: ToolContext, request: EcsInput) -> ToolOutput:
     services: list[dict[str, Any]] = []
     missing: list[str] = []
     complete = True
@@ -221,8 +220,7 @@ def _tail(arn: str) -> str:
 # --- list_rds_instances --------------------------------------------------------------------------------
 
 
-async def _list_rds_instances(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    parse_input(_NoInput, params, source=RDS_SOURCE)
+async def _list_rds_instances(ctx: ToolContext, _request: _NoInput) -> ToolOutput:
     with aws_errors(RDS_SOURCE, "rds"):
         rds = await ctx.aws.client("rds")
         pages = rds.get_paginator("describe_db_instances").paginate()
@@ -265,8 +263,7 @@ class LambdaInput(ToolInput):
     )
 
 
-async def _list_lambda_functions(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(LambdaInput, params, source=LAMBDA_SOURCE)
+async def _list_lambda_functions(ctx: ToolContext, request: LambdaInput) -> ToolOutput:
     with aws_errors(LAMBDA_SOURCE, "lambda"):
         functions_api = await ctx.aws.client("lambda")
         pages = functions_api.get_paginator("list_functions").paginate()
@@ -315,8 +312,7 @@ class AsgInput(ToolInput):
     )
 
 
-async def _list_autoscaling_groups(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(AsgInput, params, source=ASG_SOURCE)
+async def _list_autoscaling_groups(ctx: ToolContext, request: AsgInput) -> ToolOutput:
     query = {"AutoScalingGroupNames": list(request.names)} if request.names else {}
     with aws_errors(ASG_SOURCE, "autoscaling"):
         autoscaling = await ctx.aws.client("autoscaling")
@@ -353,8 +349,7 @@ def _group(raw: Mapping[str, Any]) -> dict[str, Any]:
 # --- month_to_date_cost --------------------------------------------------------------------------------
 
 
-async def _month_to_date_cost(ctx: ToolContext, params: dict[str, Any], *, today: Callable[[], date]) -> ToolOutput:
-    parse_input(_NoInput, params, source=COST_SOURCE)
+async def _month_to_date_cost(ctx: ToolContext, _request: _NoInput, *, today: Callable[[], date]) -> ToolOutput:
     day = today()
     first = day.replace(day=1)
     # Cost Explorer's end date is exclusive, and today's costs are still accruing: the period ends today.
@@ -421,8 +416,8 @@ def _utc_today() -> date:
 # --- the toolset ---------------------------------------------------------------------------------------
 
 
-def _progress(text: str) -> Callable[[ToolContext, dict[str, Any]], str]:
-    return lambda ctx, _params: f"{text} in {ctx.region}…"
+def _progress(text: str) -> Callable[[ToolContext, ToolInput], str]:
+    return lambda ctx, _request: f"{text} in {ctx.region}…"
 
 
 def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
@@ -435,7 +430,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "List EC2 instances, optionally by state or Name tag: id, name, type, state (and why it "
                     "stopped), launch time, AZ and IPs, with counts by state."
                 ),
-                input_schema=input_schema(Ec2Input),
+                input_model=Ec2Input,
+                effect="read",
                 source=EC2_SOURCE,
                 progress=_progress("Listing EC2 instances"),
                 run=_list_ec2_instances,
@@ -446,7 +442,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "Describe ECS services (all clusters unless named): desired/running/pending tasks, status, "
                     "deployments with rollout state, and the 5 latest service events."
                 ),
-                input_schema=input_schema(EcsInput),
+                input_model=EcsInput,
+                effect="read",
                 source=ECS_SOURCE,
                 progress=_progress("Describing ECS services"),
                 run=_describe_ecs_services,
@@ -454,7 +451,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
             Tool(
                 name="list_rds_instances",
                 description=("List RDS DB instances: engine and version, class, status, Multi-AZ, storage, endpoint."),
-                input_schema=input_schema(_NoInput),
+                input_model=_NoInput,
+                effect="read",
                 source=RDS_SOURCE,
                 progress=_progress("Listing RDS instances"),
                 run=_list_rds_instances,
@@ -464,7 +462,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                 description=(
                     "List Lambda functions, most recently modified first: runtime, memory, timeout, last modified."
                 ),
-                input_schema=input_schema(LambdaInput),
+                input_model=LambdaInput,
+                effect="read",
                 source=LAMBDA_SOURCE,
                 progress=_progress("Listing Lambda functions"),
                 run=_list_lambda_functions,
@@ -475,7 +474,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "List EC2 Auto Scaling groups: min/max/desired capacity, instances by lifecycle state, "
                     "unhealthy instances, launch template, suspended processes."
                 ),
-                input_schema=input_schema(AsgInput),
+                input_model=AsgInput,
+                effect="read",
                 source=ASG_SOURCE,
                 progress=_progress("Listing Auto Scaling groups"),
                 run=_list_autoscaling_groups,
@@ -486,13 +486,60 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "This month's AWS cost so far (unblended, from the 1st to yesterday, UTC), total and by "
                     "service, largest first. AWS bills each call (USD 0.01): call it once per question."
                 ),
-                input_schema=input_schema(_NoInput),
+                input_model=_NoInput,
+                effect="read",
                 source=COST_SOURCE,
-                progress=lambda _ctx, _params: "Reading month-to-date cost from Cost Explorer…",
+                progress=lambda _ctx, _request: "Reading month-to-date cost from Cost Explorer…",
                 run=functools.partial(_month_to_date_cost, today=today),
             ),
-        )
+        ),
+        probes=(
+            Probe(EC2_SOURCE, "ec2", "describe_instances", "ec2:DescribeInstances", {"MaxResults": 5}),
+            Probe(ECS_SOURCE, "ecs", "list_clusters", "ecs:ListClusters", {"maxResults": 1}),
+            Probe(RDS_SOURCE, "rds", "describe_db_instances", "rds:DescribeDBInstances", {"MaxRecords": 20}),
+            Probe(LAMBDA_SOURCE, "lambda", "list_functions", "lambda:ListFunctions", {"MaxItems": 1}),
+            Probe(
+                ASG_SOURCE,
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                "autoscaling:DescribeAutoScalingGroups",
+                {"MaxRecords": 1},
+            ),
+            # The cheapest real question: yesterday-to-today, one metric, no grouping (USD 0.01 per call).
+            Probe(
+                COST_SOURCE,
+                "ce",
+                "get_cost_and_usage",
+                "ce:GetCostAndUsage",
+                functools.partial(_cost_probe_params, today),
+                global_api=True,
+                required=False,
+                optional_because="only month_to_date_cost needs it; the infra agent answers everything else",
+            ),
+        ),
+        iam_actions=frozenset(
+            {
+                "ec2:DescribeInstances",
+                "ecs:ListClusters",
+                "ecs:ListServices",
+                "ecs:DescribeServices",
+                "rds:DescribeDBInstances",
+                "lambda:ListFunctions",
+                "autoscaling:DescribeAutoScalingGroups",
+                "ce:GetCostAndUsage",
+            }
+        ),
     )
+
+
+def _cost_probe_params(today: Callable[[], date]) -> dict[str, Any]:
+    day = today()
+    start = day - timedelta(days=1)
+    return {
+        "TimePeriod": {"Start": start.isoformat(), "End": day.isoformat()},
+        "Granularity": "DAILY",
+        "Metrics": ["UnblendedCost"],
+    }
 
 
 #: The inventory tools with the production clock.
