@@ -24,7 +24,7 @@ from agents.errors import InvalidToolInput
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["MAX_SCHEMA_CHARS", "ToolInput", "input_schema", "validate_input"]
+__all__ = ["MAX_SCHEMA_CHARS", "NoInput", "ToolInput", "input_schema", "validate_input"]
 
 #: The largest derived schema accepted, in characters of compact JSON: about 500 tokens per tool.
 MAX_SCHEMA_CHARS = 2_000
@@ -34,6 +34,10 @@ class ToolInput(BaseModel):
     """Base of every tool's input: immutable, and unknown keys are reported rather than ignored."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoInput(ToolInput):
+    """Input of tools that take none."""
 
 
 InputT = TypeVar("InputT", bound=ToolInput)
