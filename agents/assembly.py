@@ -154,7 +154,7 @@ async def open_core(
             router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
 
         def tool_context(task: Task) -> ToolContext:
-            return ToolContext(aws=aws, region=bedrock.region, files=files, file_ids=tuple(f.id for f in task.files))
+            return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
         orchestrator = Orchestrator(
             registry=registry,

@@ -117,7 +117,7 @@ LOGS = AgentSpec(
     "filters for raw events), and read log files shared in the thread. Summarise patterns with counts and "
     "first/last seen, quote a few representative lines, and point at the likely cause.",
     keywords=frozenset({"log", "logs", "insights", "exception", "traceback", "stacktrace", "grep", "file", "uploaded"}),
-    toolset=Toolset((*LOGS_TOOLS.tools, *UPLOAD_TOOLS.tools)),
+    toolset=LOGS_TOOLS + UPLOAD_TOOLS,
 )
 
 INFRA = AgentSpec(

@@ -17,6 +17,7 @@ the request ID.
         │   └── ShuttingDown        the process is draining; has ``retry_after``
         ├── StoreUnavailable        the task store (Redis, SQLite) cannot be reached; has ``store``, ``reason``
         ├── ToolFailed              a data source failed; goes back to the model as an error result
+        │   └── InvalidToolInput    the model's tool input does not fit the tool's input model; has ``fields``
         └── LLMError                the model could not answer
             ├── LLMRetryable        worth another attempt (internal; surfaces as LLMUnavailable)
             │   ├── LLMThrottled
@@ -38,6 +39,7 @@ __all__ = [
     "AdmissionDenied",
     "ConfigError",
     "InvalidTask",
+    "InvalidToolInput",
     "LLMAccessDenied",
     "LLMCircuitOpen",
     "LLMContentBlocked",
@@ -148,15 +150,33 @@ class StoreUnavailable(TaskError):
 
 
 class ToolFailed(TaskError):
-    """A tool could not get its data. ``source`` names the data source, ``reason`` says why, for people."""
+    """A tool could not get its data. ``source`` names the data source, ``reason`` says why, for people.
+
+    ``retryable`` says the failure is transient (throttling, an unreachable endpoint): the model is told the
+    user may try again shortly, rather than that something must be fixed. ``denied_action`` is the IAM
+    action the bot's role lacks, when AWS denied access (``orch-bot doctor`` names it as the fix).
+    """
 
     code = "tool_failed"
 
-    def __init__(self, *, source: str, reason: str, retryable: bool = False) -> None:
+    def __init__(self, *, source: str, reason: str, retryable: bool = False, denied_action: str | None = None) -> None:
         self.source = source
         self.reason = reason
         self.retryable = retryable
+        self.denied_action = denied_action
         super().__init__(f"{source}: {reason}")
+
+
+class InvalidToolInput(ToolFailed):
+    """The model called a tool with input its input model rejects; ``fields`` names each bad field."""
+
+    code = "tool_invalid_input"
+
+    def __init__(self, *, tool: str, source: str, problems: tuple[tuple[str, str], ...]) -> None:
+        self.tool = tool
+        self.fields = tuple(dict.fromkeys(field for field, _ in problems))
+        details = "; ".join(f"{field}: {message}" for field, message in problems)
+        super().__init__(source=source, reason=f"invalid input: {details}")
 
 
 class LLMError(TaskError):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents import stops
-from agents.errors import TaskError, ToolFailed
+from agents.errors import InvalidToolInput, TaskError, ToolFailed
 from agents.events import (
     AgentRouted,
     AnswerDelta,
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from agents.llm import ChatModel, ModelReply, ToolCall
     from agents.router import Router, Routing
     from agents.task import Task
-    from agents.tools import Tool, ToolContext
+    from agents.tools import Tool, ToolContext, ToolInput
 
 __all__ = ["LoopLimits", "TaskRunner"]
 
@@ -225,29 +225,44 @@ class TaskRunner:
         tool = agent.toolset.get(call.name)
         if tool is None or self._tool_context is None:
             return ToolResult(call.id, f"There is no tool called {escape_delimiters(call.name)!r}.", is_error=True)
+        try:
+            request = tool.parse(call.input)  # the one validation; the tool gets the typed input
+        except InvalidToolInput as invalid:
+            # Nothing ran and no data source failed: the model hears which fields to fix, and tries again.
+            log.info("tool.invalid_input", tool=tool.name, fields=list(invalid.fields))
+            text = self._bounded(
+                f"{tool.name} was not called, {invalid.reason}. Correct these fields and call it again."
+            )
+            return ToolResult(call.id, untrusted_block("tool_output", text, tool=tool.name), is_error=True)
         context = self._tool_context(task)
-        await sink.emit(ToolStarted(task, tool.name, tool.source, _progress_line(tool, context, call.input)))
+        await sink.emit(ToolStarted(task, tool.name, tool.source, tool.progress(context, request)))
         t0 = self._clock()
-        ok, raw = await self._run_tool(tool, context, call.input)
+        ok, raw, summary = await self._run_tool(tool, context, request)
         text = self._bounded(raw)  # the tool-output door: every result and error message, redacted once
         seconds = self._clock() - t0
         (progress.sources if ok else progress.failed).append(tool.source)
-        log.info("tool.finished", tool=tool.name, ok=ok, seconds=round(seconds, 3), result_chars=len(text))
+        log.info(
+            "tool.finished",
+            tool=tool.name,
+            ok=ok,
+            seconds=round(seconds, 3),
+            result_chars=len(text),
+            summary=self._redact(summary),
+        )
         await sink.emit(ToolFinished(task, tool.name, tool.source, ok, seconds))
         return ToolResult(call.id, untrusted_block("tool_output", text, tool=tool.name), is_error=not ok)
 
-    async def _run_tool(self, tool: Tool, context: ToolContext, arguments: dict[str, Any]) -> tuple[bool, str]:
+    async def _run_tool(self, tool: Tool[Any], context: ToolContext, request: ToolInput) -> tuple[bool, str, str]:
+        """``(ok, text for the model, summary for the log)``."""
         try:
             async with asyncio.timeout(self._limits.tool_timeout):
-                output = await tool.run(context, arguments)
+                output = await tool.run(context, request)
         except ToolFailed as failure:
-            return False, f"{failure.source} failed: {failure.reason}"
+            transient = " This looks temporary: the user can try again shortly." if failure.retryable else ""
+            return False, f"{failure.source} failed: {failure.reason}{transient}", "failed"
         except TimeoutError:
-            return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds."
-        except (KeyError, TypeError, ValueError) as exc:
-            # The model passed arguments the tool cannot use: tell it, so it can correct them.
-            return False, f"Invalid input for {tool.name}: {type(exc).__name__}: {exc}"
-        return True, json.dumps(output.data, default=str, ensure_ascii=False)
+            return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds.", "timed out"
+        return True, json.dumps(output.data, default=str, ensure_ascii=False), output.summary
 
     def _bounded(self, text: str) -> str:
         # Redact before cutting: a cut through a secret would leave a prefix no pattern recognises.
@@ -259,13 +274,6 @@ class TaskRunner:
             text[:limit] + f"\n[truncated: {limit:,} of {len(text):,} characters shown; "
             "ask for a narrower window or filter to see the rest]"
         )
-
-
-def _progress_line(tool: Tool, context: ToolContext, arguments: dict[str, Any]) -> str:
-    try:
-        return tool.progress(context, arguments)
-    except (KeyError, TypeError, ValueError):
-        return f"Reading {tool.source}…"
 
 
 def _user_turn(task: Task) -> str:

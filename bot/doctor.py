@@ -1,34 +1,37 @@
 """``orch-bot doctor``: check every dependency in order and say exactly what to fix.
 
-It uses the bot's own settings and clients, so what passes here works for the bot. Each check prints
-✓, ✗ (required: the bot cannot work) or ! (optional: a data source some agents use is unavailable),
-with a one-line fix. The exit code is 0 only when every required check passes.
+It uses the bot's own settings and clients, so what passes here works for the bot: the AWS checks are
+the toolsets' own probes (:class:`agents.tools.Probe`), made through the tools' AWS clients and error
+translation, in the configured region (Cost Explorer and AWS Health answer only in us-east-1, and the
+report says so). Each check prints ✓, ✗ (required: the bot cannot work) or ! (optional: a data source
+some agents use is unavailable), with a one-line fix; a denied probe names the IAM action to allow.
+The exit code is 0 only when every required check passes.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal, TextIO
+from typing import TYPE_CHECKING, Literal, TextIO
 
 import aiohttp
-from aiobotocore.config import AioConfig
-from aiobotocore.session import AioSession
-from botocore.exceptions import BotoCoreError, ClientError
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from agents.errors import ConfigError, LLMError
+from agents.aws import AwsClients
+from agents.catalog import default_registry
+from agents.errors import ConfigError, LLMError, ToolFailed
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, bedrock_client
 from agents.settings import detect_mode, load_settings
+from agents.tools._aws import aws_errors
 from bot.scopes import BOT_SCOPES
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Iterable
 
     from agents.settings import Mode, Settings
+    from agents.tools import Probe, Toolset
 
 __all__ = ["run_doctor"]
 
@@ -44,54 +47,6 @@ class Finding:
     verdict: Verdict
     detail: str
     fix: str = ""
-
-
-def _aws_error(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip().rstrip(":")
-    return type(exc).__name__
-
-
-# A cheap, read-only call per data source the agents read; (service, operation, kwargs, IAM action).
-_DATA_SOURCES: tuple[tuple[str, str, str, dict[str, Any], str, Verdict], ...] = (
-    ("CloudWatch alarms", "cloudwatch", "describe_alarms", {"MaxRecords": 1}, "cloudwatch:DescribeAlarms", "fail"),
-    (
-        "CloudWatch metrics",
-        "cloudwatch",
-        "get_metric_data",
-        {
-            "MetricDataQueries": [
-                {
-                    "Id": "probe",
-                    "MetricStat": {
-                        "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"},
-                        "Period": 300,
-                        "Stat": "Average",
-                    },
-                }
-            ],
-            "StartTime": datetime(2020, 1, 1, tzinfo=UTC),
-            "EndTime": datetime(2020, 1, 1, 0, 10, tzinfo=UTC),
-        },
-        "cloudwatch:GetMetricData",
-        "fail",
-    ),
-    ("CloudWatch Logs", "logs", "describe_log_groups", {"limit": 1}, "logs:DescribeLogGroups", "fail"),
-    ("EC2", "ec2", "describe_instances", {"MaxResults": 5}, "ec2:DescribeInstances", "fail"),
-    ("ECS", "ecs", "list_clusters", {"maxResults": 1}, "ecs:ListClusters", "fail"),
-    ("RDS", "rds", "describe_db_instances", {"MaxRecords": 20}, "rds:DescribeDBInstances", "fail"),
-    ("Lambda", "lambda", "list_functions", {"MaxItems": 1}, "lambda:ListFunctions", "fail"),
-    (
-        "Auto Scaling",
-        "autoscaling",
-        "describe_auto_scaling_groups",
-        {"MaxRecords": 1},
-        "autoscaling:DescribeAutoScalingGroups",
-        "fail",
-    ),
-    ("AWS Health", "health", "describe_events", {"maxResults": 10}, "health:DescribeEvents", "warn"),
-)
 
 
 class Doctor:
@@ -191,19 +146,18 @@ class Doctor:
             return
         self.report(Finding("Slack app token", "ok", "Socket Mode connections can be opened"))
 
-    async def aws(self, settings: Settings) -> bool:
-        """The AWS identity the standard chain finds."""
-        config = AioConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15)
-        session = AioSession()
+    async def aws(self, aws: AwsClients) -> bool:
+        """The AWS identity the standard chain finds (GetCallerIdentity needs no permission)."""
         try:
-            async with session.create_client("sts", region_name=settings.bedrock.region, config=config) as sts:
+            with aws_errors("AWS identity", "sts"):
+                sts = await aws.client("sts")
                 identity = await sts.get_caller_identity()
-        except (ClientError, BotoCoreError) as exc:
+        except ToolFailed as failure:
             self.report(
                 Finding(
                     "AWS identity",
                     "fail",
-                    _aws_error(exc),
+                    failure.reason,
                     "give the bot credentials via the standard chain (role, AWS_PROFILE, or AWS_ACCESS_KEY_ID/SECRET)",
                 )
             )
@@ -236,23 +190,34 @@ class Doctor:
                 ms = (time.perf_counter() - started) * 1000
                 self.report(Finding(label, "ok", f"`{model_id}` answered in {ms:.0f} ms"))
 
-    async def data_sources(self, settings: Settings) -> None:
-        """A cheap read per data source the agents use."""
-        config = AioConfig(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5, read_timeout=15)
-        session = AioSession()
-        for label, service, operation, kwargs, action, severity in _DATA_SOURCES:
-            region = "us-east-1" if service == "health" else settings.bedrock.region
-            try:
-                async with session.create_client(service, region_name=region, config=config) as client:  # type: ignore[call-overload]
-                    call: Callable[..., Awaitable[Any]] = getattr(client, operation)
-                    await call(**kwargs)
-            except (ClientError, BotoCoreError) as exc:
-                fix = f"allow {action} (see iam/orch-bot-readonly.json)"
-                if service == "health":
-                    fix = "AWS Health needs a Business or Enterprise support plan; the monitor agent works without it"
-                self.report(Finding(label, severity, _aws_error(exc), fix))
+    async def data_sources(self, aws: AwsClients, toolsets: Iterable[Toolset]) -> None:
+        """Each toolset's probes: one cheap read per data source the agents use, as the tools make it."""
+        seen: set[tuple[str, str]] = set()
+        for probe in (probe for toolset in toolsets for probe in toolset.probes):
+            if (probe.service, probe.operation) in seen:
                 continue
-            self.report(Finding(label, "ok", f"{action} allowed"))
+            seen.add((probe.service, probe.operation))
+            await self._probe(aws, probe)
+
+    async def _probe(self, aws: AwsClients, probe: Probe) -> None:
+        where = f"in {aws.region}"
+        if probe.global_api:
+            where = f"in {probe.region(aws)}, the only region {probe.source} answers in"
+        try:
+            await probe.run(aws)
+        except ToolFailed as failure:
+            verdict: Verdict = "fail" if probe.required else "warn"
+            if failure.denied_action:
+                fix = f"allow {failure.denied_action} in the bot's IAM role (iam/orch-bot-readonly.json has it)"
+                if not probe.required:
+                    fix += f"; or leave it: {probe.optional_because}"
+            else:
+                fix = probe.optional_because or "see the error above, then run doctor again"
+            # One line per check, even when a proxy or endpoint answered a whole HTML page.
+            reason = " ".join(failure.reason.split())
+            self.report(Finding(probe.source, verdict, f"{reason} ({where})", fix))
+            return
+        self.report(Finding(probe.source, "ok", f"{probe.action} allowed {where}"))
 
 
 def _bedrock_fix(code: str, model_id: str) -> str:
@@ -275,9 +240,10 @@ async def run_doctor(out: TextIO) -> int:
         out.write("\nFix the settings above, then run `orch-bot doctor` again.\n")
         return 1
     await doctor.slack(settings, mode)
-    if await doctor.aws(settings):
-        await doctor.bedrock(settings)
-        await doctor.data_sources(settings)
+    async with AwsClients(region=settings.bedrock.region, max_connections=4) as aws:
+        if await doctor.aws(aws):
+            await doctor.bedrock(settings)
+            await doctor.data_sources(aws, (agent.toolset for agent in default_registry().all()))
     failed = sum(1 for f in doctor.findings if f.verdict == "fail")
     warned = sum(1 for f in doctor.findings if f.verdict == "warn")
     if doctor.healthy:

@@ -124,7 +124,7 @@ def _from_client_error(exc: ClientError, *, source: str, service: str) -> ToolFa
     action = f"{service}:{exc.operation_name}"
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     if code in _ACCESS_DENIED:
-        return ToolFailed(source=source, reason=f"{code}: the bot's role lacks {action}")
+        return ToolFailed(source=source, reason=f"{code}: the bot's role lacks {action}", denied_action=action)
     if code in _BAD_CREDENTIALS:
         return ToolFailed(source=source, reason=f"{code}: AWS rejected the bot's credentials ({message})")
     if code in _THROTTLED:

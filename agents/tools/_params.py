@@ -1,20 +1,33 @@
-"""The model's tool input, validated before any AWS call.
+"""The model's tool input, validated once, before any AWS call; and the JSON schema Bedrock gets for it.
 
-Models sometimes send a wrong type, a misspelt key or an impossible value. Validating with pydantic turns
-that into a :class:`~agents.errors.ToolFailed` whose reason names the field, so the model corrects itself on
-its next turn; the tools then work with typed inputs instead of dictionaries. The same class yields the JSON
-schema that Bedrock's ``toolConfig`` carries, so the schema and the validation cannot drift apart.
+Models sometimes send a wrong type, a misspelt key or an impossible value. Each tool declares its input
+as a :class:`ToolInput` model; the runner validates the model's input against it once, and a failure
+becomes an :class:`~agents.errors.InvalidToolInput` naming each bad field, which goes back to the model
+as an error result so it corrects itself on its next turn. Tools then work with typed inputs only. The
+same class yields the JSON schema that Bedrock's ``toolConfig`` carries, so the schema and the validation
+cannot drift apart.
+
+The schema is made for Bedrock and for the bill: an ``object`` at the top, ``$defs``/``$ref`` inlined
+(tool schemas must be self-contained), and pydantic's titles and nullable ``anyOf`` removed, because the
+tool definitions are sent, and counted as input tokens, on every model call.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import json
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agents.errors import ToolFailed
+from agents.errors import InvalidToolInput
 
-__all__ = ["ToolInput", "input_schema", "parse_input"]
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ["MAX_SCHEMA_CHARS", "NoInput", "ToolInput", "input_schema", "validate_input"]
+
+#: The largest derived schema accepted, in characters of compact JSON: about 500 tokens per tool.
+MAX_SCHEMA_CHARS = 2_000
 
 
 class ToolInput(BaseModel):
@@ -23,31 +36,58 @@ class ToolInput(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class NoInput(ToolInput):
+    """Input of tools that take none."""
+
+
 InputT = TypeVar("InputT", bound=ToolInput)
 
 
 def input_schema(model: type[ToolInput]) -> dict[str, Any]:
-    """The JSON schema of ``model`` for Bedrock, tidied of what is noise to a model.
+    """The JSON schema of ``model`` for Bedrock, self-contained and tidied of what is noise to a model.
 
     Pydantic's generated titles, the class docstring (the tool's description says it better) and the
     ``anyOf [..., null]`` with ``default: null`` of optional fields go: leaving a field out is how a
-    model says "none".
+    model says "none". Nested models are inlined. A ``ValueError`` means the model cannot be a tool input
+    (not an object, recursive, or too large to send on every call).
     """
-    schema: dict[str, Any] = _tidy(model.model_json_schema())
+    raw = model.model_json_schema()
+    definitions = raw.pop("$defs", {})
+    schema: dict[str, Any] = _tidy(_inline(raw, definitions, seen=()))
     schema.pop("description", None)
+    if schema.get("type") != "object":
+        raise ValueError(f"{model.__name__}: a tool's input schema must be an object")
+    size = len(json.dumps(schema, separators=(",", ":")))
+    if size > MAX_SCHEMA_CHARS:
+        raise ValueError(f"{model.__name__}: its schema takes {size} characters, over {MAX_SCHEMA_CHARS}")
     return schema
 
 
-def parse_input(model: type[InputT], params: dict[str, Any], *, source: str) -> InputT:
-    """``params`` validated as ``model``; a ToolFailed naming every bad field otherwise."""
+def validate_input(model: type[InputT], arguments: object, *, tool: str, source: str) -> InputT:
+    """``arguments`` validated as ``model``; :class:`InvalidToolInput` naming every bad field otherwise."""
     try:
-        return model.model_validate(params)
+        return model.model_validate(arguments)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'input'}: {error['msg']}"
-            for error in exc.errors(include_url=False)
+        problems = tuple(
+            (".".join(str(part) for part in error["loc"]) or "input", error["msg"])
+            for error in exc.errors(include_url=False, include_input=False, include_context=False)
         )
-        raise ToolFailed(source=source, reason=f"invalid input: {problems}") from exc
+        raise InvalidToolInput(tool=tool, source=source, problems=problems) from exc
+
+
+def _inline(node: Any, definitions: Mapping[str, Any], *, seen: tuple[str, ...]) -> Any:
+    if isinstance(node, list):
+        return [_inline(item, definitions, seen=seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str):
+        name = ref.removeprefix("#/$defs/")
+        if name in seen or name not in definitions:
+            raise ValueError(f"cannot inline {ref}: recursive or undefined")
+        rest = {key: value for key, value in node.items() if key != "$ref"}
+        return {**_inline(definitions[name], definitions, seen=(*seen, name)), **rest}
+    return {key: _inline(value, definitions, seen=seen) for key, value in node.items()}
 
 
 def _tidy(node: Any, *, inside_properties: bool = False) -> Any:

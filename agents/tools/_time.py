@@ -8,19 +8,24 @@ timestamps are ISO 8601 strings in UTC, which models read reliably, unlike epoch
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import Field
 
 from agents.errors import ToolFailed
 from agents.tools._params import ToolInput
 
-__all__ = ["Window", "WindowInput", "from_epoch_ms", "iso", "utc_now"]
+__all__ = ["Window", "WindowInput", "from_epoch_ms", "iso", "utc_now", "utc_today"]
 
 
 def utc_now() -> datetime:
     """The current time in UTC (the production clock tools are built with)."""
     return datetime.now(UTC)
+
+
+def utc_today() -> date:
+    """Today's date in UTC (the production calendar tools are built with)."""
+    return datetime.now(UTC).date()
 
 
 def iso(value: datetime | None) -> str | None:

@@ -2,23 +2,25 @@
 
 "Which instances are stopped?", "is the api service rolling out?", "what did we spend on RDS?" need an
 inventory, not metrics. Each tool lists one kind of resource with the few fields an operator looks at
-first, and counts by state where a summary says more than a list.
+first, and counts by state where a summary says more than a list. The cost tool lives in
+:mod:`agents.tools.cost` and joins this toolset.
 """
 
 from __future__ import annotations
 
-import functools
 from collections import Counter
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from agents.tools._aws import aws_errors, us_east_1_client
+from agents.tools._aws import aws_errors
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
-from agents.tools._params import ToolInput, input_schema, parse_input
+from agents.tools._params import NoInput, ToolInput
+from agents.tools._probe import Probe
 from agents.tools._shape import clip, collect, compact, listing
-from agents.tools._time import iso
+from agents.tools._time import iso, utc_today
+from agents.tools.cost import COST_SOURCE, cost_tools
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -39,19 +41,12 @@ ECS_SOURCE = "ECS"
 RDS_SOURCE = "RDS"
 LAMBDA_SOURCE = "Lambda"
 ASG_SOURCE = "EC2 Auto Scaling"
-COST_SOURCE = "Cost Explorer"
 
 _SCAN_LIMIT = 1_000
 _MAX_CLUSTERS = 10
 _MAX_SERVICES = 50
 _DESCRIBE_SERVICES_BATCH = 10  # DescribeServices takes at most 10 services per call
 _SERVICE_EVENTS = 5
-_TOP_COST_LINES = 20
-_MAX_COST_PAGES = 10  # AWS bills every Cost Explorer API request ($0.01 each)
-
-
-class _NoInput(ToolInput):
-    """Input of tools that take none."""
 
 
 # --- list_ec2_instances --------------------------------------------------------------------------------
@@ -68,8 +63,7 @@ class Ec2Input(ToolInput):
     )
 
 
-async def _list_ec2_instances(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(Ec2Input, params, source=EC2_SOURCE)
+async def _list_ec2_instances(ctx: ToolContext, request: Ec2Input) -> ToolOutput:
     filters = []
     if request.state:
         filters.append({"Name": "instance-state-name", "Values": [request.state]})
@@ -129,8 +123,7 @@ class EcsInput(ToolInput):
     )
 
 
-async def _describe_ecs_services(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(EcsInput, params, source=ECS_SOURCE)
+async def _describe_ecs_services(ctx: ToolContext, request: EcsInput) -> ToolOutput:
     services: list[dict[str, Any]] = []
     missing: list[str] = []
     complete = True
@@ -221,8 +214,7 @@ def _tail(arn: str) -> str:
 # --- list_rds_instances --------------------------------------------------------------------------------
 
 
-async def _list_rds_instances(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    parse_input(_NoInput, params, source=RDS_SOURCE)
+async def _list_rds_instances(ctx: ToolContext, _request: NoInput) -> ToolOutput:
     with aws_errors(RDS_SOURCE, "rds"):
         rds = await ctx.aws.client("rds")
         pages = rds.get_paginator("describe_db_instances").paginate()
@@ -265,8 +257,7 @@ class LambdaInput(ToolInput):
     )
 
 
-async def _list_lambda_functions(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(LambdaInput, params, source=LAMBDA_SOURCE)
+async def _list_lambda_functions(ctx: ToolContext, request: LambdaInput) -> ToolOutput:
     with aws_errors(LAMBDA_SOURCE, "lambda"):
         functions_api = await ctx.aws.client("lambda")
         pages = functions_api.get_paginator("list_functions").paginate()
@@ -315,8 +306,7 @@ class AsgInput(ToolInput):
     )
 
 
-async def _list_autoscaling_groups(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(AsgInput, params, source=ASG_SOURCE)
+async def _list_autoscaling_groups(ctx: ToolContext, request: AsgInput) -> ToolOutput:
     query = {"AutoScalingGroupNames": list(request.names)} if request.names else {}
     with aws_errors(ASG_SOURCE, "autoscaling"):
         autoscaling = await ctx.aws.client("autoscaling")
@@ -350,83 +340,19 @@ def _group(raw: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-# --- month_to_date_cost --------------------------------------------------------------------------------
-
-
-async def _month_to_date_cost(ctx: ToolContext, params: dict[str, Any], *, today: Callable[[], date]) -> ToolOutput:
-    parse_input(_NoInput, params, source=COST_SOURCE)
-    day = today()
-    first = day.replace(day=1)
-    # Cost Explorer's end date is exclusive, and today's costs are still accruing: the period ends today.
-    period = {"start": first.isoformat(), "end_exclusive": day.isoformat()}
-    if first == day:
-        note = (
-            "today is the 1st: this month has no complete day of cost data yet "
-            "(Cost Explorer shows today's costs from tomorrow)"
-        )
-        return ToolOutput(data={"period": period, "note": note}, summary="no cost data yet this month")
-    results: list[Mapping[str, Any]] = []
-    with aws_errors(COST_SOURCE, "ce"):
-        async with us_east_1_client(ctx, "ce") as cost_explorer:
-            query: dict[str, Any] = {
-                "TimePeriod": {"Start": period["start"], "End": period["end_exclusive"]},
-                "Granularity": "MONTHLY",
-                "Metrics": ["UnblendedCost"],
-                "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
-            }
-            # Cost Explorer has no paginator; it pages with NextPageToken.
-            for _ in range(_MAX_COST_PAGES):
-                page = await cost_explorer.get_cost_and_usage(**query)
-                results.extend(page.get("ResultsByTime", ()))
-                if not page.get("NextPageToken"):
-                    break
-                query["NextPageToken"] = page["NextPageToken"]
-    return _cost_output(period, results)
-
-
-def _cost_output(period: dict[str, str], results: list[Mapping[str, Any]]) -> ToolOutput:
-    amounts: dict[str, float] = {}
-    units: set[str] = set()
-    for result in results:
-        for group in result.get("Groups", ()):
-            cost = group.get("Metrics", {}).get("UnblendedCost", {})
-            service = " ".join(group.get("Keys", ())) or "(no service)"
-            amounts[service] = amounts.get(service, 0.0) + float(cost.get("Amount", 0))
-            units.add(cost.get("Unit", "USD"))
-    ranked = sorted(
-        ((service, amount) for service, amount in amounts.items() if round(amount, 2) != 0),
-        key=lambda line: line[1],
-        reverse=True,
-    )
-    top, rest = ranked[:_TOP_COST_LINES], ranked[_TOP_COST_LINES:]
-    currency = units.pop() if len(units) == 1 else "mixed units"
-    total = sum(amounts.values())
-    data: dict[str, Any] = {
-        "period": period,
-        "currency": currency,
-        "metric": "UnblendedCost",
-        "total": round(total, 2),
-        "estimated": any(result.get("Estimated") for result in results),
-        "by_service": [{"service": service, "amount": round(amount, 2)} for service, amount in top],
-    }
-    if rest:
-        data["other_services"] = {"count": len(rest), "amount": round(sum(amount for _, amount in rest), 2)}
-    return ToolOutput(data=data, summary=f"{total:,.2f} {currency} month to date")
-
-
-def _utc_today() -> date:
-    return datetime.now(UTC).date()
-
-
 # --- the toolset ---------------------------------------------------------------------------------------
 
 
-def _progress(text: str) -> Callable[[ToolContext, dict[str, Any]], str]:
-    return lambda ctx, _params: f"{text} in {ctx.region}…"
+def _progress(text: str) -> Callable[[ToolContext, ToolInput], str]:
+    return lambda ctx, _request: f"{text} in {ctx.region}…"
 
 
-def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
-    """The inventory agent's tools; ``today`` (UTC) bounds the month-to-date cost period."""
+def infra_tools(*, today: Callable[[], date] = utc_today) -> Toolset:
+    """The inventory agent's tools, month-to-date cost included; ``today`` (UTC) bounds the cost period."""
+    return _inventory_tools() + cost_tools(today=today)
+
+
+def _inventory_tools() -> Toolset:
     return Toolset(
         tools=(
             Tool(
@@ -435,7 +361,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "List EC2 instances, optionally by state or Name tag: id, name, type, state (and why it "
                     "stopped), launch time, AZ and IPs, with counts by state."
                 ),
-                input_schema=input_schema(Ec2Input),
+                input_model=Ec2Input,
+                effect="read",
                 source=EC2_SOURCE,
                 progress=_progress("Listing EC2 instances"),
                 run=_list_ec2_instances,
@@ -446,7 +373,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "Describe ECS services (all clusters unless named): desired/running/pending tasks, status, "
                     "deployments with rollout state, and the 5 latest service events."
                 ),
-                input_schema=input_schema(EcsInput),
+                input_model=EcsInput,
+                effect="read",
                 source=ECS_SOURCE,
                 progress=_progress("Describing ECS services"),
                 run=_describe_ecs_services,
@@ -454,7 +382,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
             Tool(
                 name="list_rds_instances",
                 description=("List RDS DB instances: engine and version, class, status, Multi-AZ, storage, endpoint."),
-                input_schema=input_schema(_NoInput),
+                input_model=NoInput,
+                effect="read",
                 source=RDS_SOURCE,
                 progress=_progress("Listing RDS instances"),
                 run=_list_rds_instances,
@@ -464,7 +393,8 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                 description=(
                     "List Lambda functions, most recently modified first: runtime, memory, timeout, last modified."
                 ),
-                input_schema=input_schema(LambdaInput),
+                input_model=LambdaInput,
+                effect="read",
                 source=LAMBDA_SOURCE,
                 progress=_progress("Listing Lambda functions"),
                 run=_list_lambda_functions,
@@ -475,23 +405,37 @@ def infra_tools(*, today: Callable[[], date] = _utc_today) -> Toolset:
                     "List EC2 Auto Scaling groups: min/max/desired capacity, instances by lifecycle state, "
                     "unhealthy instances, launch template, suspended processes."
                 ),
-                input_schema=input_schema(AsgInput),
+                input_model=AsgInput,
+                effect="read",
                 source=ASG_SOURCE,
                 progress=_progress("Listing Auto Scaling groups"),
                 run=_list_autoscaling_groups,
             ),
-            Tool(
-                name="month_to_date_cost",
-                description=(
-                    "This month's AWS cost so far (unblended, from the 1st to yesterday, UTC), total and by "
-                    "service, largest first. AWS bills each call (USD 0.01): call it once per question."
-                ),
-                input_schema=input_schema(_NoInput),
-                source=COST_SOURCE,
-                progress=lambda _ctx, _params: "Reading month-to-date cost from Cost Explorer…",
-                run=functools.partial(_month_to_date_cost, today=today),
+        ),
+        probes=(
+            Probe(EC2_SOURCE, "ec2", "describe_instances", "ec2:DescribeInstances", {"MaxResults": 5}),
+            Probe(ECS_SOURCE, "ecs", "list_clusters", "ecs:ListClusters", {"maxResults": 1}),
+            Probe(RDS_SOURCE, "rds", "describe_db_instances", "rds:DescribeDBInstances", {"MaxRecords": 20}),
+            Probe(LAMBDA_SOURCE, "lambda", "list_functions", "lambda:ListFunctions", {"MaxItems": 1}),
+            Probe(
+                ASG_SOURCE,
+                "autoscaling",
+                "describe_auto_scaling_groups",
+                "autoscaling:DescribeAutoScalingGroups",
+                {"MaxRecords": 1},
             ),
-        )
+        ),
+        iam_actions=frozenset(
+            {
+                "ec2:DescribeInstances",
+                "ecs:ListClusters",
+                "ecs:ListServices",
+                "ecs:DescribeServices",
+                "rds:DescribeDBInstances",
+                "lambda:ListFunctions",
+                "autoscaling:DescribeAutoScalingGroups",
+            }
+        ),
     )
 
 

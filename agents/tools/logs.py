@@ -21,7 +21,8 @@ from pydantic import Field
 from agents.errors import ToolFailed
 from agents.tools._aws import aws_errors
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
-from agents.tools._params import ToolInput, input_schema, parse_input
+from agents.tools._params import ToolInput
+from agents.tools._probe import Probe
 from agents.tools._shape import clip, collect, compact, listing
 from agents.tools._time import WindowInput, from_epoch_ms, iso, utc_now
 
@@ -56,8 +57,7 @@ class FindLogGroupsInput(ToolInput):
     )
 
 
-async def _find_log_groups(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(FindLogGroupsInput, params, source=LOGS_SOURCE)
+async def _find_log_groups(ctx: ToolContext, request: FindLogGroupsInput) -> ToolOutput:
     query: dict[str, Any] = {}
     # The API takes a prefix or a pattern, not both: with both, the pattern is applied here.
     if request.prefix:
@@ -98,8 +98,8 @@ def _size(count: int) -> str:
     return f"{size:.1f} TB"
 
 
-def _groups_progress(ctx: ToolContext, params: dict[str, Any]) -> str:
-    name = params.get("prefix") or params.get("contains")
+def _groups_progress(ctx: ToolContext, request: FindLogGroupsInput) -> str:
+    name = request.prefix or request.contains
     matching = f" matching {name!r}" if name else ""
     return f"Finding log groups{matching} in {ctx.region}…"
 
@@ -136,9 +136,8 @@ class InsightsInput(WindowInput):
 
 
 async def _logs_insights_query(
-    ctx: ToolContext, params: dict[str, Any], *, now: Callable[[], datetime], polling: Polling
+    ctx: ToolContext, request: InsightsInput, *, now: Callable[[], datetime], polling: Polling
 ) -> ToolOutput:
-    request = parse_input(InsightsInput, params, source=INSIGHTS_SOURCE)
     window = request.window(now=now(), default_minutes=60, max_minutes=14 * 24 * 60, source=INSIGHTS_SOURCE)
     with aws_errors(INSIGHTS_SOURCE, "logs"):
         logs = await ctx.aws.client("logs")
@@ -206,8 +205,8 @@ def _statistics(raw: Mapping[str, Any]) -> dict[str, int]:
     return {name: int(raw[key]) for key, name in names.items() if key in raw}
 
 
-def _insights_progress(ctx: ToolContext, params: dict[str, Any]) -> str:
-    groups = ", ".join(params.get("log_groups", ())[:3])
+def _insights_progress(ctx: ToolContext, request: InsightsInput) -> str:
+    groups = ", ".join(request.log_groups[:3])
     return f"Running a Logs Insights query over {groups} in {ctx.region}…"
 
 
@@ -228,8 +227,9 @@ class FilterEventsInput(WindowInput):
     )
 
 
-async def _filter_log_events(ctx: ToolContext, params: dict[str, Any], *, now: Callable[[], datetime]) -> ToolOutput:
-    request = parse_input(FilterEventsInput, params, source=LOGS_SOURCE)
+async def _filter_log_events(
+    ctx: ToolContext, request: FilterEventsInput, *, now: Callable[[], datetime]
+) -> ToolOutput:
     window = request.window(now=now(), default_minutes=60, max_minutes=7 * 24 * 60, source=LOGS_SOURCE)
     query: dict[str, Any] = {
         "logGroupName": request.log_group,
@@ -270,10 +270,10 @@ def _event(raw: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _filter_progress(ctx: ToolContext, params: dict[str, Any]) -> str:
-    pattern = params.get("filter_pattern")
+def _filter_progress(ctx: ToolContext, request: FilterEventsInput) -> str:
+    pattern = request.filter_pattern
     matching = f" for {pattern!r}" if pattern else ""
-    return f"Searching {params.get('log_group', 'logs')}{matching} in {ctx.region}…"
+    return f"Searching {request.log_group}{matching} in {ctx.region}…"
 
 
 # --- the toolset ---------------------------------------------------------------------------------------
@@ -289,7 +289,8 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
                     "Find CloudWatch Logs log groups by name prefix or part of the name: name, stored size, "
                     "retention and creation time. Use it first when the exact group name is not known."
                 ),
-                input_schema=input_schema(FindLogGroupsInput),
+                input_model=FindLogGroupsInput,
+                effect="read",
                 source=LOGS_SOURCE,
                 progress=_groups_progress,
                 run=_find_log_groups,
@@ -301,7 +302,8 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
                     "last 60 minutes); returns up to 200 result rows as objects. Best for counting, grouping "
                     "and finding patterns (stats, filter, parse)."
                 ),
-                input_schema=input_schema(InsightsInput),
+                input_model=InsightsInput,
+                effect="read",
                 source=INSIGHTS_SOURCE,
                 progress=_insights_progress,
                 run=functools.partial(_logs_insights_query, now=now, polling=polling or Polling()),
@@ -312,12 +314,23 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
                     "Read log events of one log group matching a filter pattern over a window (default the "
                     "last 60 minutes), oldest first, at most 200: time, stream and message."
                 ),
-                input_schema=input_schema(FilterEventsInput),
+                input_model=FilterEventsInput,
+                effect="read",
                 source=LOGS_SOURCE,
                 progress=_filter_progress,
                 run=functools.partial(_filter_log_events, now=now),
             ),
-        )
+        ),
+        probes=(Probe(LOGS_SOURCE, "logs", "describe_log_groups", "logs:DescribeLogGroups", {"limit": 1}),),
+        iam_actions=frozenset(
+            {
+                "logs:DescribeLogGroups",
+                "logs:FilterLogEvents",
+                "logs:StartQuery",
+                "logs:GetQueryResults",
+                "logs:StopQuery",
+            }
+        ),
     )
 
 

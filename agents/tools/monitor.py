@@ -19,7 +19,8 @@ from pydantic import Field
 from agents.errors import ToolFailed
 from agents.tools._aws import aws_errors, us_east_1_client
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
-from agents.tools._params import ToolInput, input_schema, parse_input
+from agents.tools._params import ToolInput
+from agents.tools._probe import Probe
 from agents.tools._shape import MAX_SHOWN, clip, collect, compact, listing
 from agents.tools._time import Window, WindowInput, iso, utc_now
 
@@ -58,8 +59,7 @@ class ListAlarmsInput(ToolInput):
     )
 
 
-async def _list_alarms(ctx: ToolContext, params: dict[str, Any]) -> ToolOutput:
-    request = parse_input(ListAlarmsInput, params, source=ALARMS_SOURCE)
+async def _list_alarms(ctx: ToolContext, request: ListAlarmsInput) -> ToolOutput:
     query: dict[str, Any] = {"AlarmTypes": ["MetricAlarm", "CompositeAlarm"]}
     if request.state != "ANY":
         query["StateValue"] = request.state
@@ -115,9 +115,8 @@ def _alarm(raw: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
-def _alarms_progress(ctx: ToolContext, params: dict[str, Any]) -> str:
-    state = params.get("state", "ALARM")
-    which = "" if state == "ANY" else f" in {state}"
+def _alarms_progress(ctx: ToolContext, request: ListAlarmsInput) -> str:
+    which = "" if request.state == "ANY" else f" in {request.state}"
     return f"Listing CloudWatch alarms{which} in {ctx.region}…"
 
 
@@ -230,10 +229,7 @@ class _Query:
     stat: str
 
 
-async def _get_metric_statistics(
-    ctx: ToolContext, params: dict[str, Any], *, now: Callable[[], datetime]
-) -> ToolOutput:
-    request = parse_input(MetricsInput, params, source=METRICS_SOURCE)
+async def _get_metric_statistics(ctx: ToolContext, request: MetricsInput, *, now: Callable[[], datetime]) -> ToolOutput:
     current = now()
     window = request.window(now=current, default_minutes=60, max_minutes=31 * 24 * 60, source=METRICS_SOURCE)
     kind = _KINDS[request.resource_type]
@@ -332,9 +328,9 @@ def _number(value: float) -> float:
     return float(f"{value:.4g}")
 
 
-def _metrics_progress(ctx: ToolContext, params: dict[str, Any]) -> str:
-    ids = ", ".join(params.get("resource_ids", ())[:3])
-    return f"Reading CloudWatch metrics for {params.get('resource_type', '')} {ids} in {ctx.region}…"
+def _metrics_progress(ctx: ToolContext, request: MetricsInput) -> str:
+    ids = ", ".join(request.resource_ids[:3])
+    return f"Reading CloudWatch metrics for {request.resource_type} {ids} in {ctx.region}…"
 
 
 # --- list_health_events --------------------------------------------------------------------------------
@@ -355,8 +351,7 @@ class HealthInput(ToolInput):
     days: int | None = Field(default=None, ge=1, le=90, description="Only events updated in the last N days.")
 
 
-async def _list_health_events(ctx: ToolContext, params: dict[str, Any], *, now: Callable[[], datetime]) -> ToolOutput:
-    request = parse_input(HealthInput, params, source=HEALTH_SOURCE)
+async def _list_health_events(ctx: ToolContext, request: HealthInput, *, now: Callable[[], datetime]) -> ToolOutput:
     event_filter: dict[str, Any] = {"eventStatusCodes": list(request.status)}
     if request.services:
         event_filter["services"] = list(request.services)
@@ -408,7 +403,7 @@ def _health_event(raw: Mapping[str, Any], description: str | None) -> dict[str, 
     )
 
 
-def _health_progress(_ctx: ToolContext, _params: dict[str, Any]) -> str:
+def _health_progress(_ctx: ToolContext, _request: HealthInput) -> str:
     return "Checking AWS Health for events affecting the account…"
 
 
@@ -425,7 +420,8 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
                     "List CloudWatch alarms in a state (default ALARM), newest state change first: name, "
                     "state, since when, the reason, and the metric, dimensions and threshold they watch."
                 ),
-                input_schema=input_schema(ListAlarmsInput),
+                input_model=ListAlarmsInput,
+                effect="read",
                 source=ALARMS_SOURCE,
                 progress=_alarms_progress,
                 run=_list_alarms,
@@ -438,7 +434,8 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
                     "when), average, last value and a short series. Sensible metrics are chosen per type "
                     "unless named."
                 ),
-                input_schema=input_schema(MetricsInput),
+                input_model=MetricsInput,
+                effect="read",
                 source=METRICS_SOURCE,
                 progress=_metrics_progress,
                 run=functools.partial(_get_metric_statistics, now=now),
@@ -450,12 +447,56 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
                     "AWS's description of the most recent ones: AWS-side outages, scheduled maintenance, "
                     "retirements. Needs a Business or Enterprise support plan."
                 ),
-                input_schema=input_schema(HealthInput),
+                input_model=HealthInput,
+                effect="read",
                 source=HEALTH_SOURCE,
                 progress=_health_progress,
                 run=functools.partial(_list_health_events, now=now),
             ),
-        )
+        ),
+        probes=(
+            Probe(ALARMS_SOURCE, "cloudwatch", "describe_alarms", "cloudwatch:DescribeAlarms", {"MaxRecords": 1}),
+            Probe(
+                METRICS_SOURCE,
+                "cloudwatch",
+                "get_metric_data",
+                "cloudwatch:GetMetricData",
+                {
+                    "MetricDataQueries": [
+                        {
+                            "Id": "probe",
+                            "MetricStat": {
+                                "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization"},
+                                "Period": 300,
+                                "Stat": "Average",
+                            },
+                        }
+                    ],
+                    "StartTime": datetime(2020, 1, 1, tzinfo=UTC),
+                    "EndTime": datetime(2020, 1, 1, 0, 10, tzinfo=UTC),
+                },
+            ),
+            Probe(
+                HEALTH_SOURCE,
+                "health",
+                "describe_events",
+                "health:DescribeEvents",
+                {"maxResults": 10},
+                global_api=True,
+                required=False,
+                optional_because=(
+                    "AWS Health needs a Business or Enterprise support plan; the monitor agent works without it"
+                ),
+            ),
+        ),
+        iam_actions=frozenset(
+            {
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:GetMetricData",
+                "health:DescribeEvents",
+                "health:DescribeEventDetails",
+            }
+        ),
     )
 
 

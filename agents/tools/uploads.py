@@ -10,14 +10,16 @@ log fits the model's context while its error patterns survive.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+
+from pydantic import Field
 
 from agents.errors import ToolFailed
 from agents.logreduce import ReducedLog, reduce_log
 from agents.redaction import Redactor
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
+from agents.tools._params import ToolInput
 
-__all__ = ["UPLOAD_TOOLS"]
+__all__ = ["READ_SHARED_FILE", "UPLOAD_TOOLS", "SharedFileInput"]
 
 _SOURCE = "shared files"
 MAX_FILE_BYTES = 25 * 1024 * 1024
@@ -30,12 +32,18 @@ def _redact_and_reduce(text: str) -> ReducedLog:
     return reduce_log(_REDACT(text).splitlines(), token_budget=_TOKEN_BUDGET)
 
 
-def _progress(_: ToolContext, arguments: dict[str, Any]) -> str:
-    return f"Reading shared file {arguments['file_id']}…"
+class SharedFileInput(ToolInput):
+    """Input of ``read_shared_file``."""
+
+    file_id: str = Field(min_length=1, max_length=64, description="The file id from <shared_files>.")
 
 
-async def _read_shared_file(context: ToolContext, arguments: dict[str, Any]) -> ToolOutput:
-    file_id = str(arguments["file_id"])
+def _progress(_: ToolContext, request: SharedFileInput) -> str:
+    return f"Reading shared file {request.file_id}…"
+
+
+async def _read_shared_file(context: ToolContext, request: SharedFileInput) -> ToolOutput:
+    file_id = request.file_id
     if context.files is None:
         raise ToolFailed(source=_SOURCE, reason="files cannot be read in this conversation")
     if file_id not in context.file_ids:
@@ -68,12 +76,9 @@ READ_SHARED_FILE = Tool(
         "come back verbatim; large ones as line templates with counts, first/last seen and sample lines, "
         "errors first."
     ),
-    input_schema={
-        "type": "object",
-        "properties": {"file_id": {"type": "string", "description": "the file id from <shared_files>"}},
-        "required": ["file_id"],
-    },
+    input_model=SharedFileInput,
     source=_SOURCE,
+    effect="read",
     progress=_progress,
     run=_read_shared_file,
 )

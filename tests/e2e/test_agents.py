@@ -215,3 +215,28 @@ async def test_a_failing_data_source_goes_back_to_the_model_and_is_named(
     assert result["status"] == "error"
     assert "ResourceNotFound" in result["content"][0]["text"]
     assert "unavailable: CloudWatch Logs" in text
+
+
+async def test_invalid_tool_input_goes_back_to_the_model_naming_the_fields(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """A misspelt key and an impossible value: an error result naming both; the corrected call runs, the task answers."""
+    bedrock.enqueue(
+        Reply(tool_uses=[{"name": "list_alarms", "input": {"state": "FIRING", "prefix": "checkout"}}]),
+        Reply(tool_uses=[{"name": "list_alarms", "input": {"state": "ALARM", "name_prefix": "checkout"}}]),
+        Reply(text="Nothing named checkout is alarming."),
+    )
+    channel = unique("C")
+    await bot.command(
+        "monitor: is checkout alarming?", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+    )
+    text = await final_text(slack, channel, timeout=20)
+    invalid, corrected = tool_results(bedrock)
+    assert invalid["status"] == "error"
+    message = invalid["content"][0]["text"]
+    assert "list_alarms was not called, invalid input: state: Input should be 'ALARM'" in message
+    assert "prefix: Extra inputs are not permitted" in message
+    assert corrected["status"] == "success"
+    assert "Nothing named checkout is alarming." in text
+    assert "unavailable: CloudWatch alarms" not in text
+    assert "Something went wrong" not in text

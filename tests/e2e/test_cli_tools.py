@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from agents.catalog import default_registry
 from bot.scopes import scope_names
 from tests.e2e.harness import ORCH_BOT, bot_env
+from tests.fakes.aws_extras import AwsFault, FakeAwsJson
 
 if TYPE_CHECKING:
     from tests.fakes.bedrock import FakeBedrock
@@ -75,6 +77,77 @@ async def test_doctor_names_the_bedrock_fix_when_access_is_denied(
     assert re.search(r"^ ✗ Bedrock model\s+`" + re.escape(MODEL), out, re.MULTILINE)
     assert f"fix: enable model access for {MODEL} in the Bedrock console" in out
     assert "required check(s) failed" in out
+
+
+def probes() -> list[Any]:
+    """Every probe the shipped agents' toolsets declare, once each."""
+    found = {(p.service, p.operation): p for agent in default_registry().all() for p in agent.toolset.probes}
+    return list(found.values())
+
+
+async def test_doctor_runs_every_toolsets_probe_in_the_configured_region(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str
+) -> None:
+    """Each toolset's probe is ✓ with its IAM action, in AWS_REGION; Cost Explorer and Health in us-east-1 only.
+
+    moto answers the regional probes; the JSON fake answers Cost Explorer and Health (moto has no Health)
+    and CloudWatch Logs, and records the region each call was signed for.
+    """
+    async with FakeAwsJson() as fake:
+        fake.on("Logs_20140328.DescribeLogGroups", {"logGroups": []})
+        fake.on("AWSInsightsIndexService.GetCostAndUsage", {"ResultsByTime": []})
+        fake.on("AWSHealth_20160804.DescribeEvents", {"events": []})
+        env = bot_env(
+            slack_api_url=slack.base_url,
+            bedrock_url=bedrock.endpoint_url,
+            aws_url=moto_url,
+            AWS_REGION="eu-west-1",
+            AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=fake.url,
+            AWS_ENDPOINT_URL_COST_EXPLORER=fake.url,
+            AWS_ENDPOINT_URL_HEALTH=fake.url,
+        )
+        code, out, err = await run("doctor", env=env)
+    assert code == 0, out + err
+    assert len(probes()) >= 10
+    for probe in probes():
+        region = "us-east-1, the only region" if probe.global_api else "eu-west-1"
+        line = rf"^ ✓ {re.escape(probe.source)}\s+{re.escape(probe.action)} allowed in {region}"
+        assert re.search(line, out, re.MULTILINE), f"{probe.source} not ✓ in:\n{out}"
+    assert {call.operation: call.region for call in fake.calls} == {
+        "DescribeLogGroups": "eu-west-1",
+        "GetCostAndUsage": "us-east-1",
+        "DescribeEvents": "us-east-1",
+    }
+    assert "All required checks passed." in out
+
+
+async def test_doctor_names_the_missing_iam_action_when_a_probe_is_denied(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str
+) -> None:
+    """AccessDenied on a required probe is ✗ and on an optional one !, each naming the IAM action to allow."""
+    denied = AwsFault("AccessDeniedException", "User: arn:aws:sts::123456789012:assumed-role/orch is not authorized")
+    async with FakeAwsJson() as fake:
+        fake.on("Logs_20140328.DescribeLogGroups", denied)
+        fake.on("AWSInsightsIndexService.GetCostAndUsage", denied)
+        env = bot_env(
+            slack_api_url=slack.base_url,
+            bedrock_url=bedrock.endpoint_url,
+            aws_url=moto_url,
+            AWS_ENDPOINT_URL_CLOUDWATCH_LOGS=fake.url,
+            AWS_ENDPOINT_URL_COST_EXPLORER=fake.url,
+        )
+        code, out, err = await run("doctor", env=env)
+    assert code == 1, out + err
+    assert re.search(
+        r"^ ✗ CloudWatch Logs\s+AccessDeniedException: the bot's role lacks logs:DescribeLogGroups", out, re.MULTILINE
+    ), out
+    assert "fix: allow logs:DescribeLogGroups in the bot's IAM role" in out
+    assert re.search(
+        r"^ ! Cost Explorer\s+AccessDeniedException: the bot's role lacks ce:GetCostAndUsage", out, re.MULTILINE
+    )
+    assert "fix: allow ce:GetCostAndUsage in the bot's IAM role" in out
+    assert "1 required check(s) failed" in out
+    assert "Traceback" not in out + err
 
 
 async def test_doctor_reports_a_missing_token_with_its_fix(slack: FakeSlack, bedrock: FakeBedrock) -> None:

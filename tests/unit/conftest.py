@@ -19,6 +19,8 @@ from aiobotocore.session import AioSession
 
 from agents.assembly import shared_redis
 from agents.aws import AwsClients
+from agents.catalog import default_registry
+from agents.task import Origin
 from agents.tools import ToolContext
 from tests.fakes.aws_extras import FakeAwsJson
 from tests.moto_account import MotoAccount
@@ -39,10 +41,29 @@ def policy_actions() -> set[str]:
     return {action for statement in statements for action in statement["Action"]}
 
 
+def declared_actions() -> set[str]:
+    """Every IAM action the shipped agents' toolsets declare they need."""
+    return {action for agent in default_registry().all() for action in agent.toolset.iam_actions}
+
+
 def assert_allowed_by_policy(actions: list[str]) -> None:
-    """Fail if a tool called an AWS operation that the shipped IAM policy does not allow."""
+    """Fail if a tool called an AWS operation its toolset does not declare, or the shipped IAM policy denies."""
+    undeclared = sorted(set(actions) - declared_actions())
+    assert not undeclared, f"no toolset declares {undeclared} in its iam_actions, yet the tools called them"
     missing = sorted(set(actions) - policy_actions())
     assert not missing, f"{POLICY.name} lacks {missing}, which the tools called"
+
+
+#: Where the tools' tasks come from in these tests.
+ORIGIN = Origin(
+    workspace_id="T0TOOLS", user_id="U0ANA", channel_id="C0OPS", thread_id="1700000000.000100", surface="mention"
+)
+REQUEST_ID = "req-0123456789ab"
+
+
+def tool_context(aws: AwsClients, region: str = REGION, **extra: Any) -> ToolContext:
+    """What a tool gets at run time, for a task from :data:`ORIGIN`."""
+    return ToolContext(aws=aws, region=region, origin=ORIGIN, request_id=REQUEST_ID, **extra)
 
 
 @pytest.fixture
@@ -95,7 +116,7 @@ async def ctx(aws_env: str, aio_session: AioSession) -> AsyncIterator[ToolContex
     """
     _CALLED.clear()
     async with AwsClients(region=REGION, session=aio_session) as aws:
-        yield ToolContext(aws=aws, region=REGION)
+        yield tool_context(aws)
     assert_allowed_by_policy(_CALLED)
 
 

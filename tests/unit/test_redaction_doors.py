@@ -18,7 +18,7 @@ from agents.router import ModelRouter
 from agents.runner import TaskRunner
 from agents.task import ContextMessage, Origin, SharedFile, Task, new_request_id
 from agents.testing import FakeChatModel
-from agents.tools import ToolContext
+from agents.tools import ToolContext, ToolInput
 from agents.tools._base import Tool, ToolOutput, Toolset
 from tests.secrets_corpus import CORPUS
 
@@ -81,7 +81,7 @@ class _Files:
 
 
 def _leaky_tool(name: str, *, fail: bool) -> Tool:
-    async def run(_: ToolContext, __: dict[str, Any]) -> ToolOutput:
+    async def run(_: ToolContext, __: ToolInput) -> ToolOutput:
         if fail:
             raise ToolFailed(source="vault", reason="login failed for " + " ".join(PLANTED))
         return ToolOutput(data={"events": [{"message": line} for line in PLANTED]})
@@ -89,8 +89,9 @@ def _leaky_tool(name: str, *, fail: bool) -> Tool:
     return Tool(
         name=name,
         description="returns what it found",
-        input_schema={"type": "object", "properties": {}},
+        input_model=ToolInput,
         source=name,
+        effect="read",
         progress=lambda _ctx, _args: "reading",
         run=run,
     )
@@ -117,7 +118,7 @@ async def test_prompt_thread_files_and_tool_output_reach_the_model_redacted(fail
         router=ModelRouter(AgentRegistry([agent], default="leaky"), model, model_id="router"),
         model=model,
         default_model_id="m",
-        tool_context=lambda _task: ToolContext(aws=None, region="us-east-1", files=_Files()),  # type: ignore[arg-type]
+        tool_context=lambda task: ToolContext.for_task(task, aws=None, region="us-east-1", files=_Files()),  # type: ignore[arg-type]
     )
     task = Task(
         request_id=new_request_id(),
@@ -139,7 +140,9 @@ def _shared_file(lines: list[str]) -> ToolContext:
             del file_id, max_bytes
             return "big.log", "\n".join(lines).encode()
 
-    return ToolContext(aws=None, region="us-east-1", files=_File(), file_ids=("F1",))  # type: ignore[arg-type]
+    return ToolContext(
+        aws=None, region="us-east-1", origin=ORIGIN, request_id=new_request_id(), files=_File(), file_ids=("F1",)
+    )  # type: ignore[arg-type]
 
 
 async def test_a_large_shared_file_shows_the_model_no_secret() -> None:
@@ -147,7 +150,9 @@ async def test_a_large_shared_file_shows_the_model_no_secret() -> None:
     from agents.tools.uploads import READ_SHARED_FILE  # noqa: PLC0415
 
     noise = [f"INFO request {i} ok" for i in range(20_000)]
-    output = await READ_SHARED_FILE.run(_shared_file(noise[:10_000] + PLANTED * 3 + noise[10_000:]), {"file_id": "F1"})
+    output = await READ_SHARED_FILE.run(
+        _shared_file(noise[:10_000] + PLANTED * 3 + noise[10_000:]), READ_SHARED_FILE.parse({"file_id": "F1"})
+    )
     content = json.dumps(output.data)
     assert output.data["lines"] > 20_000
     assert "[REDACTED:" in content
@@ -160,7 +165,7 @@ async def test_a_shared_file_is_redacted_before_its_long_lines_are_cut() -> None
 
     token = CORPUS[4].value  # a GitHub token
     lines = [f"INFO request {i} ok" for i in range(5_000)] + ["ERROR " + "x" * 465 + " " + token]
-    output = await READ_SHARED_FILE.run(_shared_file(lines), {"file_id": "F1"})
+    output = await READ_SHARED_FILE.run(_shared_file(lines), READ_SHARED_FILE.parse({"file_id": "F1"}))
     content = json.dumps(output.data)
     assert "ERROR xxx" in content
     assert token[:20] not in content

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiobotocore.session import AioSession
@@ -11,12 +11,14 @@ from botocore.exceptions import ClientError, EndpointConnectionError, ParamValid
 
 from agents.aws import AwsClients
 from agents.errors import ToolFailed
-from agents.tools import ToolContext
 from agents.tools._aws import aws_errors
 from agents.tools.infra import INFRA_TOOLS
 from agents.tools.logs import LOGS_TOOLS
 from agents.tools.monitor import MONITOR_TOOLS
-from tests.unit.conftest import POLICY, policy_actions
+from tests.unit.conftest import POLICY, policy_actions, tool_context
+
+if TYPE_CHECKING:
+    from agents.tools import ToolContext
 
 ALL_TOOLS = [*MONITOR_TOOLS.tools, *LOGS_TOOLS.tools, *INFRA_TOOLS.tools]
 
@@ -98,7 +100,7 @@ async def test_missing_credentials_are_reported_without_waiting_for_instance_met
     # A fresh botocore session: the shared one may have resolved credentials already.
     async with AwsClients(region="eu-west-1", session=AioSession()) as aws:
         with pytest.raises(ToolFailed) as failed:
-            await INFRA_TOOLS.tools[0].run(ToolContext(aws=aws, region="eu-west-1"), {})
+            await INFRA_TOOLS.tools[0].run(tool_context(aws, "eu-west-1"), INFRA_TOOLS.tools[0].parse({}))
 
     assert failed.value.source == "EC2"
     assert failed.value.reason.startswith("no usable AWS credentials")
@@ -126,13 +128,21 @@ def test_schemas_are_closed_objects_without_generated_noise(tool: Any) -> None:
 @pytest.fixture(scope="module")
 def unopened(aio_session: AioSession) -> ToolContext:
     """A context whose clients are never opened: progress lines must not need them."""
-    return ToolContext(aws=AwsClients(region="eu-west-1", session=aio_session), region="eu-west-1")
+    return tool_context(AwsClients(region="eu-west-1", session=aio_session), "eu-west-1")
+
+
+# The least each tool accepts: its required fields only.
+SMALLEST_INPUT: dict[str, dict[str, Any]] = {
+    "get_metric_statistics": {"resource_type": "ec2", "resource_ids": ["i-1"]},
+    "logs_insights_query": {"log_groups": ["/app/api"], "query": "fields @message"},
+    "filter_log_events": {"log_group": "/app/api"},
+}
 
 
 @pytest.mark.parametrize("tool", ALL_TOOLS, ids=lambda tool: tool.name)
 def test_progress_lines_render_even_for_empty_input(tool: Any, unopened: ToolContext) -> None:
-    """The line shown while a tool runs needs no AWS call and copes with the model's input being empty."""
-    line = tool.progress(unopened, {})
+    """The line shown while a tool runs needs no AWS call and copes with the smallest input the tool accepts."""
+    line = tool.progress(unopened, tool.parse(SMALLEST_INPUT.get(tool.name, {})))
     assert line.endswith("…")
     assert "None" not in line
 

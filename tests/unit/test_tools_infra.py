@@ -29,7 +29,7 @@ async def run(ctx: ToolContext, tool: str, **params: Any) -> ToolOutput:
     """Run one inventory tool as the runner would."""
     found = TOOLS.get(tool)
     assert found is not None
-    return await found.run(ctx, params)
+    return await found.run(ctx, found.parse(params))
 
 
 def launch(moto: MotoAccount, name: str, count: int = 1, instance_type: str = "t3.micro") -> list[str]:
@@ -295,7 +295,7 @@ async def test_on_the_first_of_the_month_no_empty_period_is_asked(ctx: ToolConte
     first_of_month = infra_tools(today=lambda: date(2026, 4, 1)).get("month_to_date_cost")
     assert first_of_month is not None
 
-    output = await first_of_month.run(ctx, {})
+    output = await first_of_month.run(ctx, first_of_month.parse({}))
 
     assert cost_explorer.calls == []
     assert "total" not in output.data  # not "$0": there is no data yet

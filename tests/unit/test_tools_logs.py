@@ -29,7 +29,7 @@ async def run(ctx: ToolContext, tool: str, toolset: Toolset | None = None, **par
     """Run one log tool as the runner would."""
     found = (toolset or tools()).get(tool)
     assert found is not None
-    return await found.run(ctx, params)
+    return await found.run(ctx, found.parse(params))
 
 
 def put_events(moto: MotoAccount, group: str, stream: str, messages: list[str], *, minutes_ago: int = 10) -> None:

@@ -25,7 +25,7 @@ async def run(ctx: ToolContext, tool: str, **params: Any) -> ToolOutput:
     """Run one monitoring tool as the runner would."""
     found = TOOLS.get(tool)
     assert found is not None
-    return await found.run(ctx, params)
+    return await found.run(ctx, found.parse(params))
 
 
 def put_alarm(moto: MotoAccount, name: str, *, state: str = "ALARM", reason: str = "Threshold crossed") -> None:
