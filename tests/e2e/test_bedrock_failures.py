@@ -41,6 +41,30 @@ async def update_containing(slack: FakeSlack, channel: str, needle: str, *, time
     return calls[0]
 
 
+async def answer_containing(slack: FakeSlack, channel: str, needle: str, *, timeout: float = 15) -> str:
+    """The text of the first message in ``channel`` containing ``needle``, however it got there.
+
+    A withdrawn answer that never reached Slack leaves nothing to edit (the explanation is posted), and a
+    retried answer may stream whole (it ends with ``chat.stopStream``): all three count.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        for call in slack.calls:
+            if not in_channel(channel)(call) or not (call.response or {}).get("ok"):
+                continue
+            if call.method == "chat.stopStream":
+                text = str((call.response or {}).get("message", {}).get("text", "")) + "\n" + message_text(call)
+            elif call.method in {"chat.update", "chat.postMessage"}:
+                text = message_text(call)
+            else:
+                continue
+            if needle in text:
+                return text
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"no message containing {needle!r} in {channel} after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
 # -- 7: errors, each retried only when AWS says so, each with its own message ------------------------
 
 
@@ -163,8 +187,7 @@ async def test_a_guardrail_intervention_withdraws_the_text_and_explains(
     """StopReason guardrail_intervened: no blocked text is left as an answer; a specific message and the request ID."""
     bedrock.enqueue(Reply(text="BLOCKED-CANNED-TEXT", stop="guardrail_intervened"))
     channel = await ask(bot, slack, "tell me something forbidden")
-    final = await update_containing(slack, channel, "guardrail", timeout=20)
-    text = message_text(final)
+    text = await answer_containing(slack, channel, "guardrail", timeout=20)
     assert "A Bedrock guardrail set up for this bot stopped the answer" in text
     assert "BLOCKED-CANNED-TEXT" not in text
     assert REQUEST_ID.search(text)
@@ -176,9 +199,9 @@ async def test_a_content_filter_stop_has_its_own_message(
     """StopReason content_filtered: the filter is named, not shown as a successful answer."""
     bedrock.enqueue(Reply(text="FILTERED", stop="content_filtered"))
     channel = await ask(bot, slack, "say something rude")
-    final = await update_containing(slack, channel, "content filter", timeout=20)
-    assert "FILTERED" not in message_text(final)
-    assert REQUEST_ID.search(message_text(final))
+    text = await answer_containing(slack, channel, "content filter", timeout=20)
+    assert "FILTERED" not in text
+    assert REQUEST_ID.search(text)
 
 
 async def test_a_malformed_tool_call_is_sent_back_to_the_model_to_try_again(
@@ -202,16 +225,16 @@ async def test_a_full_context_window_is_trimmed_and_retried_once_then_explained(
     """model_context_window_exceeded: one retry with a trimmed context answers; twice in a row is a friendly error."""
     bedrock.enqueue(Reply(text="PARTIAL", stop="model_context_window_exceeded"), Reply(text="It fits now."))
     channel = await ask(bot, slack, "summarise everything")
-    text = message_text(await update_containing(slack, channel, "agent `", timeout=20))  # the footer: final form
+    text = await answer_containing(slack, channel, "agent `", timeout=20)  # the footer: the final form
     assert "It fits now." in text
     assert "PARTIAL" not in text
 
     full = Reply(text="X", stop="model_context_window_exceeded")
     bedrock.enqueue(full, Reply(text="Y", stop="model_context_window_exceeded"))
     channel = await ask(bot, slack, "summarise everything again")
-    final = await update_containing(slack, channel, "too long for the model", timeout=20)
-    assert "Start a new thread" in message_text(final)
-    assert REQUEST_ID.search(message_text(final))
+    text = await answer_containing(slack, channel, "too long for the model", timeout=20)
+    assert "Start a new thread" in text
+    assert REQUEST_ID.search(text)
 
 
 # -- 10: the circuit breaker ------------------------------------------------------------------------
