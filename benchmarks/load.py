@@ -56,7 +56,7 @@ import aiohttp
 
 from tests.e2e.harness import BOT_TOKEN, ORCH_BOT, SIGNING_SECRET, bot_env, free_port
 from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, app_mention_event, event_callback, sign_request, slash_command_form
+from tests.fakes.slack import FakeSlack, RateLimits, app_mention_event, event_callback, sign_request, slash_command_form
 from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
@@ -112,6 +112,9 @@ class BenchSlack(FakeSlack):
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        # Slack's limits, counted per channel: a channel is a task here, and a run's hundreds of tasks stand
+        # for many workspaces' traffic, not one workspace's minute.
+        kwargs.setdefault("rate_limits", RateLimits(per="channel"))
         super().__init__(**kwargs)
         self.first_update: dict[str, float] = {}
         self.done: dict[str, float] = {}

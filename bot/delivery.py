@@ -5,6 +5,11 @@ agent works, replaced by the answer. :class:`PrivateDelivery` answers through a 
 ``response_url`` when the bot cannot post in the channel. Slack failures are translated here: a
 rejected rich message is retried as plain text, so an answer is not lost to a formatting problem.
 
+A streamed message is never left streaming: a stream that Slack rate-limits waits (every answer in the
+workspace holds appends for the ``Retry-After``, see :mod:`bot.slack_budget`) and goes on; a stream that
+fails any other way is stopped with ``chat.stopStream`` and then completed with ``chat.update``. Tool calls
+show as task cards in the stream (:mod:`bot.progress`) where Slack takes them.
+
 Nothing here is the bot's own wording but the frame (placeholders, notes, the footer's labels): every
 text and block either class sends passes its :class:`~bot.outfilter.OutputFilter` on the way out, in the
 few methods that call Slack, and the streamed answer passes a :class:`~bot.outfilter.StreamFilter`.
@@ -27,10 +32,13 @@ from agents.events import (
     TaskFailed,
     TaskStarted,
     TaskSucceeded,
+    ToolFinished,
     ToolStarted,
 )
 from bot.messages import failure_blocks
+from bot.progress import TASK_DISPLAY_MODE, TaskCards
 from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer, working_text
+from bot.slack_budget import SlackBudget, workspace_budget
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
@@ -52,6 +60,10 @@ _APPEND_BATCH = 2_000  # characters that justify an append before the flush inte
 _UPDATE_INTERVAL = 1.5  # seconds between chat.update edits when streaming is unavailable
 _FALLBACK_PREVIEW = 3_000
 _RESTARTING = "\n\n_(the answer broke off; starting it again…)_"
+# What Slack answers to chunks or a display mode it does not take (an older Slack, an unknown argument).
+_CHUNKS_REFUSED = frozenset({"invalid_arguments", "invalid_chunks", "unknown_method"})
+# The stream is over on Slack's side already: nothing to stop.
+_NOT_STREAMING = frozenset({"message_not_in_streaming_state", "message_not_found", "stopped_by_user"})
 
 
 @dataclass(slots=True)
@@ -60,7 +72,9 @@ class _StreamState:
 
     ts: str | None = None
     available: bool = True
+    live: bool = False  # Slack holds the message in its streaming state: it must be stopped before an edit
     pending: str = ""  # filtered, waiting to be sent
+    chunks: list[dict[str, Any]] = field(default_factory=list)  # task cards waiting to be sent
     shown: int = 0
     taken: int = 0  # characters of the model's text taken into the message (the rest goes in the file)
     capped: bool = False
@@ -76,10 +90,11 @@ class ThreadDelivery:
     ``placeholder=False`` (a slash command, whose visible parent message already names the task and its
     request ID) the placeholder is posted only when there is progress to show. The answer streams
     with ``chat.startStream``/``appendStream``/``stopStream``, batched to at most one append per
-    ``flush_interval``. If streaming is unavailable the placeholder is updated instead; if a stream
-    expires mid-answer, the streamed message is finished with ``chat.update``. The final message waits
-    out Slack's rate limits (``answer_patience``), then goes to the requester privately. Everything sent
-    passes ``clean``.
+    ``flush_interval``, or less often when other answers stream in the same workspace (``budget``). Tool
+    calls show as task cards in the stream; where Slack refuses those, as the placeholder or status. If
+    streaming is unavailable the placeholder is updated instead; if a stream fails mid-answer, it is
+    stopped and the message is finished with ``chat.update``. The final message waits out Slack's rate
+    limits (``answer_patience``), then goes to the requester privately. Everything sent passes ``clean``.
     """
 
     def __init__(
@@ -96,6 +111,7 @@ class ThreadDelivery:
         placeholder: bool = True,
         flush_interval: float = 0.5,
         answer_patience: float = 120.0,
+        budget: SlackBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -116,6 +132,8 @@ class ThreadDelivery:
         self._progress: list[str] = []
         self._stream = _StreamState()
         self._last_update = float("-inf")
+        self._budget = budget if budget is not None else workspace_budget(recipient_team_id)
+        self._cards = TaskCards(clean, region=region)
 
     async def emit(self, event: TaskEvent) -> None:
         """Show ``event`` in the thread."""
@@ -126,21 +144,61 @@ class ThreadDelivery:
         elif isinstance(event, ToolStarted):
             self._release(self._filter.finish())  # the model's turn is over: nothing of it is held back
             await self._flush(force=True)
-            await self._show_progress(event.progress)
+            await self._tool_started(event)
+        elif isinstance(event, ToolFinished):
+            await self._tool_finished(event)
         elif isinstance(event, AnswerDelta):
             await self._on_text(event.text)
         elif isinstance(event, AnswerReset):
             await self._reset_answer(event.text)
         elif isinstance(event, TaskSucceeded):
-            await self._succeed(event)
+            try:
+                await self._succeed(event)
+            finally:
+                self._budget.leave(self)
         elif isinstance(event, TaskFailed):
-            text, blocks = failure_blocks(event.error, event.task.request_id, region=self._region)
-            if self._stream.ts is not None:
-                await self._finish_stream(text, blocks=[], request_id=event.task.request_id)
-            else:
-                await self._final(text, blocks, request_id=event.task.request_id)
+            try:
+                await self._fail(event)
+            finally:
+                self._budget.leave(self)
+
+    async def _fail(self, event: TaskFailed) -> None:
+        text, blocks = failure_blocks(event.error, event.task.request_id, region=self._region)
+        if self._stream.ts is not None:
+            await self._finish_stream(text, blocks=[], request_id=event.task.request_id)
+        else:
+            await self._final(text, blocks, request_id=event.task.request_id)
 
     # -- progress ---------------------------------------------------------------------------------
+
+    @property
+    def _task_cards(self) -> bool:
+        """Whether tool calls go into the stream as task cards (else the placeholder or status shows them)."""
+        stream = self._stream
+        return self._budget.task_chunks and stream.available and not stream.capped and not self._filter.diverged
+
+    async def _tool_started(self, event: ToolStarted) -> None:
+        if self._task_cards:
+            self._stream.chunks.append(
+                self._cards.started(_tool_key(event.tool, event.source), event.progress, source=event.source)
+            )
+            await self._flush(force=True)
+            if self._budget.task_chunks and self._stream.ts is not None:
+                return
+        await self._show_progress(event.progress)
+
+    async def _tool_finished(self, event: ToolFinished) -> None:
+        chunk = self._cards.finished(_tool_key(event.tool, event.source), ok=event.ok, seconds=event.seconds)
+        if chunk is None or not self._task_cards or self._stream.ts is None:
+            return
+        self._stream.chunks.append(chunk)
+        await self._flush(force=True)
+
+    def _refuse_task_cards(self, error: str) -> None:
+        """Slack would not take task chunks here: show progress the older way from now on, in this workspace."""
+        log.info("slack.task_cards_refused", error=error)
+        self._budget.task_chunks = False
+        self._stream.chunks.clear()
 
     async def _set_status(self, status: str) -> None:
         try:
@@ -217,56 +275,153 @@ class ThreadDelivery:
         if self._filter.diverged:
             return  # nothing more is shown until the whole answer is rewritten at the end
         now = self._clock()
+        if stream.available and stream.ts is not None and not self._may_append(now):
+            return  # other answers share the workspace's appends, or Slack asked to wait: batch more
         due = now - stream.last_flush >= self._flush_interval
         if not (force or due or len(stream.pending) + self._filter.waiting >= _APPEND_BATCH):
             return
-        if not stream.available and now - self._last_update < _UPDATE_INTERVAL:
+        if not stream.available and now - self._last_update < self._update_interval():
             return
         self._release(self._filter.ready())
-        if not stream.pending.strip() or self._filter.diverged:
+        await self._send_pending()
+
+    async def _send_pending(self) -> None:
+        """Send what waits: start the stream, append to it, or (without streaming) edit the answer so far."""
+        stream = self._stream
+        if not stream.available:
+            stream.chunks.clear()
+        if (not stream.pending.strip() and not stream.chunks) or self._filter.diverged:
             return
         if stream.available and stream.ts is None:
             await self._start_stream()
         elif stream.available:
             await self._append()
-        elif self._clock() - self._last_update >= _UPDATE_INTERVAL:
+        elif stream.pending.strip() and self._clock() - self._last_update >= self._update_interval():
             # No streaming: show the answer so far by editing one message.
             await self._update_answer_so_far()
 
+    def _may_append(self, now: float) -> bool:
+        """Whether this answer's share of the workspace's appends allows one now."""
+        budget = self._budget
+        spacing = budget.spacing("chat.appendStream")
+        return now - self._stream.last_flush >= spacing and budget.blocked_for("chat.appendStream") <= 0
+
+    def _update_interval(self) -> float:
+        return max(_UPDATE_INTERVAL, self._budget.spacing("chat.update"))
+
     async def _start_stream(self) -> None:
         stream = self._stream
+        if self._budget.blocked_for("chat.startStream") > 0:
+            # Slack rate-limited starting streams in this workspace: this answer goes without one.
+            log.info("slack.stream_unavailable", error="ratelimited")
+            stream.available = False
+            stream.chunks.clear()
+            return
         team, user = self._recipient
+        cards = self._budget.task_chunks
         try:
             response = await self._client.chat_startStream(
                 channel=self._channel,
                 thread_ts=self._thread_ts,
-                markdown_text=stream.pending,
+                markdown_text=stream.pending or None,
                 recipient_team_id=team,
                 recipient_user_id=user,
+                chunks=list(stream.chunks) or None,
+                task_display_mode=TASK_DISPLAY_MODE if cards else None,
             )
         except SlackApiError as exc:
-            log.info("slack.stream_unavailable", error=slack_error(exc))
+            error = slack_error(exc)
+            if cards and error in _CHUNKS_REFUSED:
+                self._refuse_task_cards(error)
+                if stream.pending.strip():
+                    await self._start_stream()  # the text alone, as before task cards
+                return
+            wait = _retry_after(exc)
+            if wait is not None:
+                self._budget.rate_limited("chat.startStream", wait)
+            log.info("slack.stream_unavailable", error=error)
             stream.available = False
+            stream.chunks.clear()
             return
         stream.ts = str(response["ts"])
+        stream.live = True
+        self._budget.join(self)
+        self._sent()
+        await self._remove_placeholder()
+
+    def _sent(self) -> None:
+        stream = self._stream
         stream.shown += len(stream.pending)
         stream.pending = ""
+        stream.chunks.clear()
         stream.last_flush = self._clock()
-        await self._remove_placeholder()
 
     async def _append(self) -> None:
         stream = self._stream
         if stream.ts is None:
             return
         try:
-            await self._client.chat_appendStream(channel=self._channel, ts=stream.ts, markdown_text=stream.pending)
+            await self._client.chat_appendStream(
+                channel=self._channel,
+                ts=stream.ts,
+                markdown_text=stream.pending or None,
+                chunks=list(stream.chunks) or None,
+            )
         except SlackApiError as exc:
-            log.info("slack.stream_ended", error=slack_error(exc))
-            stream.available = False  # finish the streamed message with chat.update instead
+            await self._append_failed(exc)
             return
-        stream.shown += len(stream.pending)
-        stream.pending = ""
-        stream.last_flush = self._clock()
+        self._sent()
+
+    async def _append_failed(self, exc: SlackApiError) -> None:
+        """Wait out a rate limit and go on; refused task cards go as text; anything else ends the stream."""
+        stream = self._stream
+        error = slack_error(exc)
+        wait = _retry_after(exc)
+        if wait is not None:
+            # Past the SDK's own retries: every answer in the workspace holds its appends, the text waits.
+            log.info("slack.stream_paced", retry_after=wait, answers=self._budget.answers)
+            self._budget.rate_limited("chat.appendStream", wait)
+            return
+        if stream.chunks and error in _CHUNKS_REFUSED:
+            self._refuse_task_cards(error)
+            if stream.pending.strip():
+                await self._append()
+            return
+        log.info("slack.stream_ended", error=error)
+        stream.available = False  # finish the streamed message with chat.update instead
+        stream.chunks.clear()
+        if error in _NOT_STREAMING:
+            stream.live = False
+        else:
+            await self._stop_stream()  # a message must never be left streaming
+
+    async def _stop_stream(self, **final: Any) -> bool:
+        """``chat.stopStream`` (with ``final`` content), waiting out rate limits; whether Slack took it.
+
+        However it goes, the message is no longer streaming afterwards unless Slack kept rate-limiting
+        past ``answer_patience`` (then Slack ends the stream itself after a few idle minutes).
+        """
+        stream = self._stream
+        if stream.ts is None or not stream.live:
+            return False
+        give_up = self._clock() + self._answer_patience
+        while True:
+            try:
+                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts, **final)
+            except SlackApiError as exc:
+                error = slack_error(exc)
+                wait = _retry_after(exc)
+                if wait is not None and self._clock() + wait <= give_up:
+                    log.info("slack.stream_stop_rate_limited", retry_after=wait)
+                    self._budget.rate_limited("chat.stopStream", wait)
+                    await self._sleep(wait)
+                    continue
+                log.info("slack.stream_stop_failed", error=error)
+                if error in _NOT_STREAMING:
+                    stream.live = False
+                return False
+            stream.live = False
+            return True
 
     async def _reset_answer(self, text: str) -> None:
         """Show exactly ``text`` as the answer so far (the rest was withdrawn), never a second answer.
@@ -287,14 +442,13 @@ class ThreadDelivery:
         stream.shown = len(kept)
         if stream.ts is not None and stream.available:
             stream.available = False
-            try:
-                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts)
-            except SlackApiError as exc:
-                log.info("slack.stream_stop_failed", error=slack_error(exc))
+            stream.chunks.clear()
+            await self._stop_stream()
         if stream.ts is not None or (not stream.available and self._placeholder_ts is not None):
             await self._update_answer_so_far(tail=_RESTARTING)
 
     async def _update_answer_so_far(self, *, tail: str = " …") -> None:
+        self._budget.join(self)  # edits count against the workspace's chat.update minute
         target = self._stream.ts or self._placeholder_ts
         text = "".join(self._stream.released)
         preview: dict[str, Any] = {
@@ -330,24 +484,15 @@ class ThreadDelivery:
             self._release(self._filter.finish())
         rest = stream.pending + (("\n\n" + self._clean(tail)) if tail else "")
         stream.pending = ""
-        if stream.available and stream.ts is not None:
-            try:
-                await self._client.chat_stopStream(
-                    channel=self._channel,
-                    ts=stream.ts,
-                    markdown_text=rest or None,
-                    blocks=self._clean.blocks(blocks) or None,
-                )
-            except SlackApiError as exc:
-                log.info("slack.stream_stop_failed", error=slack_error(exc))
-            else:
+        chunks, stream.chunks = list(stream.chunks), []
+        if stream.available and not self._filter.diverged:
+            final: dict[str, Any] = {"markdown_text": rest or None, "blocks": self._clean.blocks(blocks) or None}
+            if chunks:
+                final["chunks"] = chunks
+            if await self._stop_stream(**final):
                 return
-        if self._filter.diverged and stream.ts is not None:
-            # What was streamed must be replaced: end the stream as it stands, then rewrite it below.
-            try:
-                await self._client.chat_stopStream(channel=self._channel, ts=stream.ts)
-            except SlackApiError as exc:
-                log.info("slack.stream_stop_failed", error=slack_error(exc))
+        # What was streamed must be replaced, or the stream failed: end it as it stands, then rewrite it below.
+        await self._stop_stream()
         # The stream expired (or its text had to be rewritten): write the whole message in place.
         # Filtered before it is cut, so no cut can split a secret or a link out of the filter's sight.
         text = self._clean("".join(stream.full)[: stream.taken]) + (("\n\n" + tail) if tail else "")
@@ -441,6 +586,7 @@ class ThreadDelivery:
                     "message_not_found",
                     "cant_update_message",
                     "edit_window_closed",
+                    "streaming_state_conflict",  # a stream Slack would not stop: the answer goes below it
                 }:
                     raise
                 self._placeholder_ts = None
@@ -464,6 +610,10 @@ class ThreadDelivery:
                 thread_ts=self._thread_ts,
                 text=f"I couldn't attach the full answer ({slack_error(exc)}). Request ID: `{request_id}`",
             )
+
+
+def _tool_key(tool: str, source: str) -> str:
+    return f"{tool}\x00{source}"
 
 
 def _plain_text(text: str, blocks: list[dict[str, Any]]) -> str:

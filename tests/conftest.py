@@ -13,7 +13,7 @@ from moto.server import ThreadedMotoServer
 from tests.e2e.harness import ACK_LATENCIES_MS, APP_TOKEN, BOT_TOKEN, BotProcess, bot_env, free_port
 from tests.e2e.slackcalls import MASS_MENTIONS_POSTED
 from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import FakeSlack, RateLimits
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -21,8 +21,13 @@ if TYPE_CHECKING:
 
 @pytest_asyncio.fixture(scope="session")
 async def slack() -> AsyncIterator[FakeSlack]:
-    """The fake Slack Web API (and Socket Mode) server."""
-    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN) as fake:
+    """The fake Slack Web API (and Socket Mode) server, at Slack's rate limits.
+
+    The whole session is one workspace to the bot, but each test works in channels of its own: the limits
+    are counted per channel (each channel a workspace of its own), so one test's answers cannot use up the
+    next test's minute, while every test still runs within Slack's real numbers.
+    """
+    async with FakeSlack(bot_token=BOT_TOKEN, app_token=APP_TOKEN, rate_limits=RateLimits(per="channel")) as fake:
         yield fake
 
 

@@ -74,12 +74,19 @@ async def test_monitor_reports_what_is_alarming_from_cloudwatch(
     assert f"**{alarm}** is in ALARM" in text
     assert "agent `monitor`" in text
     assert "data: CloudWatch" in text
-    shown = [
-        str(c.args.get("text", "")) + str(c.args.get("markdown_text", ""))
+    cards = [
+        chunk
         for c in slack.calls
-        if in_channel(channel)(c) and c.method in {"chat.update", "chat.appendStream"}
+        if in_channel(channel)(c) and c.method in {"chat.startStream", "chat.appendStream", "chat.stopStream"}
+        for chunk in c.args.get("chunks") or ()
+        if chunk.get("type") == "task_update"
     ]
-    assert any("Listing CloudWatch alarms" in s for s in shown), "the user saw what the agent was doing"
+    # The user saw what the agent was doing: the tool call as a task card in the answer, then done.
+    assert [(card["title"], card["status"]) for card in cards] == [
+        ("Listing CloudWatch alarms in ALARM in us-east-1…", "in_progress"),
+        ("Listing CloudWatch alarms in ALARM in us-east-1…", "complete"),
+    ]
+    assert cards[-1]["sources"][0]["text"] == "CloudWatch alarms"
 
 
 async def test_logs_agent_filters_recent_errors_in_a_log_group(

@@ -31,23 +31,41 @@ async def ask(bot: BotProcess, slack: FakeSlack, text: str) -> str:
     return channel
 
 
-_MESSAGE_WRITES = ("chat.update", "chat.postMessage", "chat.stopStream")
+def _written_text(call: SlackCall) -> str | None:
+    """What an accepted message write shows: a post or an edit, or a stream's whole message at its end."""
+    if not (call.response or {}).get("ok"):
+        return None
+    if call.method == "chat.stopStream":
+        return str((call.response or {}).get("message", {}).get("text", "")) + "\n" + message_text(call)
+    if call.method in {"chat.update", "chat.postMessage"}:
+        return message_text(call)
+    return None
 
 
-async def update_containing(slack: FakeSlack, channel: str, needle: str, *, timeout: float = 15) -> SlackCall:
-    """The first message write in ``channel`` (an edit, a post, or a stream's end) whose text contains ``needle``.
+async def write_containing(
+    slack: FakeSlack, channel: str, needle: str, *, timeout: float = 15
+) -> tuple[SlackCall, str]:
+    """The first message write in ``channel`` whose text contains ``needle``, and that text, however it got there.
 
-    Which one carries the final form depends on how much text was shown before (the output filter holds back a
-    word until it ends), so the tests look at all three.
+    A withdrawn answer that never reached Slack leaves nothing to edit (the explanation is posted: the output
+    filter holds back a word until it ends), and a retried answer may stream whole (it ends with
+    ``chat.stopStream``): all three count.
     """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         for call in slack.calls:
-            if call.method in _MESSAGE_WRITES and in_channel(channel)(call) and needle in message_text(call):
-                return call
+            text = _written_text(call) if in_channel(channel)(call) else None
+            if text is not None and needle in text:
+                return call, text
         if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"no message in {channel} contained {needle!r} within {timeout}s")
-        await asyncio.sleep(0.05)
+            raise AssertionError(f"no message containing {needle!r} in {channel} after {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+async def answer_containing(slack: FakeSlack, channel: str, needle: str, *, timeout: float = 15) -> str:
+    """The text of the first message in ``channel`` containing ``needle`` (see :func:`write_containing`)."""
+    _, text = await write_containing(slack, channel, needle, timeout=timeout)
+    return text
 
 
 # -- 7: errors, each retried only when AWS says so, each with its own message ------------------------
@@ -74,7 +92,7 @@ async def test_stream_error_after_text_replaces_the_partial_answer_in_place(
         Reply(text="The complete answer: nothing is alarming."),
     )
     channel = await ask(bot, slack, "what is alarming?")
-    final = await update_containing(slack, channel, "agent `general`", timeout=20)  # the footer: the final form
+    final, _ = await write_containing(slack, channel, "agent `general`", timeout=20)  # the footer: the final form
     (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
     assert "HALF-WRITTEN" in start.args["markdown_text"]  # the partial text did reach Slack
     assert [c.args["ts"] for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)] == [start.response["ts"]]
@@ -175,8 +193,7 @@ async def test_a_guardrail_intervention_withdraws_the_text_and_explains(
         Reply(text="Here is the BLOCKED-CANNED-TEXT you asked for, word by word. ", stop="guardrail_intervened")
     )
     channel = await ask(bot, slack, "tell me something forbidden")
-    final = await update_containing(slack, channel, "guardrail", timeout=20)
-    text = message_text(final)
+    text = await answer_containing(slack, channel, "guardrail", timeout=20)
     assert "A Bedrock guardrail set up for this bot stopped the answer" in text
     assert "BLOCKED-CANNED-TEXT" not in text
     assert REQUEST_ID.search(text)
@@ -188,9 +205,9 @@ async def test_a_content_filter_stop_has_its_own_message(
     """StopReason content_filtered: the filter is named, not shown as a successful answer."""
     bedrock.enqueue(Reply(text="FILTERED", stop="content_filtered"))
     channel = await ask(bot, slack, "say something rude")
-    final = await update_containing(slack, channel, "content filter", timeout=20)
-    assert "FILTERED" not in message_text(final)
-    assert REQUEST_ID.search(message_text(final))
+    text = await answer_containing(slack, channel, "content filter", timeout=20)
+    assert "FILTERED" not in text
+    assert REQUEST_ID.search(text)
 
 
 async def test_a_malformed_tool_call_is_sent_back_to_the_model_to_try_again(
@@ -221,9 +238,9 @@ async def test_a_full_context_window_is_trimmed_and_retried_once_then_explained(
     full = Reply(text="X", stop="model_context_window_exceeded")
     bedrock.enqueue(full, Reply(text="Y", stop="model_context_window_exceeded"))
     channel = await ask(bot, slack, "summarise everything again")
-    final = await update_containing(slack, channel, "too long for the model", timeout=20)
-    assert "Start a new thread" in message_text(final)
-    assert REQUEST_ID.search(message_text(final))
+    text = await answer_containing(slack, channel, "too long for the model", timeout=20)
+    assert "Start a new thread" in text
+    assert REQUEST_ID.search(text)
 
 
 # -- 10: the circuit breaker ------------------------------------------------------------------------

@@ -77,3 +77,47 @@ async def test_without_streaming_the_answer_so_far_is_edited_into_the_answer(
     assert final.args["ts"] == so_far.response["ts"]
     assert ANSWER in text
     assert "Working on it" not in message_text(final)
+
+
+async def test_a_stream_rate_limited_past_the_sdk_retries_goes_on_in_the_same_message(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """Three 429s on an append (the SDK retries two): the answer waits, then streams on and is stopped, never edited."""
+    channel = unique("C")
+    bedrock.enqueue(Reply(text=ANSWER))
+    slack.rate_limit_next("chat.appendStream", retry_after=1, times=3)
+    with slow_stream(bedrock, chunk_size=8, chunk_delay=0.02):
+        await bot.command("stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url())
+        text = await final_text(slack, channel, timeout=20)
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    (stop,) = [c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]
+    assert stop.response is not None
+    assert stop.response["ok"]
+    assert not [c for c in slack.calls_to("chat.update") if in_channel(channel)(c)]
+    assert not slack.is_streaming(channel, start.response["ts"])
+    assert text.startswith(ANSWER + "\n")
+
+
+async def test_a_stream_failing_mid_way_is_stopped_before_chat_update_completes_it(
+    bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
+) -> None:
+    """An append Slack refuses outright: the stream is stopped first, then the same message is completed in place."""
+    channel = unique("C")
+    bedrock.enqueue(Reply(text=ANSWER))
+    slack.fail_next("chat.appendStream", "messaging_processing_failed")
+    with slow_stream(bedrock, chunk_size=8, chunk_delay=0.01):
+        await bot.command("stream please", user=unique("U"), channel=channel, response_url=slack.new_response_url())
+        (final,) = await slack.wait_for(
+            "chat.update", where=lambda c: in_channel(channel)(c) and "agent `" in message_text(c), timeout=15
+        )
+    text = message_text(final)
+    (start,) = [c for c in slack.calls_to("chat.startStream") if in_channel(channel)(c)]
+    stops = [c for c in slack.calls_to("chat.stopStream") if in_channel(channel)(c)]
+    updates = [c for c in slack.calls_to("chat.update") if in_channel(channel)(c)]
+    assert stops
+    assert updates
+    assert stops[0].at <= updates[0].at
+    assert all(u.response is not None and u.response["ok"] for u in updates)
+    assert updates[-1].args["ts"] == start.response["ts"]
+    assert not slack.is_streaming(channel, start.response["ts"])
+    assert ANSWER in text

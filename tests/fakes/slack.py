@@ -12,7 +12,10 @@ wait on them with :meth:`FakeSlack.wait_for`, which is woken by the request itse
 Slack's failure modes are injectable: :meth:`FakeSlack.fail_next`, :meth:`FakeSlack.rate_limit_next`,
 :attr:`FakeSlack.not_in_channel`, :meth:`FakeSlack.expire_stream`, :meth:`FakeSlack.disconnect_sockets`.
 Block Kit limits are enforced the way Slack enforces them (``invalid_blocks``), so a renderer that
-overflows a limit fails here rather than in a customer's workspace.
+overflows a limit fails here rather than in a customer's workspace. So are Slack's rate limits
+(:class:`RateLimits`: each method's tier per workspace and minute, ``chat.postMessage`` about one a second
+per channel, HTTP 429 with ``Retry-After``), the streaming rules (``chat.update`` on a message that is
+still streaming answers ``streaming_state_conflict``) and the shape of stream ``chunks``.
 
 The module also builds the inbound side (signed slash-command forms, Events API envelopes) exactly as
 Slack sends them, for tests that drive the bot's HTTP endpoints.
@@ -27,11 +30,12 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 from urllib.parse import urlencode
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, web
@@ -46,8 +50,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APP_ID",
+    "METHOD_TIERS",
     "SCOPES",
     "FakeSlack",
+    "RateLimits",
     "SlackCall",
     "app_mention_event",
     "dm_message_event",
@@ -82,6 +88,32 @@ MAX_STREAM_MARKDOWN_TEXT = 12000
 MAX_RESPONSE_URL_POSTS = 5
 MAX_REPLIES_LIMIT = 1000
 
+#: Each method's rate-limit tier, as Slack's method reference lists it (``chat.postMessage`` is special:
+#: about one a second per channel, see :class:`RateLimits`). ``assistant.threads.setStatus`` and
+#: ``auth.test`` are "special" with limits Slack does not publish; the fake does not limit them.
+METHOD_TIERS: dict[str, int] = {
+    "apps.connections.open": 1,
+    "chat.startStream": 2,
+    "chat.stopStream": 2,
+    "chat.update": 3,
+    "chat.delete": 3,
+    "conversations.replies": 3,
+    "conversations.info": 3,
+    "chat.appendStream": 4,
+    "chat.postEphemeral": 4,
+    "assistant.threads.setSuggestedPrompts": 4,
+    "assistant.threads.setTitle": 4,
+    "files.getUploadURLExternal": 4,
+    "files.completeUploadExternal": 4,
+    "files.info": 4,
+    "users.info": 4,
+    "views.publish": 4,
+}
+#: Stream chunk types Slack accepts, and a task's statuses.
+_CHUNK_TYPES = frozenset({"markdown_text", "task_update", "plan_update", "blocks"})
+_TASK_STATUSES = frozenset({"pending", "in_progress", "complete", "error"})
+_TASK_DISPLAY_MODES = frozenset({"timeline", "plan"})
+
 #: Arguments slack_sdk (or any client) may send as JSON-encoded strings in a form or query string.
 _JSON_STRING_FIELDS = frozenset({"blocks", "attachments", "prompts", "files", "metadata", "chunks"})
 #: Methods an app-level (``xapp-``) token may call; every other method answers ``not_allowed_token_type``.
@@ -104,7 +136,7 @@ class SlackCall:
     ``Authorization: Bearer`` or the ``token`` argument (which is then removed from ``args``).
     ``response`` is the JSON body the fake answered with (``None`` until it is computed).
     ``at`` is when the call was recorded (:func:`time.monotonic`, comparable across processes on one
-    host), for benchmarks that time what the bot sends.
+    host), for benchmarks that time what the bot sends. ``verb`` is the HTTP method it came with.
     """
 
     method: str
@@ -112,6 +144,7 @@ class SlackCall:
     token: str | None
     response: dict[str, Any] | None = None
     at: float = field(default_factory=time.monotonic)
+    verb: str = "POST"
 
 
 class _SlackError(Exception):
@@ -147,6 +180,64 @@ class _Waiter:
     future: asyncio.Future[list[SlackCall]]
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """The rate limits the fake enforces; the defaults are Slack's published numbers.
+
+    Slack evaluates Web API calls per method and per workspace, in tiers of requests per minute (Tier 1:
+    1+, Tier 2: 20+, Tier 3: 50+, Tier 4: 100+) "with occasional bursts": modelled as a token bucket per
+    workspace and method that holds a minute's calls and refills at the tier's rate. ``chat.postMessage``
+    allows about one message a second per channel with short bursts (the burst size is not published;
+    ``post_message_burst`` is ours). Over a limit the answer is HTTP 429, ``ratelimited`` and a
+    ``Retry-After`` in whole seconds, as Slack's.
+
+    ``per="channel"`` counts each channel as its own workspace, for a test session that shares one fake
+    between many tests that each use their own channels; the limits themselves stay Slack's.
+    """
+
+    per_minute: dict[int, float] = field(default_factory=lambda: {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0})
+    post_message_per_second: float = 1.0
+    post_message_burst: float = 4.0
+    per: Literal["workspace", "channel"] = "workspace"
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    at: float
+
+
+class _RateLimiter:
+    """Token buckets by (workspace or channel, method); ``take`` answers the seconds to wait, or ``None``."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+
+    def take(self, method: str, args: dict[str, Any], team_id: str) -> int | None:
+        channel = str(args.get("channel") or args.get("channel_id") or "")
+        if method == "chat.postMessage":
+            key, rate, burst = channel or team_id, self.limits.post_message_per_second, self.limits.post_message_burst
+        else:
+            tier = METHOD_TIERS.get(method)
+            if tier is None:
+                return None
+            per_minute = self.limits.per_minute[tier]
+            key = channel if self.limits.per == "channel" and channel else team_id
+            rate, burst = per_minute / 60.0, per_minute
+        now = self._clock()
+        bucket = self._buckets.get((key, method))
+        if bucket is None:
+            bucket = self._buckets[key, method] = _Bucket(burst, now)
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.at) * rate)
+        bucket.at = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        return max(1, math.ceil((1.0 - bucket.tokens) / rate))
+
+
 class FakeSlack:
     """A local Slack (Web API, response_urls, file uploads, Socket Mode) on a free 127.0.0.1 port.
 
@@ -163,6 +254,8 @@ class FakeSlack:
         team_id: str = "T0TEST",
         bot_user_id: str = "UBOT",
         bot_id: str = "BBOT",
+        rate_limits: RateLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.bot_token = bot_token
         self.app_token = app_token
@@ -195,6 +288,12 @@ class FakeSlack:
         #: Every Socket Mode ack received (``{"envelope_id": ..., "payload"?: ...}``), in order.
         self.socket_acks: list[dict[str, Any]] = []
         self.socket_connections_opened = 0
+        #: Whether this workspace's Slack takes task chunks (``task_update``, ``task_display_mode``); an older
+        #: one answers ``invalid_arguments`` to them, as Slack does to an argument it does not know.
+        self.task_chunks = True
+        #: Each streamed message's tasks as last updated, by ``(channel, ts)`` then task id.
+        self.tasks: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        self._limiter = _RateLimiter(rate_limits or RateLimits(), clock)
 
         self._by_method: dict[str, list[SlackCall]] = {}
         self._waiters: dict[str, list[_Waiter]] = {}
@@ -368,6 +467,10 @@ class FakeSlack:
         """Answer the next ``times`` calls to ``method`` with HTTP 429, ``Retry-After``, ``ratelimited``."""
         self._injections.setdefault(method, deque()).append(_Injection("ratelimited", 429, retry_after, times))
 
+    def is_streaming(self, channel: str, ts: str) -> bool:
+        """Whether the message is still in Slack's streaming state (started, neither stopped nor expired)."""
+        return (channel, ts) in self._streaming
+
     def expire_stream(self, channel: str, ts: str) -> None:
         """End a stream's streaming state, as Slack does after inactivity: appends then fail."""
         self._streaming.discard((channel, ts))
@@ -383,6 +486,9 @@ class FakeSlack:
             queue.popleft()
         headers = {"Retry-After": str(injection.retry_after)} if injection.retry_after is not None else {}
         call.response = {"ok": False, "error": injection.error}
+        if injection.error == "message_not_in_streaming_state":
+            # Slack says so only of a stream that has ended: the injected answer ends it, as expiry would.
+            self._streaming.discard((str(call.args.get("channel") or ""), str(call.args.get("ts") or "")))
         if injection.raw_body is not None:
             return web.Response(status=injection.status, text=injection.raw_body, content_type=injection.content_type)
         return _json_response(call.response, status=injection.status, headers=headers)
@@ -532,11 +638,15 @@ class FakeSlack:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args, token, valid = await _read_args(request)
-        call = SlackCall(method, args, token)
+        call = SlackCall(method, args, token, verb=request.method)
         self._record(call)
         injected = self._answer_injected(call)
         if injected is not None:
             return injected
+        wait = self._limiter.take(method, args, self.team_id) if token == self.bot_token else None
+        if wait is not None:
+            call.response = {"ok": False, "error": "ratelimited"}
+            return _json_response(call.response, status=429, headers={"Retry-After": str(wait)})
         body = self._dispatch(method, args, token, valid=valid)
         call.response = body
         return _json_response(body, scopes=",".join(sorted(self.scopes)))
@@ -654,6 +764,9 @@ class FakeSlack:
         message = self._find_message(channel, str(args.get("ts") or ""))
         if message.get("bot_id") != self.bot_id:
             raise _SlackError("cant_update_message")
+        if (channel, message["ts"]) in self._streaming:
+            # Slack's chat.update reference: "The message is currently streaming text and cannot be edited."
+            raise _SlackError("streaming_state_conflict")
         _check_blocks(args.get("blocks"))
         if "text" in args:
             message["text"] = str(args["text"] or "")[:MAX_MESSAGE_TEXT]
@@ -706,28 +819,48 @@ class FakeSlack:
                 raise _SlackError("missing_recipient_user_id")
             if not args.get("recipient_team_id"):
                 raise _SlackError("missing_recipient_team_id")
+        mode = args.get("task_display_mode")
+        if mode is not None and (not self.task_chunks or mode not in _TASK_DISPLAY_MODES):
+            raise _SlackError("invalid_arguments", ["[ERROR] unknown or invalid field: task_display_mode"])
+        text = self._stream_text(args)
         ts = self._next_ts()
-        message = self._bot_message(ts, _stream_text(args))
+        message = self._bot_message(ts, text)
         self._store_message(channel, message, str(thread_ts))
         self._streaming.add((channel, ts))
+        self._track_tasks(channel, ts, args)
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts, message = self._streaming_message(args)
         if "markdown_text" not in args and "chunks" not in args:
             raise _SlackError("invalid_arguments", ["[ERROR] missing required field: markdown_text"])
-        message["text"] = (message["text"] + _stream_text(args))[:MAX_MESSAGE_TEXT]
+        message["text"] = (message["text"] + self._stream_text(args))[:MAX_MESSAGE_TEXT]
+        self._track_tasks(channel, ts, args)
         return {"ok": True, "channel": channel, "ts": ts}
 
     def _chat_stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts, message = self._streaming_message(args)
         _check_blocks(args.get("blocks"))
-        message["text"] = (message["text"] + _stream_text(args))[:MAX_MESSAGE_TEXT]
+        message["text"] = (message["text"] + self._stream_text(args))[:MAX_MESSAGE_TEXT]
+        self._track_tasks(channel, ts, args)
         for key in ("blocks", "metadata"):
             if args.get(key):
                 message[key] = args[key]
         self._streaming.discard((channel, ts))
         return {"ok": True, "channel": channel, "ts": ts, "message": dict(message)}
+
+    def _stream_text(self, args: dict[str, Any]) -> str:
+        """The text a ``chat.*Stream`` call adds, after checking its ``chunks`` as Slack does."""
+        chunks = args.get("chunks")
+        if chunks is not None:
+            _check_chunks(chunks, task_chunks=self.task_chunks)
+        return _stream_text(args)
+
+    def _track_tasks(self, channel: str, ts: str, args: dict[str, Any]) -> None:
+        tasks = self.tasks.setdefault((channel, ts), {})
+        for chunk in args.get("chunks") or ():
+            if chunk.get("type") == "task_update":
+                tasks[str(chunk["id"])] = {**tasks.get(str(chunk["id"]), {}), **chunk}
 
     def _streaming_message(self, args: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
         channel = self._require_channel(args)
@@ -1143,6 +1276,53 @@ def _stream_text(args: dict[str, Any]) -> str:
             str(c.get("text") or "") for c in chunks if isinstance(c, dict) and c.get("type") == "markdown_text"
         )
     return text
+
+
+def _chunk_errors(chunk: object, pointer: str, *, task_chunks: bool) -> list[str]:
+    if not isinstance(chunk, dict) or chunk.get("type") not in _CHUNK_TYPES:
+        return [f"[ERROR] unknown chunk type [json-pointer:{pointer}/type]"]
+    kind = chunk["type"]
+    if kind == "markdown_text":
+        text = chunk.get("text")
+        if not isinstance(text, str) or len(text) > MAX_STREAM_MARKDOWN_TEXT:
+            return [f"[ERROR] text must be at most {MAX_STREAM_MARKDOWN_TEXT} characters [json-pointer:{pointer}/text]"]
+        return []
+    if kind != "task_update":
+        return []
+    if not task_chunks:
+        return [f"[ERROR] unsupported chunk type [json-pointer:{pointer}/type]"]
+    return _task_chunk_errors(chunk, pointer)
+
+
+def _task_chunk_errors(chunk: dict[str, Any], pointer: str) -> list[str]:
+    errors = [
+        f"[ERROR] missing required field: {name} [json-pointer:{pointer}]"
+        for name in ("id", "title", "status")
+        if not isinstance(chunk.get(name), str) or not chunk[name]
+    ]
+    if chunk.get("status") not in _TASK_STATUSES:
+        errors.append(f"[ERROR] invalid status [json-pointer:{pointer}/status]")
+    for i, source in enumerate(chunk.get("sources") or ()):
+        ok = (
+            isinstance(source, dict)
+            and source.get("type") == "url"
+            and str(source.get("url") or "").startswith(("https://", "http://"))
+            and isinstance(source.get("text"), str)
+        )
+        if not ok:
+            errors.append(f"[ERROR] invalid url source [json-pointer:{pointer}/sources/{i}]")
+    return errors
+
+
+def _check_chunks(chunks: object, *, task_chunks: bool) -> None:
+    """Slack's ``invalid_chunks`` (``invalid_arguments`` for chunk types this workspace does not know)."""
+    if not isinstance(chunks, list):
+        raise _SlackError("invalid_chunks", ["[ERROR] must be an array [json-pointer:/chunks]"])
+    errors = [e for i, c in enumerate(chunks) for e in _chunk_errors(c, f"/chunks/{i}", task_chunks=task_chunks)]
+    if any("unsupported chunk type" in e for e in errors):
+        raise _SlackError("invalid_arguments", errors)
+    if errors:
+        raise _SlackError("invalid_chunks", errors)
 
 
 def _encode_cursor(offset: int) -> str:

@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack import (
     FakeSlack,
+    RateLimits,
     app_mention_event,
     event_callback,
     sign_request,
@@ -294,3 +295,120 @@ def test_request_builders_match_slack() -> None:
     assert len(headers["X-Slack-Signature"]) == 3 + 64
     assert b"command=%2Forchestrate" in body
     assert b"is_enterprise_install=false" in body
+
+
+class _Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _outcome(call: Any) -> str:
+    try:
+        await call
+    except SlackApiError as exc:
+        retry_after = exc.response.headers.get("Retry-After")
+        return f"{exc.response['error']}:{retry_after}" if retry_after else str(exc.response["error"])
+    return "ok"
+
+
+async def test_a_tier_2_method_takes_twenty_a_minute_per_workspace_then_answers_429_with_retry_after() -> None:
+    """chat.startStream (Tier 2): 20 at once, the 21st is 429 + Retry-After 3; after 3 s one more; other methods unaffected."""
+    clock = _Clock()
+    async with FakeSlack(clock=clock) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
+
+        def start(channel: str) -> Any:
+            return client.chat_startStream(channel=channel, thread_ts="1.2", markdown_text="hi")
+
+        outcomes = [await _outcome(start(f"D{i:03d}")) for i in range(21)]
+        assert outcomes == ["ok"] * 20 + ["ratelimited:3"]
+        assert slack.calls_to("chat.startStream")[-1].response == {"ok": False, "error": "ratelimited"}
+        first = slack.calls_to("chat.startStream")[0].response or {}
+        assert await _outcome(client.chat_appendStream(channel="D000", ts=first["ts"], markdown_text="x")) == "ok"
+        clock.now += 3.0
+        assert [await _outcome(start("D100")), await _outcome(start("D101"))] == ["ok", "ratelimited:3"]
+
+
+async def test_rate_limits_can_be_counted_per_channel_for_tests_that_share_one_fake() -> None:
+    """RateLimits(per="channel"): each channel has its own Tier 2 minute, at Slack's numbers."""
+    async with FakeSlack(rate_limits=RateLimits(per="channel")) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
+        for channel in ("D0ONE", "D0TWO"):
+            outcomes = [
+                await _outcome(client.chat_startStream(channel=channel, thread_ts="1.2", markdown_text="hi"))
+                for _ in range(21)
+            ]
+            assert outcomes == ["ok"] * 20 + ["ratelimited:3"]
+
+
+async def test_post_message_is_about_one_a_second_per_channel_with_a_short_burst() -> None:
+    """chat.postMessage: a burst of 4 in one channel, then 429 + Retry-After 1; another channel is not affected."""
+    clock = _Clock()
+    async with FakeSlack(clock=clock) as slack:
+        client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
+        outcomes = [await _outcome(client.chat_postMessage(channel="C0OPS", text=f"{i}")) for i in range(5)]
+        assert outcomes == ["ok"] * 4 + ["ratelimited:1"]
+        assert await _outcome(client.chat_postMessage(channel="C0DEV", text="elsewhere")) == "ok"
+        clock.now += 1.0
+        assert await _outcome(client.chat_postMessage(channel="C0OPS", text="a second later")) == "ok"
+
+
+async def test_chat_update_on_a_message_still_streaming_answers_streaming_state_conflict(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """Slack will not edit a message that is streaming: chat.update answers streaming_state_conflict until it stops."""
+    started = await client.chat_startStream(channel="D0ANA", thread_ts="1.2", markdown_text="so far")
+    with pytest.raises(SlackApiError) as streaming:
+        await client.chat_update(channel="D0ANA", ts=started["ts"], text="rewritten")
+    assert streaming.value.response["error"] == "streaming_state_conflict"
+
+    await client.chat_stopStream(channel="D0ANA", ts=started["ts"])
+    assert not slack.is_streaming("D0ANA", started["ts"])
+    updated = await client.chat_update(channel="D0ANA", ts=started["ts"], text="rewritten")
+    assert updated["text"] == "rewritten"
+
+
+async def test_task_chunks_are_checked_and_an_older_slack_refuses_them(
+    slack: FakeSlack, client: AsyncWebClient
+) -> None:
+    """task_update chunks need id, title and a known status, sources need a URL; with task chunks off they are refused."""
+    card = {"type": "task_update", "id": "t1", "title": "Listing alarms", "status": "in_progress"}
+    started = await client.chat_startStream(
+        channel="D0ANA", thread_ts="1.2", chunks=[card], task_display_mode="timeline"
+    )
+    assert slack.tasks["D0ANA", started["ts"]]["t1"]["status"] == "in_progress"
+    bad = [
+        {**card, "status": "done"},
+        {**card, "id": ""},
+        {**card, "sources": [{"type": "url", "url": "javascript:alert(1)", "text": "x"}]},
+        {"type": "markdown_text", "text": "x" * 12_001},
+    ]
+    for chunk in bad:
+        with pytest.raises(SlackApiError) as refused:
+            await client.chat_appendStream(channel="D0ANA", ts=started["ts"], chunks=[chunk])
+        assert refused.value.response["error"] == "invalid_chunks"
+    with pytest.raises(SlackApiError) as mode:
+        await client.chat_startStream(channel="D0ANA", thread_ts="1.2", markdown_text="a", task_display_mode="gantt")
+    assert mode.value.response["error"] == "invalid_arguments"
+
+    slack.task_chunks = False
+    with pytest.raises(SlackApiError) as older:
+        await client.chat_appendStream(channel="D0ANA", ts=started["ts"], chunks=[{**card, "status": "complete"}])
+    assert older.value.response["error"] == "invalid_arguments"
+
+
+async def test_methods_slack_sdk_sends_as_get_are_served(slack: FakeSlack, client: AsyncWebClient) -> None:
+    """conversations.replies and users.info go out as GET with a query string, and the fake answers them."""
+    parent = await client.chat_postMessage(channel="C0OPS", text="parent")
+    replies = await client.conversations_replies(channel="C0OPS", ts=parent["ts"])
+    user = await client.users_info(user="U0ANA")
+
+    assert [m["text"] for m in replies["messages"]] == ["parent"]
+    assert user["user"]["id"] == "U0ANA"
+    assert [c.verb for c in slack.calls_to("conversations.replies")] == ["GET"]
+    assert [c.verb for c in slack.calls_to("users.info")] == ["GET"]
