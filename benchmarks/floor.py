@@ -44,6 +44,7 @@ from agents.journal import TaskRecord
 from agents.llm import bedrock_client
 from agents.settings import DEFAULT_MODEL_ID
 from agents.stores import SqliteJournal
+from agents.testing.redis_keys import delete_prefix
 from benchmarks.load import (
     FakeOptions,
     RedisServer,
@@ -53,8 +54,7 @@ from benchmarks.load import (
     open_fakes,
 )
 from bot.cli import event_loop_factory
-from tests.e2e.harness import BOT_TOKEN
-from tests.redis_keys import delete_prefix
+from bot.testing.environment import BOT_TOKEN
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

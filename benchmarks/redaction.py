@@ -14,8 +14,8 @@ import time
 from typing import TYPE_CHECKING
 
 from agents.redaction import Redactor
+from agents.testing.secrets_corpus import CORPUS
 from benchmarks.loggen import generate_log
-from tests.secrets_corpus import CORPUS
 
 if TYPE_CHECKING:
     from collections.abc import Callable

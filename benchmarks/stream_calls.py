@@ -34,7 +34,7 @@ from agents.router import Routing
 from agents.task import Origin, Task, new_request_id
 from bot.delivery import ThreadDelivery
 from bot.outfilter import OutputFilter
-from tests.fakes.slack import FakeSlack
+from bot.testing.slack import FakeSlack
 
 _PIECE = 8
 _PIECE_EVERY = 0.02

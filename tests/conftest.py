@@ -10,10 +10,11 @@ import pytest
 import pytest_asyncio
 from moto.server import ThreadedMotoServer
 
-from tests.e2e.harness import ACK_LATENCIES_MS, APP_TOKEN, BOT_TOKEN, BotProcess, bot_env, free_port
+from agents.testing.bedrock import FakeBedrock
+from bot.testing.environment import APP_TOKEN, BOT_TOKEN, bot_env, free_port
+from bot.testing.slack import FakeSlack, RateLimits
+from tests.e2e.harness import ACK_LATENCIES_MS, BotProcess
 from tests.e2e.slackcalls import MASS_MENTIONS_POSTED
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.slack import FakeSlack, RateLimits
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator

@@ -4,10 +4,10 @@
 [--json PATH]``
 
 For every step the bot is started afresh (``orch-bot serve``, settings from the environment as an operator
-would give them) against a fake Slack and a fake Bedrock (``tests/fakes``), warmed up with a few tasks, and
-then sent signed slash commands and ``app_mention`` events at a fixed rate, open loop: each send is
-scheduled on a clock, never waits for the previous answer, and records how late it left. After the sends
-the step waits (bounded) for the tasks still waiting on Bedrock to finish, then reads the figures:
+would give them) against a fake Slack and a fake Bedrock (``bot.testing.slack``, ``agents.testing.bedrock``),
+warmed up with a few tasks, and then sent signed slash commands and ``app_mention`` events at a fixed rate,
+open loop: each send is scheduled on a clock, never waits for the previous answer, and records how late it
+left. After the sends the step waits (bounded) for the tasks still waiting on Bedrock to finish, then reads the figures:
 
 * ack latency p50/p99/max, from the sender's side of the HTTP request (what Slack would see);
 * tasks completed (a ``chat.stopStream`` or final ``chat.update`` reached the fake Slack) and errors
@@ -28,6 +28,11 @@ the method and holds the results.
 
 The fakes run in a helper process by default (``--fakes process``), so that serving the bot's Slack and
 Bedrock traffic does not share an event loop with the load generator; ``--fakes inproc`` runs them here.
+
+One concept per module: ``fakes`` (the fakes and what a step reads from them), ``fakes_process`` (where
+they run), ``servers`` (the processes under test and the benchmark's Redis), ``metering`` (CPU and memory
+from ``/proc``), ``traffic`` (the signed requests and the open- and closed-loop senders), ``steps`` (one
+step, start to figures), ``results`` (the figures, tables, ratios and targets) and ``cli``.
 """
 
 from benchmarks.load.cli import add_fake_model_options, fake_options, main

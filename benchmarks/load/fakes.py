@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agents.testing.bedrock import FakeBedrock, Reply
 from benchmarks.load.metering import cpu_self
-from tests.e2e.harness import BOT_TOKEN
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, RateLimits
+from bot.testing.environment import BOT_TOKEN
+from bot.testing.slack import FakeSlack, RateLimits
 
 if TYPE_CHECKING:
-    from tests.fakes.bedrock import ConverseCall
-    from tests.fakes.slack import SlackCall
+    from agents.testing.bedrock import ConverseCall
+    from bot.testing.slack import SlackCall
 
 _MARKER = re.compile(r"bench-(C[A-Z]\d{7})")
 _WARNING = ":warning:"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.e2e.harness import free_port
+from bot.testing.environment import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,14 +11,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from agents.testing.redis_keys import delete_prefix
 from benchmarks.load.fakes import FakeOptions
 from benchmarks.load.fakes_process import open_fakes
 from benchmarks.load.metering import MemorySampler, Meter, llm_client_cpu_seconds, proc_memory_mb, wait_for_quiet
 from benchmarks.load.results import StepResult, percentile
 from benchmarks.load.servers import ROOT, Server
 from benchmarks.load.traffic import Ack, LoadShape, build_request, drive_closed_loop, drive_open_loop
-from tests.e2e.harness import ORCH_BOT, bot_env, free_port
-from tests.redis_keys import delete_prefix
+from bot.testing.environment import ORCH_BOT, bot_env, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path

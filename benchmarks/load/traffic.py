@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from tests.e2e.harness import SIGNING_SECRET
-from tests.fakes.slack import app_mention_event, event_callback, sign_request, slash_command_form
+from bot.testing.environment import SIGNING_SECRET
+from bot.testing.slack import app_mention_event, event_callback, sign_request, slash_command_form
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -9,64 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
-import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from tests.fakes.slack import event_callback, sign_request, slash_command_form
+from bot.testing.environment import ORCH_BOT, SIGNING_SECRET
+from bot.testing.slack import event_callback, sign_request, slash_command_form
 
-BOT_TOKEN = "xoxb-1111111111-2222222222-e2eBotTokenValue"
-APP_TOKEN = "xapp-1-A0TEST-3333333333-e2eAppTokenValue"
-SIGNING_SECRET = "e2e-signing-secret-0f1e2d3c4b5a"
-ORCH_BOT = Path(sys.executable).with_name("orch-bot")
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ACK_LATENCIES_MS: list[float] = []
-
-
-def free_port() -> int:
-    """A TCP port nothing is listening on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def unique(prefix: str) -> str:
     """A Slack-style id no other test uses (channels and users are per test, so state never leaks)."""
     return prefix + uuid.uuid4().hex[:10].upper()
-
-
-def bot_env(
-    *, slack_api_url: str, bedrock_url: str, store_url: str | None = None, aws_url: str | None = None, **extra: str
-) -> dict[str, str]:
-    """A clean environment for the bot: no real AWS profile or credentials from the developer's shell."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT"}}
-    return {
-        **keep,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack_api_url,
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "AKIAE2ETESTKEY000000",
-        "AWS_SECRET_ACCESS_KEY": "e2e-secret-access-key-value",
-        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_url,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "ORCH_RATE_LIMIT": "5/minute",
-        "ORCH_STORE_URL": store_url or f"sqlite:///{tempfile.mkdtemp(prefix='orch-e2e-')}/orch-bot.db",
-        "ORCH_LOG_FORMAT": "json",
-        "ORCH_LOG_LEVEL": "info",
-        "PYTHONUNBUFFERED": "1",
-        **({"AWS_ENDPOINT_URL": aws_url} if aws_url else {}),
-        **extra,
-    }
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tests.fakes.slack import FakeSlack, SlackCall
+    from bot.testing.slack import FakeSlack, SlackCall
 
 REQUEST_ID = re.compile(r"req-[a-z0-9]{8,}")
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
+from bot.testing.slack import app_mention_event, dm_message_event
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import final_text, in_channel
-from tests.fakes.slack import app_mention_event, dm_message_event
 
 if TYPE_CHECKING:
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 MANIFEST = yaml.safe_load((Path(__file__).parents[2] / "manifest.yml").read_text())
 #: Events an install made from an earlier manifest (assistant_view) is subscribed to.

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from agents.testing.bedrock import Reply
+from bot.testing.slack import app_mention_event
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import final_text, in_channel
-from tests.fakes.bedrock import Reply
-from tests.fakes.slack import app_mention_event
 
 if TYPE_CHECKING:
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 REGION = "us-east-1"  # the bot's region in the e2e environment
 

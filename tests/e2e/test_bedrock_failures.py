@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest_asyncio
 
-from tests.e2e.harness import BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import Fault, Reply
+from bot.testing.environment import bot_env, free_port
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
-from tests.fakes.bedrock import Fault, Reply
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack, SlackCall
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack, SlackCall
 
 
 async def ask(bot: BotProcess, slack: FakeSlack, text: str) -> str:

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from agents.catalog import default_registry
+from agents.testing.aws_extras import AwsFault, FakeAwsJson
 from bot.scopes import scope_names
-from tests.e2e.harness import ORCH_BOT, bot_env
-from tests.fakes.aws_extras import AwsFault, FakeAwsJson
+from bot.testing.environment import ORCH_BOT, bot_env
 
 if TYPE_CHECKING:
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from bot.testing.slack import app_mention_event, dm_message_event
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
-from tests.fakes.slack import app_mention_event, dm_message_event
 
 if TYPE_CHECKING:
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 
 async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(bot: BotProcess, slack: FakeSlack) -> None:

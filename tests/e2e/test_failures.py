@@ -6,15 +6,16 @@ import json
 import time
 from typing import TYPE_CHECKING
 
-from tests.e2e.harness import BOT_TOKEN, SIGNING_SECRET, unique
+from agents.testing.bedrock import Fault, Reply
+from bot.testing.environment import BOT_TOKEN, SIGNING_SECRET
+from bot.testing.slack import app_mention_event, event_callback, sign_request, slash_command_form
+from tests.e2e.harness import unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
-from tests.fakes.bedrock import Fault, Reply
-from tests.fakes.slack import app_mention_event, event_callback, sign_request, slash_command_form
 
 if TYPE_CHECKING:
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 

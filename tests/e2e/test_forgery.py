@@ -25,16 +25,17 @@ from urllib.parse import urlencode
 import pytest_asyncio
 from aiohttp import web
 
-from tests.e2e.harness import SIGNING_SECRET, BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import FakeBedrock, Reply
+from bot.testing.environment import SIGNING_SECRET, bot_env, free_port
+from bot.testing.slack import FakeSlack, app_mention_event, event_callback, slash_command_form
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import final_text
-from tests.fakes.bedrock import FakeBedrock, Reply
-from tests.fakes.slack import FakeSlack, app_mention_event, event_callback, slash_command_form
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-from tests.e2e.harness import APP_TOKEN, BOT_TOKEN
+from bot.testing.environment import APP_TOKEN, BOT_TOKEN
 
 MARKER = "FORGEDMARK"  # in every mutated body: it must never reach a log line
 FORM = "application/x-www-form-urlencoded"

@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING
 import pytest
 import pytest_asyncio
 
-from tests.e2e.harness import APP_TOKEN, ORCH_BOT, BotProcess, bot_env, free_port, unique
+from bot.testing.environment import APP_TOKEN, ORCH_BOT, bot_env, free_port
+from bot.testing.slack import app_mention_event, event_callback
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel
-from tests.fakes.slack import app_mention_event, event_callback
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
 
 
 async def start_http_bot(tmp_path: Path, env: dict[str, str]) -> BotProcess:

@@ -8,8 +8,8 @@ from tests.e2e.harness import unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text
 
 if TYPE_CHECKING:
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.slack import FakeSlack
 
 
 async def history(bot: BotProcess, slack: FakeSlack, user: str) -> str:

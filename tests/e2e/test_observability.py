@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest_asyncio
 
-from tests.e2e.harness import APP_TOKEN, BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import Fault, Reply
+from bot.testing.environment import APP_TOKEN, bot_env, free_port
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import final_text
-from tests.fakes.bedrock import Fault, Reply
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
 
 MODEL = "global.anthropic.claude-sonnet-4-5-20250929-v1:0"
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from tests.e2e.harness import BOT_TOKEN, unique
+from agents.testing.bedrock import Reply
+from bot.testing.environment import BOT_TOKEN
+from bot.testing.slack import app_mention_event, dm_message_event
+from tests.e2e.harness import unique
 from tests.e2e.slackcalls import USER_MENTION, count_mass_mentions, final_text, in_channel, message_text, posted_text
-from tests.fakes.bedrock import Reply
-from tests.fakes.slack import app_mention_event, dm_message_event
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 HOSTILE = (
     "Heads up <!channel> and <!here> and <!everyone|everyone>, also <!subteam^S0ONCALL|@oncall> and "

@@ -6,15 +6,16 @@ import asyncio
 import signal
 from typing import TYPE_CHECKING
 
-from tests.e2e.harness import BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import Reply
+from bot.testing.environment import bot_env, free_port
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
-from tests.fakes.bedrock import Reply
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
 
 
 def http_bot(slack: FakeSlack, bedrock: FakeBedrock, path: Path, store: str, **extra: str) -> BotProcess:

@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from agents.testing.bedrock import Reply
+from agents.testing.secrets_corpus import CORPUS
+from bot.testing.slack import app_mention_event
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import final_text
-from tests.fakes.bedrock import Reply
-from tests.fakes.slack import app_mention_event
-from tests.secrets_corpus import CORPUS
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from agents.testing.bedrock import ConverseCall, FakeBedrock
+    from bot.testing.slack import FakeSlack, SlackCall
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import ConverseCall, FakeBedrock
-    from tests.fakes.slack import FakeSlack, SlackCall
 
 # One of each kind the redactor knows; the fragments after each are what must never appear.
 PLANTED = {

@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from agents.testing.bedrock import Reply
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text, in_channel, message_text
-from tests.fakes.bedrock import Reply
 
 if TYPE_CHECKING:
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 
 async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(

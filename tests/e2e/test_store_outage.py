@@ -24,16 +24,17 @@ import pytest_asyncio
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from tests.e2e.harness import Ack, BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import FakeBedrock
+from bot.testing.environment import bot_env, free_port
+from bot.testing.slack import app_mention_event
+from tests.e2e.harness import Ack, BotProcess, unique
 from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
-from tests.fakes.bedrock import FakeBedrock
-from tests.fakes.slack import app_mention_event
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.fakes.slack import FakeSlack
+    from bot.testing.slack import FakeSlack
 
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = [

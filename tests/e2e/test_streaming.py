@@ -5,16 +5,16 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from agents.testing.bedrock import Reply
 from tests.e2e.harness import unique
 from tests.e2e.slackcalls import final_text, in_channel, message_text
-from tests.fakes.bedrock import Reply
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
     from tests.e2e.harness import BotProcess
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
 
 ANSWER = " ".join(f"word{i:03d}" for i in range(150))  # 1,199 characters
 

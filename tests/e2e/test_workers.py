@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING
 import aiohttp
 import pytest_asyncio
 
-from tests.e2e.harness import BotProcess, bot_env, free_port, unique
+from agents.testing.bedrock import Reply
+from agents.testing.redis_keys import delete_prefix
+from bot.testing.environment import bot_env, free_port
+from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import REQUEST_ID, final_text
 from tests.e2e.test_cli_tools import run
-from tests.fakes.bedrock import Reply
-from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
-    from tests.fakes.bedrock import FakeBedrock
-    from tests.fakes.slack import FakeSlack
+    from agents.testing.bedrock import FakeBedrock
+    from bot.testing.slack import FakeSlack
 
 
 @pytest_asyncio.fixture

@@ -21,10 +21,10 @@ from agents.assembly import shared_redis
 from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.task import Origin
+from agents.testing.aws_extras import FakeAwsJson
+from agents.testing.redis_keys import delete_prefix
 from agents.tools import ToolContext
-from tests.fakes.aws_extras import FakeAwsJson
 from tests.moto_account import MotoAccount
-from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -33,8 +33,8 @@ from agents.llm import (
     ToolResult,
     bedrock_client,
 )
-from tests.fakes.bedrock import STREAM_ERRORS, FakeBedrock, Fault, Reply
-from tests.fakes.bedrock_model import documented_errors
+from agents.testing.bedrock import STREAM_ERRORS, FakeBedrock, Fault, Reply
+from agents.testing.bedrock.service_model import documented_errors
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -13,7 +13,7 @@ from agents.redaction import Redactor
 from agents.task import Origin, Task
 from bot.delivery import ThreadDelivery
 from bot.outfilter import OutputFilter
-from tests.fakes.slack import FakeSlack
+from bot.testing.slack import FakeSlack
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

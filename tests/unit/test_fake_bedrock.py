@@ -13,7 +13,7 @@ from aiobotocore.session import AioSession
 from botocore.eventstream import EventStreamBuffer
 from botocore.exceptions import ClientError, EventStreamError
 
-from tests.fakes.bedrock import (
+from agents.testing.bedrock import (
     ERROR_STATUS,
     STOP_REASONS,
     STREAM_ERRORS,
@@ -483,11 +483,11 @@ async def test_endpoint_url_requires_a_running_server() -> None:
 
 
 async def test_cli_serves_standalone() -> None:
-    """`python -m tests.fakes.bedrock --port 0` prints its URL first and serves real clients."""
+    """`python -m agents.testing.bedrock --port 0` prints its URL first and serves real clients."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakes.bedrock",
+        "agents.testing.bedrock",
         "--port",
         "0",
         "--latency",

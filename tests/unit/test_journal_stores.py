@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from agents.assembly import shared_redis
 from agents.journal import MemoryJournal, TaskJournal, TaskRecord
 from agents.stores import RedisJournal, SqliteJournal
-from tests.redis_keys import delete_prefix
+from agents.testing.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -18,9 +18,9 @@ from agents.router import ModelRouter
 from agents.runner import TaskRunner
 from agents.task import ContextMessage, Origin, SharedFile, Task, new_request_id
 from agents.testing import FakeChatModel
+from agents.testing.secrets_corpus import CORPUS
 from agents.tools import ToolContext, ToolInput
 from agents.tools._base import Tool, ToolOutput, Toolset
-from tests.secrets_corpus import CORPUS
 
 ORIGIN = Origin(workspace_id="T1", user_id="U1", channel_id="C1", surface="command")
 PLANTED = [sample.forms()["log line"] for sample in CORPUS]

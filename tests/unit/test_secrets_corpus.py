@@ -7,7 +7,7 @@ import json
 import pytest
 
 from agents.redaction import KINDS, Redactor
-from tests.secrets_corpus import CORPUS, SecretSample
+from agents.testing.secrets_corpus import CORPUS, SecretSample
 
 REDACT = Redactor()
 

@@ -23,9 +23,9 @@ from agents.health import StoreHealth
 from agents.journal import JournalSink, MemoryJournal, TaskRecord
 from agents.stores import RedisJournal, RedisTaskQueue
 from agents.task import Origin, Task
+from agents.testing.redis_keys import delete_prefix
 from bot.messages import failure_blocks
-from tests.e2e.harness import free_port
-from tests.redis_keys import delete_prefix
+from bot.testing.environment import free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable

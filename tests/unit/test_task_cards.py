@@ -15,7 +15,7 @@ from bot.delivery import ThreadDelivery
 from bot.outfilter import OutputFilter
 from bot.progress import TaskCards
 from bot.slack_budget import SlackBudget
-from tests.fakes.slack import FakeSlack
+from bot.testing.slack import FakeSlack
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from agents.errors import ToolFailed
+from agents.testing.aws_extras import AwsFault
 from agents.tools.infra import infra_tools
-from tests.fakes.aws_extras import AwsFault
 
 if TYPE_CHECKING:
+    from agents.testing.aws_extras import FakeAwsJson
     from agents.tools import ToolContext, ToolOutput
-    from tests.fakes.aws_extras import FakeAwsJson
     from tests.unit.conftest import MotoAccount
 
 AMI = "ami-12c6146b"  # one of moto's built-in images

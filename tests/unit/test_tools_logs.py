@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from agents.errors import ToolFailed
+from agents.testing.aws_extras import AwsFault, FakeAwsJson
 from agents.tools.logs import Polling, logs_tools
-from tests.fakes.aws_extras import AwsFault, FakeAwsJson
 
 if TYPE_CHECKING:
     from agents.tools import ToolContext, ToolOutput, Toolset

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from agents.errors import ToolFailed
+from agents.testing.aws_extras import AwsFault, FakeAwsJson
 from agents.tools.monitor import monitor_tools
-from tests.fakes.aws_extras import AwsFault, FakeAwsJson
 
 if TYPE_CHECKING:
     from agents.tools import ToolContext, ToolOutput

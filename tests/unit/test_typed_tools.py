@@ -20,9 +20,9 @@ from agents.router import KeywordRouter
 from agents.runner import TaskRunner
 from agents.task import Origin, Task, new_request_id
 from agents.testing import FakeChatModel
+from agents.testing.bedrock import FakeBedrock
 from agents.tools import Tool, ToolContext, ToolInput, ToolOutput, Toolset
 from agents.tools._params import MAX_SCHEMA_CHARS, input_schema
-from tests.fakes.bedrock import FakeBedrock
 from tests.unit.conftest import policy_actions
 
 if TYPE_CHECKING:

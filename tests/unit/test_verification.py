@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from bot.testing.slack import sign_request
 from bot.verification import MalformedBody, SlackHosts, SlackSignature, parse_slack_body
-from tests.fakes.slack import sign_request
 
 SECRET = "unit-signing-secret"
 NOW = 1_800_000_000

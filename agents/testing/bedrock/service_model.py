@@ -143,20 +143,21 @@ def _check_value(value: object, shape_name: str, path: str, problems: list[str])
     if not isinstance(value, expected) or (kind in {"integer", "long", "float", "double"} and isinstance(value, bool)):
         problems.append(_constraint(value, path, f"be of type {kind}"))
         return
-    if kind == "structure":
-        _check_structure(value, shape, path, problems)  # type: ignore[arg-type]
-    elif kind == "list":
-        _check_length(value, shape, path, problems, what="length")  # type: ignore[arg-type]
-        for index, item in enumerate(value):  # type: ignore[arg-type]
+    # The type check above holds; each isinstance only tells the type checker so.
+    if kind == "structure" and isinstance(value, dict):
+        _check_structure(value, shape, path, problems)
+    elif kind == "list" and isinstance(value, list):
+        _check_length(value, shape, path, problems, what="length")
+        for index, item in enumerate(value):
             _check_value(item, shape["member"]["shape"], f"{path}.{index + 1}.member", problems)
-    elif kind == "map":
-        for key, item in value.items():  # type: ignore[attr-defined]
+    elif kind == "map" and isinstance(value, dict):
+        for key, item in value.items():
             _check_value(key, shape["key"]["shape"], f"{path}.{key}.key", problems)
             _check_value(item, shape["value"]["shape"], f"{path}.{key}.value", problems)
-    elif kind == "string":
-        _check_string(value, shape, path, problems)  # type: ignore[arg-type]
-    elif kind in {"integer", "long", "float", "double"}:
-        _check_number(value, shape, path, problems)  # type: ignore[arg-type]
+    elif kind == "string" and isinstance(value, str):
+        _check_string(value, shape, path, problems)
+    elif kind in {"integer", "long", "float", "double"} and isinstance(value, int | float):
+        _check_number(value, shape, path, problems)
 
 
 def _check_structure(value: dict[str, Any], shape: dict[str, Any], path: str, problems: list[str]) -> None:

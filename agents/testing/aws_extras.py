@@ -66,10 +66,17 @@ Reply = dict[str, Any] | AwsFault
 Handler = Callable[[dict[str, Any]], Reply]
 
 
+# The limits the real services enforce (their API references).
+_MAX_LOG_GROUPS = 50
+_MAX_QUERY_LIMIT = 10_000
+_MAX_HEALTH_RESULTS = 100
+_MAX_EVENT_ARNS = 10
+
+
 def _start_query_limits(body: dict[str, Any]) -> AwsFault | None:
-    if len(body.get("logGroupNames", ())) > 50:
+    if len(body.get("logGroupNames", ())) > _MAX_LOG_GROUPS:
         return AwsFault("InvalidParameterException", "Up to 50 log groups can be queried")
-    if not 1 <= body.get("limit", 1000) <= 10_000:
+    if not 1 <= body.get("limit", 1000) <= _MAX_QUERY_LIMIT:
         return AwsFault("InvalidParameterException", "limit must be between 1 and 10000")
     if body["endTime"] < body["startTime"]:
         return AwsFault("InvalidParameterException", "End time should not be before the start time")
@@ -77,13 +84,13 @@ def _start_query_limits(body: dict[str, Any]) -> AwsFault | None:
 
 
 def _describe_events_limits(body: dict[str, Any]) -> AwsFault | None:
-    if not 1 <= body.get("maxResults", 10) <= 100:
+    if not 1 <= body.get("maxResults", 10) <= _MAX_HEALTH_RESULTS:
         return AwsFault("ValidationException", "maxResults must be between 1 and 100")
     return None
 
 
 def _event_details_limits(body: dict[str, Any]) -> AwsFault | None:
-    if not 1 <= len(body.get("eventArns", ())) <= 10:
+    if not 1 <= len(body.get("eventArns", ())) <= _MAX_EVENT_ARNS:
         return AwsFault("ValidationException", "eventArns must hold between 1 and 10 ARNs")
     return None
 
@@ -128,7 +135,7 @@ class FakeAwsJson:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
         return self
 
