@@ -174,18 +174,19 @@ async def test_a_stream_failing_mid_way_is_stopped_before_chat_update_completes_
     await delivery.emit(AnswerDelta(task, "Part one. "))
     fake_time.now += 1.0
     port.refuse("append_stream", "messaging_processing_failed")
-    await delivery.emit(AnswerDelta(task, "Part two."))
+    await delivery.emit(AnswerDelta(task, "Part two. "))
     fake_time.now += 2.0
-    await delivery.emit(_done(task, "Part one. Part two."))
+    await delivery.emit(AnswerDelta(task, "Part three."))  # shown by editing the message, mid-answer
+    fake_time.now += 2.0
+    await delivery.emit(_done(task, "Part one. Part two. Part three."))
 
     methods = port.methods()
     assert methods[:3] == ["start_stream", "append_stream", "stop_stream"]
-    assert "update_message" in methods
-    assert methods.index("stop_stream") < methods.index("update_message")
+    assert methods[3:] == ["update_message", "update_message"]
     assert all(c.outcome.ok for c in port.calls_to("update_message"))
     (answer,) = port.messages.values()
     assert not answer.streaming
-    assert "Part one. Part two." in answer.blocks[0]["text"]
+    assert "Part one. Part two. Part three." in answer.blocks[0]["text"]
 
 
 async def test_an_answer_reset_rewrites_the_streamed_message_and_never_posts_a_second_answer(
@@ -279,3 +280,24 @@ async def test_task_cards_refused_the_steps_show_as_placeholder_lines(fake_time:
     assert port.deleted == [placeholder]
     (answer,) = port.messages.values()
     assert answer.text == "Nothing is alarming."
+
+
+async def test_a_task_card_held_by_a_rate_limited_append_still_reaches_the_stream(fake_time: FakeTime) -> None:
+    """The append carrying a step's card is answered 429: the card waits with the text and goes in the next append."""
+    port = FakeSlackPort()
+    delivery, task = _delivery(port, fake_time, SlackBudget(clock=fake_time.clock), placeholder=False), _task()
+
+    await delivery.emit(AnswerDelta(task, "Checking the alarms. "))
+    fake_time.now += 1.0
+    port.refuse("append_stream", "ratelimited", retry_after=1)
+    await delivery.emit(ToolStarted(task, "list_alarms", ALARMS, "Listing CloudWatch alarms"))
+    fake_time.now += 1.5
+    await delivery.emit(ToolFinished(task, "list_alarms", ALARMS, ok=True, seconds=1.5))
+    await delivery.emit(_done(task, "Checking the alarms. "))
+
+    (answer,) = port.messages.values()
+    assert [(chunk["id"], chunk["status"]) for chunk in answer.chunks] == [
+        ("task-1", "in_progress"),
+        ("task-1", "complete"),
+    ]
+    assert port.calls_to("append_stream")[0].outcome.error == "ratelimited"
