@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -47,6 +47,8 @@ class Tool:
     ``progress`` turns the model's input into a line shown to the user while the tool runs
     ("Querying CloudWatch alarms in eu-west-1…"); ``source`` is the data source credited under the answer.
     ``run`` raises :class:`agents.errors.ToolFailed` for failures the model should hear about.
+    ``effect`` is ``write`` for a tool that changes something: the loop then records each call under an
+    idempotency key before and after it runs, and never runs it twice (:mod:`agents.effects`).
     """
 
     name: str
@@ -55,6 +57,7 @@ class Tool:
     source: str
     progress: Callable[[ToolContext, dict[str, Any]], str]
     run: Callable[[ToolContext, dict[str, Any]], Awaitable[ToolOutput]]
+    effect: Literal["read", "write"] = "read"
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
