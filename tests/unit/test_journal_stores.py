@@ -12,6 +12,7 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from agents.assembly import shared_redis
+from agents.effects import Effect
 from agents.journal import MemoryJournal, TaskJournal, TaskRecord
 from agents.stores import RedisJournal, SqliteJournal
 from tests.redis_keys import delete_prefix
@@ -173,3 +174,22 @@ async def test_hundreds_of_concurrent_writes_share_the_redis_pool(redis_url: str
     finally:
         await delete_prefix(redis_url, prefix)
         await store.close()
+
+
+async def test_an_effect_entry_round_trips_and_is_replaced(journal: TaskJournal) -> None:
+    """The write-effect ledger: unknown keys are None; ``started`` then ``done`` (with its result) under one key."""
+    key = "req-00000000e001:tooluse_1:abcdef"
+    assert await journal.effect(key) is None
+    await journal.put_effect(Effect(key, "req-00000000e001", "started"))
+    assert await journal.effect(key) == Effect(key, "req-00000000e001", "started")
+    done = Effect(key, "req-00000000e001", "done", ok=False, result='{"executions": 1}')
+    await journal.put_effect(done)
+    assert await journal.effect(key) == done
+
+
+async def test_a_waiting_task_is_kept_with_its_checkpoint_and_not_resumed(journal: TaskJournal) -> None:
+    """``waiting`` is not unfinished work for a restart; its loop checkpoint is stored whole."""
+    waiting = record("req-00000000e002", status="waiting", checkpoint='{"turn": 1}')
+    await journal.put(waiting)
+    assert await journal.get("req-00000000e002") == waiting
+    assert [r.request_id for r in await journal.unfinished()] == []
