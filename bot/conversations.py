@@ -17,6 +17,7 @@ from agents.orchestrator import HelpWanted, Refused
 from agents.task import Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
+from bot.middleware import first_sighting
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 from bot.targets import Target
@@ -68,7 +69,7 @@ class _Conversations:
         request_id: str = context["request_id"]
         # Overlapping subscriptions deliver one message under two event_ids; the client's id is the same.
         message_id = event.get("client_msg_id")
-        if message_id and not await orchestrator.deduper.first_sighting(f"{context.team_id}:msg:{message_id}"):
+        if message_id and not await first_sighting(orchestrator.deduper, f"{context.team_id}:msg:{message_id}"):
             log.info("event.duplicate_message_ignored", event_type=event.get("type"))
             return
         channel: str = event["channel"]

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from agents.dedupe import Deduper
     from bot.verification import SlackHosts
 
-__all__ = ["assign_request_id", "drop_redeliveries", "refuse_foreign_response_urls"]
+__all__ = ["assign_request_id", "drop_redeliveries", "first_sighting", "refuse_foreign_response_urls"]
 
 log = structlog.get_logger(__name__)
 
@@ -72,7 +72,8 @@ def refuse_foreign_response_urls(hosts: SlackHosts) -> Callable[..., Awaitable[B
     return middleware
 
 
-async def _first_sighting(deduper: Deduper, key: str) -> bool:
+async def first_sighting(deduper: Deduper, key: str) -> bool:
+    """Whether ``key`` is new; while the shared store is down, yes (a rare duplicate beats a lost task)."""
     try:
         return await deduper.first_sighting(key)
     except StoreUnavailable as error:
@@ -89,7 +90,7 @@ def drop_redeliveries(deduper: Deduper) -> Callable[..., Awaitable[BoltResponse]
         next: Callable[[], Awaitable[BoltResponse]],  # noqa: A002 - Bolt's name
     ) -> BoltResponse:
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not await _first_sighting(deduper, f"{body.get('team_id')}:{event_id}"):
+        if event_id and not await first_sighting(deduper, f"{body.get('team_id')}:{event_id}"):
             log.info(
                 "event.redelivery_ignored",
                 event_id=event_id,
