@@ -196,13 +196,16 @@ class MemoryJournal:
 class JournalSink:
     """Wraps an :class:`EventSink`, moving the task's record through running to its outcome.
 
-    Two writes per run, at its start and at its end. ``known`` (the task's current record, as the caller
-    last wrote, read or changed it) saves reading it first. The first write stores the whole record (so a
-    change the caller made without writing it, such as a new target, lands with it); the last one names
-    the first as ``previous``, so a store may write only what changed.
+    Two writes per run, at its start and at its end, plus one per turn of tool calls (the loop's checkpoint)
+    and one if the task is suspended. ``known`` (the task's current record, as the caller last wrote, read or
+    changed it) saves reading it first. The first write stores the whole record (so a change the caller made
+    without writing it, such as a new target, lands with it); later ones name the last written as
+    ``previous``, so a store may write only what changed.
 
     While the store is unreachable a write is tried again after each of ``waits``; if it still fails, the
-    event is passed on unrecorded: the user's answer matters more than its record.
+    event is passed on unrecorded: the user's answer matters more than its record. A checkpoint or a
+    suspension that could not be recorded raises :class:`StoreUnavailable` after being passed on: the loop
+    must not run write effects from a turn it could not resume (nor pretend to be waiting).
     """
 
     def __init__(
@@ -262,22 +265,26 @@ class JournalSink:
                 checkpoint="",
                 updated_at=now,
             )
+        failed: StoreUnavailable | None = None
         if record is not self._record and record is not None:
             self._record = record
-            if await self._write(record):
+            failed = await self._write(record)
+            if failed is None:
                 self._written = record
         await self._inner.emit(event)
+        if failed is not None and isinstance(event, LoopCheckpoint | TaskSuspended):
+            raise failed
 
-    async def _write(self, record: TaskRecord) -> bool:
-        """Write ``record``, retrying while the store is unreachable; whether it was written."""
+    async def _write(self, record: TaskRecord) -> StoreUnavailable | None:
+        """Write ``record``, retrying while the store is unreachable; the last failure if it was not written."""
         for wait in (*self._waits, None):
             try:
                 await self._journal.put(record, previous=self._written)
             except StoreUnavailable as exc:
                 if wait is None:
                     log.warning("journal.write_failed", status=record.status, store=exc.store, reason=exc.reason)
-                    return False
+                    return exc
                 await self._sleep(wait)
             else:
-                return True
-        return False  # pragma: no cover - the loop returns
+                return None
+        return None  # pragma: no cover - the loop returns

@@ -163,7 +163,8 @@ class TaskLifecycle:
         """Continue a ``waiting`` task with ``result`` as its pending tool call's result; ``False`` if none waits.
 
         Any process may call this: the decision is journalled first (so a restart from here resumes the
-        task with it), then the task runs here, holding a slot, to its answer.
+        task with it). With a shared queue the task is queued again, for whichever replica is free (so the
+        queue keeps its claims fresh while it runs); otherwise it runs here, holding a slot, to its answer.
         """
         record = await self._journal.get(request_id)
         if record is None or record.status != "waiting" or not record.checkpoint:
@@ -173,8 +174,11 @@ class TaskLifecycle:
             return False
         state = LoopState.from_json(record.checkpoint).decided(self._redact(result))
         record = dataclasses.replace(record, status="queued", checkpoint=state.to_json(), updated_at=time.time())
+        log.info("task.continued", request_id=request_id, shared=self._queue.shared)
+        if self._queue.shared:
+            await self._queue.submit(record)
+            return True
         await self._journal.put(record)
-        log.info("task.continued", request_id=request_id)
         slot = self._admission.resume(task.origin.user_key)
         self._track(self._guarded(task, record, slot, resumed=True), name=request_id)
         return True

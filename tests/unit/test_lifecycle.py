@@ -16,9 +16,10 @@ from agents.admission import Admission, MemoryRateLimiter
 from agents.attempts import GiveUp, Status
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper
+from agents.errors import StoreUnavailable
 from agents.events import TaskEvent, TaskSucceeded, TaskSuspended
 from agents.health import ModelHealth
-from agents.journal import TaskRecord
+from agents.journal import JournalSink, MemoryJournal, TaskRecord
 from agents.lifecycle import Rendering
 from agents.llm import ModelReply, ToolCall
 from agents.orchestrator import Accepted, Orchestrator
@@ -203,3 +204,36 @@ def test_every_status_has_a_line_in_history() -> None:
     records = [dataclasses.replace(base, status=status) for status in typing.get_args(Status)]
     text, _ = history_blocks(records, everyone=False, clean=OutputFilter(Redactor()))
     assert text.count("req-life00000005") == len(typing.get_args(Status)) == 6
+
+
+class CheckpointsLost(MemoryJournal):
+    """A journal whose store goes away whenever a loop checkpoint is written."""
+
+    async def put(self, record: TaskRecord, *, previous: TaskRecord | None = None) -> None:
+        if record.checkpoint:
+            raise StoreUnavailable(store="SQLite", reason="OperationalError")
+        await super().put(record, previous=previous)
+
+
+async def test_a_write_is_not_run_when_its_turn_could_not_be_checkpointed(tmp_path: Path) -> None:
+    """No checkpoint, no write: a resume could not find the call again, so the tool is not run and the model hears why."""
+    writes = tmp_path / "writes.log"
+    bench = TestBench(write_log=str(writes), kill_at="")
+    model = FakeChatModel()
+    model.enqueue(calls("record_change"), "I could not record it.")
+    registry = bench.registry(default_registry())
+    runner = TaskRunner(
+        router=KeywordRouter(registry),
+        model=model,
+        default_model_id=MODEL,
+        tool_context=lambda _task: ToolContext(aws=None, region="us-east-1"),  # type: ignore[arg-type]
+        ledger=MemoryJournal(),
+    )
+    edge = RecordingEdge()
+    task = Task(request_id="req-life00000006", origin=ORIGIN, text="record it", agent="testbench")
+    await runner.run(task, JournalSink(edge, CheckpointsLost(), waits=()))
+    assert isinstance(edge.events[-1], TaskSucceeded)
+    assert not writes.exists()
+    (result,) = model.requests[-1].messages[-1].tool_results
+    assert result.is_error
+    assert "could not be recorded safely" in result.text
