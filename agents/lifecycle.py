@@ -131,6 +131,7 @@ class TaskLifecycle:
         if held is not None:
             slot: Slot | None
             slot, record = held
+            resumed = False  # accepted by this process and not started yet (even if a start-up scan found it)
         else:
             slot, found = None, await self._journal.get(request_id)
             if found is None or found.status not in RESUMABLE:
