@@ -148,7 +148,8 @@ class TaskLifecycle:
                 slot.release()
             await self._give_up(record, "interrupted")
             return
-        resumed = resumed or record.attempts > 0
+        # Started before and cut short (a continued task is queued again on purpose: not a restart to announce).
+        resumed = resumed or (record.attempts > 0 and record.status != "queued")
         if resumed:
             log.info("task.resuming", request_id=request_id, attempts=record.attempts, status=record.status)
         await self._job(task, record, slot or self._admission.resume(task.origin.user_key), resumed=resumed)
@@ -181,7 +182,7 @@ class TaskLifecycle:
             return True
         await self._journal.put(record)
         slot = self._admission.resume(task.origin.user_key)
-        self._track(self._guarded(task, record, slot, resumed=True), name=request_id)
+        self._track(self._guarded(task, record, slot, resumed=False), name=request_id)
         return True
 
     async def _job(self, task: Task, record: TaskRecord, slot: Slot, *, resumed: bool) -> None:

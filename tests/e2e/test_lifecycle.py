@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.harness import ORCH_BOT, BotProcess, bot_env, free_port, unique
-from tests.e2e.slackcalls import final_text, in_channel
+from tests.e2e.slackcalls import final_text, in_channel, message_text
 from tests.fakes.bedrock import Reply
 
 if TYPE_CHECKING:
@@ -124,6 +124,8 @@ async def test_a_suspended_task_survives_a_restart_and_another_process_continues
         (result,) = tool_results(bedrock)
         assert result["toolUseId"] == "tooluse_approve01"
         assert "approved by ana" in json.dumps(result["content"])
+        said = [message_text(c) for c in slack.calls if in_channel(channel)(c) and c.method == "chat.postMessage"]
+        assert not [text for text in said if "picking it up" in text]  # a decision is not a restart
         # Continuing twice is refused: the task no longer waits.
         assert await run_continue(env, tmp_path / "again.log", request_id, "approved again") == 1
     finally:
