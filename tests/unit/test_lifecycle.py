@@ -1,8 +1,8 @@
 """The core's task lifecycle in one process: suspend and continue, the hook's deny, giving up, every status shown.
 
 Real parts throughout: the orchestrator, its lifecycle and local queue, the agent loop with the test bench's
-tools and gate, and a SQLite journal in a file (two orchestrators on one file are a restart). Only the
-model is scripted (:class:`FakeChatModel`) and the edge records what it was asked to do.
+tools and gate, and a SQLite journal in a file (two orchestrators on one file are a restart), or Redis with
+two replicas on one queue. Only the model is scripted (:class:`FakeChatModel`) and the edge records what it was asked to do.
 """
 
 from __future__ import annotations
@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import typing
+import uuid
 from typing import TYPE_CHECKING
 
 from agents.admission import Admission, MemoryRateLimiter
+from agents.assembly import shared_redis
 from agents.attempts import GiveUp, Status
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper
@@ -26,18 +28,20 @@ from agents.orchestrator import Accepted, Orchestrator
 from agents.redaction import Redactor
 from agents.router import KeywordRouter
 from agents.runner import TaskRunner
-from agents.stores import SqliteJournal
+from agents.stores import RedisJournal, RedisTaskQueue, SqliteJournal
 from agents.task import Origin, Task
 from agents.testing import FakeChatModel, TestBench
 from agents.toolgate import Allow, Deny
 from agents.tools import ToolContext
 from bot.home import history_blocks
 from bot.outfilter import OutputFilter
+from tests.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from agents.journal import TaskJournal
+    from agents.taskqueue import TaskQueue
     from agents.toolgate import Decision
     from agents.tools import Tool
 
@@ -76,7 +80,9 @@ class RecordingEdge:
         self.ended.clear()
 
 
-def core(journal: TaskJournal, model: FakeChatModel, *, gate: object | None = None) -> Orchestrator:
+def core(
+    journal: TaskJournal, model: FakeChatModel, *, gate: object | None = None, queue: TaskQueue | None = None
+) -> Orchestrator:
     """An orchestrator with the test bench's agent, on ``journal``, the local queue and ``model``."""
     bench = TestBench(write_log="", kill_at="")
     registry = bench.registry(default_registry())
@@ -95,6 +101,7 @@ def core(journal: TaskJournal, model: FakeChatModel, *, gate: object | None = No
         deduper=MemoryDeduper(),
         model_health=ModelHealth(model, model_id=MODEL),
         journal=journal,
+        queue=queue,
         redactor=Redactor(),
         max_attempts=2,
     )
@@ -237,3 +244,39 @@ async def test_a_write_is_not_run_when_its_turn_could_not_be_checkpointed(tmp_pa
     (result,) = model.requests[-1].messages[-1].tool_results
     assert result.is_error
     assert "could not be recorded safely" in result.text
+
+
+async def test_with_replicas_any_process_continues_a_waiting_task_through_the_shared_queue(redis_url: str) -> None:
+    """On Redis, a task suspended on one replica is continued from another: queued again, run by a consumer."""
+    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+    client = shared_redis(redis_url)
+    journal = RedisJournal(client, prefix=prefix)
+    model = FakeChatModel()
+    model.enqueue(calls("request_approval"), "Approved: done.")
+    edge = RecordingEdge()
+    replicas = []
+    for _ in range(2):
+        queue = RedisTaskQueue(client, journal, stage=journal.stage, stream=f"{prefix}tasks", claim_idle=2)
+        await queue.setup()
+        replica = core(journal, model, queue=queue)
+        replica.start(edge)
+        replicas.append(replica)
+    try:
+        first, second = replicas
+        await first.submit("testbench: restart", request_id="req-life00000007", origin=ORIGIN, target="")
+        await edge.wait()
+        assert isinstance(edge.events[-1], TaskSuspended)
+        assert (first.in_flight, second.in_flight) == (0, 0)
+        assert await second.continue_task("req-life00000007", "approved by ana")
+        await edge.wait()
+        final = edge.events[-1]
+        assert isinstance(final, TaskSucceeded)
+        assert "Approved: done." in final.result.text
+        record = await journal.get("req-life00000007")
+        assert record is not None
+        assert record.status == "succeeded"
+    finally:
+        for replica in replicas:
+            await replica.drain(1)
+        await delete_prefix(redis_url, prefix)
+        await client.aclose()
