@@ -2,7 +2,9 @@
 
 A newcomer asking "when is a task failed for good?" reads this module only:
 
-- ``queued`` → ``running`` → ``succeeded`` | ``failed``: the normal life of a task.
+- ``queued`` → ``running`` → ``succeeded`` | ``failed``: the normal life of a task. Only a ``running`` task
+  holds a running slot (admission's count, per person and in all): taken at admission and kept for the run
+  in one process; given back at once with a shared queue and taken again by the replica that runs it.
 - ``interrupted``: a shutdown cut it short; the next process (or replica) resumes it.
 - ``waiting``: the agent loop suspended it before a tool call (e.g. for a person's approval). It holds no
   running slot, is not resumed by a restart, and runs again only when :meth:`Orchestrator.continue_task`
@@ -15,22 +17,18 @@ A newcomer asking "when is a task failed for good?" reads this module only:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-__all__ = ["RESUMABLE", "TERMINAL", "Attempts", "GiveUp", "GiveUpReason", "Status", "holds_slot"]
+if TYPE_CHECKING:
+    from agents.admission import Admission, Slot
+
+__all__ = ["RESUMABLE", "Attempts", "GiveUp", "GiveUpReason", "Slots", "Status"]
 
 Status = Literal["queued", "running", "waiting", "succeeded", "failed", "interrupted"]
 GiveUpReason = Literal["interrupted", "dead_letter", "unrecoverable"]
 
-#: Statuses a restart (or the shared queue) picks up and runs again.
+#: Statuses a restart (or the shared queue) picks up and runs again; ``succeeded`` and ``failed`` are final.
 RESUMABLE: frozenset[str] = frozenset({"queued", "running", "interrupted"})
-#: Statuses nothing changes any more.
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
-
-
-def holds_slot(status: Status) -> bool:
-    """Whether a task in ``status`` counts among this process's running tasks (``waiting`` does not)."""
-    return status == "running"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +49,28 @@ class Attempts:
     def exhausted(self, started: int) -> bool:
         """Whether a task started ``started`` times already must not be started again."""
         return started >= self.max_attempts
+
+
+class Slots:
+    """Which tasks hold a running slot of this process (see the module docstring)."""
+
+    def __init__(self, admission: Admission) -> None:
+        self._admission = admission
+        self._kept: dict[str, Slot] = {}
+
+    def accepted(self, request_id: str, slot: Slot, *, runs_here: bool) -> None:
+        """A task was queued with ``slot``: kept for its run here, or given back for whichever replica runs it."""
+        if runs_here:
+            self._kept[request_id] = slot
+        else:
+            slot.release()
+
+    def for_run(self, request_id: str, user_key: str) -> Slot:
+        """The slot to run a task with: the one kept since it was accepted here, else a new one (never refused)."""
+        return self._kept.pop(request_id, None) or self._admission.resume(user_key)
+
+    def not_run(self, request_id: str) -> None:
+        """The task will not run (given up): give back the slot kept for it, if any."""
+        slot = self._kept.pop(request_id, None)
+        if slot is not None:
+            slot.release()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
-from agents.attempts import RESUMABLE, Attempts, GiveUp
+from agents.attempts import RESUMABLE, Attempts, GiveUp, Slots
 from agents.journal import JournalSink, TaskRecord
 from agents.loopstate import LoopState
 from agents.metrics import MetricsSink
@@ -98,8 +98,9 @@ class TaskLifecycle:
         self._edge: Edge | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._jobs: set[asyncio.Task[None]] = set()
-        # Accepted here for a queue that runs them here: the slot taken at admission, and the record.
-        self._held: dict[str, tuple[Slot, TaskRecord]] = {}
+        self._slots = Slots(admission)
+        # Accepted here, for a queue that runs them here: their records as written (saves reading them back).
+        self._accepted: dict[str, TaskRecord] = {}
 
     async def accept(self, task: Task, *, target: str, slot: Slot) -> TaskRecord:
         """Journal and queue an admitted task before its person is told; the queue owns it from here.
@@ -112,10 +113,10 @@ class TaskLifecycle:
         except BaseException:
             slot.release()
             raise
-        if self._queue.shared:
-            slot.release()  # the replica that runs it counts it
-        else:
-            self._held[task.request_id] = (slot, record)
+        runs_here = not self._queue.shared
+        self._slots.accepted(task.request_id, slot, runs_here=runs_here)
+        if runs_here:
+            self._accepted[task.request_id] = record
         return record
 
     def start(self, edge: Edge, *, consume: bool = True) -> None:
@@ -127,32 +128,29 @@ class TaskLifecycle:
 
     async def handle(self, request_id: str, resumed: bool) -> None:
         """Run one delivery of a task, unless it is finished already or must be given up."""
-        held = self._held.pop(request_id, None)
-        if held is not None:
-            slot: Slot | None
-            slot, record = held
+        accepted = self._accepted.pop(request_id, None)
+        if accepted is not None:
+            record = accepted
             resumed = False  # accepted by this process and not started yet (even if a start-up scan found it)
         else:
-            slot, found = None, await self._journal.get(request_id)
+            found = await self._journal.get(request_id)
             if found is None or found.status not in RESUMABLE:
                 log.info("queue.already_finished", request_id=request_id)
                 return
             record = found
         task = await self._restore(record)
         if task is None:
-            if slot is not None:
-                slot.release()
+            self._slots.not_run(request_id)
             return
         if self._attempts.exhausted(record.attempts):
-            if slot is not None:
-                slot.release()
+            self._slots.not_run(request_id)
             await self._give_up(record, "interrupted")
             return
         # Started before and cut short (a continued task is queued again on purpose: not a restart to announce).
         resumed = resumed or (record.attempts > 0 and record.status != "queued")
         if resumed:
             log.info("task.resuming", request_id=request_id, attempts=record.attempts, status=record.status)
-        await self._job(task, record, slot or self._admission.resume(task.origin.user_key), resumed=resumed)
+        await self._job(task, record, self._slots.for_run(request_id, task.origin.user_key), resumed=resumed)
 
     async def dead(self, request_id: str, deliveries: int) -> None:
         """The queue stopped delivering a task: fail it for good and tell its person."""
@@ -181,7 +179,7 @@ class TaskLifecycle:
             await self._queue.submit(record)
             return True
         await self._journal.put(record)
-        slot = self._admission.resume(task.origin.user_key)
+        slot = self._slots.for_run(request_id, task.origin.user_key)
         self._track(self._guarded(task, record, slot, resumed=False), name=request_id)
         return True
 
