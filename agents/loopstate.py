@@ -8,12 +8,18 @@ call waiting for a decision; :meth:`LoopState.decided` puts the decision in as t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 from pydantic import BaseModel, ConfigDict
 
 from agents.llm import ChatMessage, ToolCall, ToolResult, Usage
 from agents.untrusted import untrusted_block
 
-__all__ = ["LoopState"]
+if TYPE_CHECKING:
+    from agents.router import Routing
+
+__all__ = ["LoopState", "Progress"]
 
 
 class LoopState(BaseModel):
@@ -51,3 +57,45 @@ class LoopState(BaseModel):
             raise ValueError("nothing in this state waits for a decision")
         text = untrusted_block("tool_output", result, tool=call.name)
         return self.model_copy(update={"results": (*self.results, ToolResult(call.id, text)), "suspended": None})
+
+
+@dataclass(slots=True)
+class Progress:
+    """The loop's state while it runs (mutable); :meth:`state` freezes it into a :class:`LoopState`."""
+
+    usage: Usage
+    attempts: int
+    text: list[str]
+    sources: list[str]
+    failed: list[str]
+    trimmed: bool = False
+    turn_start: int = 0  # where the current turn's text begins in ``text``
+    last_turn: bool = False
+
+    @classmethod
+    def of(cls, state: LoopState) -> Progress:
+        """The running form of a stored state."""
+        return cls(
+            state.usage,
+            state.attempts,
+            [state.text] if state.text else [],
+            list(state.sources),
+            list(state.failed),
+            trimmed=state.trimmed,
+        )
+
+    def state(self, routing: Routing, turn: int, messages: list[ChatMessage], **pending: Any) -> LoopState:
+        """The stored form, after ``turn`` turns, with ``pending`` calls (and their results so far, if any)."""
+        return LoopState(
+            agent=routing.agent.name,
+            routing_reason=routing.reason,
+            turn=turn,
+            messages=tuple(messages),
+            text="".join(self.text),
+            usage=self.usage,
+            attempts=self.attempts,
+            sources=tuple(self.sources),
+            failed=tuple(self.failed),
+            trimmed=self.trimmed,
+            **pending,
+        )

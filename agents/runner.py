@@ -42,6 +42,7 @@ from agents.events import (
 from agents.journal import MemoryJournal
 from agents.llm import ChatMessage, ModelRequest, ReplyComplete, StreamRestart, ToolDefinition, ToolResult, Usage
 from agents.loopstate import LoopState
+from agents.loopstate import Progress as _Progress
 from agents.redaction import Redactor
 from agents.router import Routing
 from agents.toolgate import AllowAll, Deny, Suspend
@@ -84,44 +85,6 @@ class LoopLimits:
     tool_timeout: float = 45.0
     max_result_chars: int = 12_000
     max_tokens: int = 4096
-
-
-@dataclass(slots=True)
-class _Progress:
-    usage: Usage
-    attempts: int
-    text: list[str]
-    sources: list[str]
-    failed: list[str]
-    trimmed: bool = False
-    turn_start: int = 0  # where the current turn's text begins in ``text``
-    last_turn: bool = False
-
-    @classmethod
-    def of(cls, state: LoopState) -> _Progress:
-        return cls(
-            state.usage,
-            state.attempts,
-            [state.text] if state.text else [],
-            list(state.sources),
-            list(state.failed),
-            trimmed=state.trimmed,
-        )
-
-    def state(self, routing: Routing, turn: int, messages: list[ChatMessage], **pending: Any) -> LoopState:
-        return LoopState(
-            agent=routing.agent.name,
-            routing_reason=routing.reason,
-            turn=turn,
-            messages=tuple(messages),
-            text="".join(self.text),
-            usage=self.usage,
-            attempts=self.attempts,
-            sources=tuple(self.sources),
-            failed=tuple(self.failed),
-            trimmed=self.trimmed,
-            **pending,
-        )
 
 
 @dataclass(frozen=True, slots=True)
