@@ -6,8 +6,6 @@ what a user tries in the console is what Slack users get.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,6 +17,7 @@ from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth, StoreHealth
+from agents.journal import MemoryJournal
 from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, RetryPolicy, bedrock_client
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
@@ -26,8 +25,9 @@ from agents.overload import LoopLag
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runner import TaskRunner
-from agents.stores import RedisJournal, RedisTaskQueue, SqliteJournal, open_journal
-from agents.testing import FakeChatModel
+from agents.stores import RedisJournal, RedisTaskQueue, open_journal
+from agents.taskqueue import LocalTaskQueue
+from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from agents.llm import ChatModel
     from agents.settings import Settings
     from agents.task import Task
+    from agents.taskqueue import TaskQueue
     from agents.tools._base import FileSource
 
 __all__ = ["REDIS_CONNECTIONS", "open_core", "shared_redis"]
@@ -54,15 +55,6 @@ def shared_redis(url: str) -> Redis:
     return Redis(connection_pool=pool)
 
 
-def _store_health(journal: TaskJournal) -> StoreHealth:
-    """The probe behind ``/readyz``, ``/orch-health`` and the App Home's store line."""
-    if isinstance(journal, RedisJournal):
-        return StoreHealth(journal.ping, name="Redis")
-    if isinstance(journal, SqliteJournal):
-        return StoreHealth(journal.ping, name="SQLite")
-    return StoreHealth(None, name="in memory")
-
-
 @dataclass(frozen=True, slots=True)
 class _SharedState:
     """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
@@ -76,12 +68,15 @@ class _SharedState:
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
         redis = shared_redis(url)
+        journal = RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600)
         return cls(
-            journal=RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600),
+            journal=journal,
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
             queue=RedisTaskQueue(
                 redis,
+                journal,
+                stage=journal.stage,  # the record and its queue entry in one transaction
                 stream=prefix + "tasks",
                 claim_idle=settings.orch_claim_idle_seconds,
                 max_deliveries=settings.orch_task_max_attempts,
@@ -98,11 +93,12 @@ async def open_core(
     files: FileSource | None = None,
     offline_model: bool = False,
     metrics: Metrics | None = None,
-    journal: TaskJournal | None = None,
+    private: bool = False,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
     ``offline_model`` swaps Bedrock for the scripted :class:`FakeChatModel` (the console's ``--fake-llm``).
+    ``private``: the tasks are the caller's own (the console's): kept in memory, run in this process.
     """
     bedrock = settings.bedrock
     admission_settings = settings.admission
@@ -114,19 +110,19 @@ async def open_core(
         loop_lag = LoopLag()
         loop_lag.start()
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
-        if journal is None:
-            journal = shared.journal if shared else await open_journal(settings.orch_store_url)
-        queue = shared.queue if shared else None
-        reconciler: asyncio.Task[None] | None = None
-        if queue is not None:
-            await queue.setup()
-            # Finds tasks an empty Redis restart lost (see RedisTaskQueue.reconcile), in every process.
-            idle = settings.orch_claim_idle_seconds
-            reconciler = asyncio.create_task(
-                queue.keep_reconciled(journal, every=max(1.0, min(10.0, idle / 2)), older_than=idle),
-                name="queue-reconciler",
-            )
-        registry = default_registry()
+        queue: TaskQueue
+        journal: TaskJournal
+        if private:
+            journal = MemoryJournal()
+            queue, store_health = LocalTaskQueue(journal), StoreHealth(None, name="in memory")
+        elif shared is not None:
+            journal, queue, store_health = shared.journal, shared.queue, StoreHealth(shared.journal.ping, name="Redis")
+        else:
+            sqlite = await open_journal(settings.orch_store_url)
+            journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
+        await queue.start()
+        bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
+        registry = default_registry() if bench is None else bench.registry(default_registry())
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
         )
@@ -171,6 +167,9 @@ async def open_core(
                 default_model_id=bedrock.model_id,
                 tool_context=tool_context,
                 redactor=redactor,
+                gate=bench.gate if bench is not None else None,
+                ledger=journal,
+                effect_probe=bench.probe if bench is not None else None,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
@@ -178,15 +177,13 @@ async def open_core(
             journal=journal,
             queue=queue,
             redactor=redactor,
-            store_health=_store_health(journal),
+            store_health=store_health,
+            max_attempts=settings.orch_task_max_attempts,
         )
         try:
             yield orchestrator
         finally:
-            if reconciler is not None:
-                reconciler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciler
+            await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()
             await loop_lag.stop()

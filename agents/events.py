@@ -19,11 +19,13 @@ __all__ = [
     "AgentRouted",
     "AnswerReset",
     "EventSink",
+    "LoopCheckpoint",
     "TaskEvent",
     "TaskFailed",
     "TaskResult",
     "TaskStarted",
     "TaskSucceeded",
+    "TaskSuspended",
 ]
 
 
@@ -118,8 +120,43 @@ class TaskFailed:
     seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class LoopCheckpoint:
+    """The agent loop's resumable state (``agents.loopstate``, as JSON) before a turn's tools run.
+
+    The journal keeps it, so a task resumed after a restart continues from this turn with the same tool
+    calls (and their idempotency keys) instead of asking the model again from the start.
+    """
+
+    task: Task
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSuspended:
+    """The loop stopped before ``tool`` ran and waits for a decision (e.g. a person's approval).
+
+    ``state`` is what :meth:`agents.orchestrator.Orchestrator.continue_task` continues from; ``reason`` is
+    the hook's, for the person. The task holds no running slot until it is continued.
+    """
+
+    task: Task
+    tool: str
+    reason: str
+    state: str
+
+
 TaskEvent = (
-    TaskStarted | AgentRouted | AnswerDelta | AnswerReset | ToolStarted | ToolFinished | TaskSucceeded | TaskFailed
+    TaskStarted
+    | AgentRouted
+    | AnswerDelta
+    | AnswerReset
+    | ToolStarted
+    | ToolFinished
+    | LoopCheckpoint
+    | TaskSuspended
+    | TaskSucceeded
+    | TaskFailed
 )
 
 

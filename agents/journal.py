@@ -4,7 +4,9 @@ A record is written before a task is acknowledged as accepted, so a restart can 
 ``/orchestrate history`` and the App Home tab. Backends implement :class:`TaskJournal`:
 :class:`MemoryJournal` (tests, console), ``agents.stores.SqliteJournal`` (one process, the default) and
 ``agents.stores.RedisJournal`` (several replicas). ``target`` is the edge's opaque description of
-where the answer goes (the core never reads it).
+where the answer goes (the core never reads it). ``checkpoint`` is the agent loop's resumable state
+(:mod:`agents.loopstate`), and the journal also keeps the ledger of write effects (:mod:`agents.effects`),
+so a resumed task neither repeats a turn's tools from scratch nor an action that already ran.
 """
 
 from __future__ import annotations
@@ -13,20 +15,22 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 
+from agents.attempts import RESUMABLE, Status
 from agents.errors import StoreUnavailable
-from agents.events import AgentRouted, TaskFailed, TaskStarted, TaskSucceeded
+from agents.events import AgentRouted, LoopCheckpoint, TaskFailed, TaskStarted, TaskSucceeded, TaskSuspended
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from agents.effects import Effect
     from agents.events import EventSink, TaskEvent
     from agents.task import Task
 
-__all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "TaskJournal", "TaskRecord", "Usage"]
+__all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "Status", "TaskJournal", "TaskRecord", "Usage"]
 
 log = structlog.get_logger(__name__)
 
@@ -34,8 +38,8 @@ log = structlog.get_logger(__name__)
 # store outage delays the task's next event instead of failing a task that is already running.
 STORE_RETRY_WAITS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0)
 
-Status = Literal["queued", "running", "succeeded", "failed", "interrupted"]
-UNFINISHED: frozenset[str] = frozenset({"queued", "running", "interrupted"})
+#: What a restart resumes (see :mod:`agents.attempts`; a ``waiting`` task waits for its decision instead).
+UNFINISHED: frozenset[str] = RESUMABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class TaskRecord:
     updated_at: float = 0.0
     task_json: str = ""
     target: str = ""
+    checkpoint: str = ""
 
     @classmethod
     def queued(cls, task: Task, *, now: float, target: str = "") -> TaskRecord:
@@ -109,6 +114,14 @@ class TaskJournal(Protocol):
         """Release the backend's connections."""
         ...
 
+    async def effect(self, key: str) -> Effect | None:
+        """The ledger entry of the write effect with idempotency ``key``, if one was recorded."""
+        ...
+
+    async def put_effect(self, effect: Effect) -> None:
+        """Record (or update) a write effect's ledger entry, durably, before the caller goes on."""
+        ...
+
     async def recent(self, workspace_id: str, *, user_id: str | None = None, limit: int = 10) -> list[TaskRecord]:
         """The newest records of a workspace (of one user when ``user_id`` is given), newest first."""
         ...
@@ -125,6 +138,15 @@ class MemoryJournal:
         self._records: dict[str, TaskRecord] = {}
         self._order: deque[str] = deque()
         self._max = max_records
+        self._effects: dict[str, Effect] = {}
+
+    async def effect(self, key: str) -> Effect | None:
+        """The ledger entry for ``key``."""
+        return self._effects.get(key)
+
+    async def put_effect(self, effect: Effect) -> None:
+        """Record ``effect``."""
+        self._effects[effect.key] = effect
 
     async def get(self, request_id: str) -> TaskRecord | None:
         """The record with ``request_id``, if still kept."""
@@ -174,13 +196,16 @@ class MemoryJournal:
 class JournalSink:
     """Wraps an :class:`EventSink`, moving the task's record through running to its outcome.
 
-    Two writes per run, at its start and at its end. ``known`` (the task's current record, as the caller
-    last wrote, read or changed it) saves reading it first. The first write stores the whole record (so a
-    change the caller made without writing it, such as a new target, lands with it); the last one names
-    the first as ``previous``, so a store may write only what changed.
+    Two writes per run, at its start and at its end, plus one per turn of tool calls (the loop's checkpoint)
+    and one if the task is suspended. ``known`` (the task's current record, as the caller last wrote, read or
+    changed it) saves reading it first. The first write stores the whole record (so a change the caller made
+    without writing it, such as a new target, lands with it); later ones name the last written as
+    ``previous``, so a store may write only what changed.
 
     While the store is unreachable a write is tried again after each of ``waits``; if it still fails, the
-    event is passed on unrecorded: the user's answer matters more than its record.
+    event is passed on unrecorded: the user's answer matters more than its record. A checkpoint or a
+    suspension that could not be recorded raises :class:`StoreUnavailable` after being passed on: the loop
+    must not run write effects from a turn it could not resume (nor pretend to be waiting).
     """
 
     def __init__(
@@ -215,11 +240,16 @@ class JournalSink:
             # Kept for the final write: one durable write at the start and one at the end of a run is enough.
             self._record = replace(record, agent=event.routing.agent.name, updated_at=now)
             record = self._record
+        elif record is not None and isinstance(event, LoopCheckpoint):
+            record = replace(record, checkpoint=event.state, updated_at=now)
+        elif record is not None and isinstance(event, TaskSuspended):
+            record = replace(record, status="waiting", checkpoint=event.state, updated_at=now)
         elif record is not None and isinstance(event, TaskSucceeded):
             result = event.result
             record = replace(
                 record,
                 status="succeeded",
+                checkpoint="",
                 agent=result.agent,
                 seconds=result.seconds,
                 input_tokens=result.usage.input_tokens,
@@ -228,24 +258,33 @@ class JournalSink:
             )
         elif record is not None and isinstance(event, TaskFailed):
             record = replace(
-                record, status="failed", seconds=event.seconds, error_code=event.error.code, updated_at=now
+                record,
+                status="failed",
+                seconds=event.seconds,
+                error_code=event.error.code,
+                checkpoint="",
+                updated_at=now,
             )
+        failed: StoreUnavailable | None = None
         if record is not self._record and record is not None:
             self._record = record
-            if await self._write(record):
+            failed = await self._write(record)
+            if failed is None:
                 self._written = record
         await self._inner.emit(event)
+        if failed is not None and isinstance(event, LoopCheckpoint | TaskSuspended):
+            raise failed
 
-    async def _write(self, record: TaskRecord) -> bool:
-        """Write ``record``, retrying while the store is unreachable; whether it was written."""
+    async def _write(self, record: TaskRecord) -> StoreUnavailable | None:
+        """Write ``record``, retrying while the store is unreachable; the last failure if it was not written."""
         for wait in (*self._waits, None):
             try:
                 await self._journal.put(record, previous=self._written)
             except StoreUnavailable as exc:
                 if wait is None:
                     log.warning("journal.write_failed", status=record.status, store=exc.store, reason=exc.reason)
-                    return False
+                    return exc
                 await self._sleep(wait)
             else:
-                return True
-        return False  # pragma: no cover - the loop returns
+                return None
+        return None  # pragma: no cover - the loop returns

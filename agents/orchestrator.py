@@ -1,47 +1,76 @@
-"""The core's front door: turn text into a task, admit it, run it, and keep track of what is running.
+"""The core's front door: every surface submits text here, and the core does the rest.
 
-Every surface (Slack, and later the console) goes through :class:`Orchestrator`, so validation,
-limits and routing are the same everywhere. Running tasks are held in a registry of our own: Bolt and
-aiohttp keep no reference to background work, and shutdown must be able to wait for it.
+:meth:`Orchestrator.submit` is the one entry point of the slash command, mentions, DMs, the agent pane and
+the console: it prepares the text (help, validation), admits it (policy, limits), and accepts it (journal
+and queue, before the person is told), returning what the surface should say. Running, resuming, giving
+up, continuing and draining belong to :mod:`agents.lifecycle`, started with the edge's :class:`Edge`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 
-from agents.errors import AdmissionDenied, InvalidTask
+from agents.attempts import Attempts
+from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.health import StoreHealth
-from agents.journal import UNFINISHED, JournalSink, MemoryJournal, TaskRecord
-from agents.metrics import Metrics, MetricsSink
+from agents.journal import MemoryJournal
+from agents.lifecycle import TaskLifecycle
+from agents.metrics import Metrics
 from agents.redaction import Redactor
 from agents.task import HelpRequest, Task, parse_text
+from agents.taskqueue import LocalTaskQueue
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Coroutine, Iterable
-    from typing import Any
+    from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
     from agents.catalog import AgentRegistry
     from agents.dedupe import Deduper
-    from agents.events import EventSink
     from agents.health import ModelHealth
-    from agents.journal import TaskJournal
+    from agents.journal import TaskJournal, TaskRecord, Usage
+    from agents.lifecycle import Edge
     from agents.runner import TaskRunner
-    from agents.stores import RedisTaskQueue
-    from agents.task import ContextMessage, Origin
+    from agents.task import ContextMessage, Origin, SharedFile
+    from agents.taskqueue import TaskQueue
 
-__all__ = ["Orchestrator"]
+__all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "Submission"]
 
 log = structlog.get_logger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The task is journalled and queued: tell the person it is on its way."""
+
+    request_id: str
+    agent: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HelpWanted:
+    """The person asked for help (or sent nothing): show the agents and the limits."""
+
+    registry: AgentRegistry
+    rate_limit: str
+    max_per_user: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Not accepted: invalid, not admitted, or not recorded; ``error`` says why, in domain terms."""
+
+    error: InvalidTask | AdmissionDenied | StoreUnavailable
+
+
+Submission = Accepted | HelpWanted | Refused
+
+
 class Orchestrator:
-    """Validation, admission and execution of tasks, for any chat surface."""
+    """Validation, admission and the task lifecycle, for any chat surface."""
 
     def __init__(
         self,
@@ -53,26 +82,33 @@ class Orchestrator:
         model_health: ModelHealth,
         metrics: Metrics | None = None,
         journal: TaskJournal | None = None,
-        queue: RedisTaskQueue | None = None,
+        queue: TaskQueue | None = None,
         redactor: Redactor | None = None,
         store_health: StoreHealth | None = None,
+        max_attempts: int = 2,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.queue = queue
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
         self.redactor = redactor or Redactor()
         self.store_health = store_health or StoreHealth(None, name="in memory")
         self.registry = registry
-        self.journal = journal or MemoryJournal()
         self.metrics = metrics or Metrics()
-        self.metrics.track_in_flight(lambda: self.admission.in_flight)
-        self.admission = admission
         self.deduper = deduper
         self.model_health = model_health
-        self._runner = runner
+        self._journal = journal or MemoryJournal()
+        self._admission = admission
+        self.metrics.track_in_flight(lambda: self._admission.in_flight)
+        self._lifecycle = TaskLifecycle(
+            journal=self._journal,
+            queue=queue or LocalTaskQueue(self._journal),
+            admission=admission,
+            runner=runner,
+            metrics=self.metrics,
+            attempts=Attempts(max_attempts),
+            redactor=self.redactor,
+        )
         self._clock = clock
         self._started = clock()
-        self._running: set[asyncio.Task[None]] = set()
 
     @property
     def uptime(self) -> float:
@@ -82,17 +118,53 @@ class Orchestrator:
     @property
     def in_flight(self) -> int:
         """Tasks running in this process (started here or taken from the shared queue)."""
-        return self.admission.in_flight
+        return self._admission.in_flight
 
-    def prepare(
+    @property
+    def rate_limit(self) -> str:
+        """The per-person rate limit, as configured (e.g. ``5/minute``)."""
+        return self._admission.rate_limit
+
+    @property
+    def draining(self) -> bool:
+        """Whether the process has stopped taking work (it is shutting down)."""
+        return self._admission.closed
+
+    async def submit(
         self,
         text: str,
         *,
         request_id: str,
         origin: Origin,
+        target: str,
         context: Iterable[ContextMessage] = (),
+        files: tuple[SharedFile, ...] = (),
+    ) -> Submission:
+        """Prepare, admit and accept ``text`` from ``origin``; ``target`` is the edge's note of where to answer.
+
+        The answer is rendered later through the :class:`Edge` given to :meth:`start` (in this process or,
+        with a shared queue, in any replica's).
+        """
+        try:
+            prepared = self._prepare(text, request_id=request_id, origin=origin, context=context)
+            if isinstance(prepared, HelpRequest):
+                return HelpWanted(self.registry, self._admission.rate_limit, self._admission.max_per_user)
+            if files:
+                prepared = prepared.model_copy(update={"files": files})
+            slot = await self._admit(prepared)
+            await self._lifecycle.accept(prepared, target=target, slot=slot)
+        except StoreUnavailable as error:
+            log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
+            return Refused(error)
+        except (InvalidTask, AdmissionDenied) as error:
+            log.info("task.refused", error_code=error.code)
+            return Refused(error)
+        log.info("task.accepted", surface=origin.surface, agent=prepared.agent)
+        return Accepted(request_id, prepared.agent)
+
+    def _prepare(
+        self, text: str, *, request_id: str, origin: Origin, context: Iterable[ContextMessage]
     ) -> HelpRequest | Task:
-        """Parse and validate ``text``; raise :class:`InvalidTask` with a hint when it cannot run."""
         try:
             parsed = parse_text(text, agents=self.registry.names())
         except InvalidTask as invalid:
@@ -102,93 +174,36 @@ class Orchestrator:
             return parsed
         return Task(request_id=request_id, origin=origin, text=parsed.text, agent=parsed.agent, context=tuple(context))
 
-    async def admit(self, task: Task) -> Slot:
-        """Take a running slot for ``task`` or raise :class:`AdmissionDenied`."""
+    async def _admit(self, task: Task) -> Slot:
         try:
-            return await self.admission.admit(task.origin.user_key)
+            return await self._admission.admit(task.origin.user_key)
         except AdmissionDenied as refusal:
             self.metrics.refused.labels(refusal.code).inc()
             raise
 
-    async def run(self, task: Task, sink: EventSink, *, record: TaskRecord | None = None) -> None:
-        """Run an admitted task to its final event; ``record`` is its journal record, if the caller has it."""
-        await self._runner.run(task, JournalSink(MetricsSink(sink, self.metrics), self.journal, known=record))
+    def start(self, edge: Edge, *, consume: bool = True) -> None:
+        """Render tasks through ``edge``; with ``consume``, run tasks from the queue (resuming unfinished ones)."""
+        self._lifecycle.start(edge, consume=consume)
 
-    def spawn(self, job: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
-        """Run ``job`` in the background, tracked until it ends so shutdown can wait for it."""
-        task = asyncio.create_task(job, name=name)
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-        return task
+    async def continue_task(self, request_id: str, result: str) -> bool:
+        """Continue a suspended (``waiting``) task with ``result`` as its pending tool call's result.
+
+        Returns ``False`` when no such task waits. Runs it in this process (any process may), to its answer.
+        """
+        return await self._lifecycle.continue_task(request_id, result)
 
     async def drain(self, grace: float) -> int:
-        """Stop admitting, wait up to ``grace`` seconds for running jobs; return how many were cut short."""
-        self.admission.close()
-        if not self._running:
-            return 0
-        log.info("shutdown.draining", in_flight=len(self._running), grace_seconds=grace)
-        _, pending = await asyncio.wait(set(self._running), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=2)
-        for task in pending:
-            await self._mark_interrupted(task.get_name())
-        return len(pending)
+        """Stop admitting, wait up to ``grace`` seconds for running tasks; return how many were cut short."""
+        return await self._lifecycle.drain(grace)
 
-    async def _mark_interrupted(self, request_id: str) -> None:
-        record = await self.journal.get(request_id)
-        if record is not None and record.status in UNFINISHED:
-            await self.journal.put(dataclasses.replace(record, status="interrupted", updated_at=time.time()))
-            log.info("task.interrupted", request_id=request_id)
+    async def history(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[TaskRecord]:
+        """The newest tasks of a workspace (of one person when ``user_id`` is given), newest first."""
+        return await self._journal.recent(workspace_id, user_id=user_id, limit=limit)
 
-    async def accept(self, task: Task, *, target: str) -> TaskRecord:
-        """Record ``task`` as queued, durably, before the user is told it was accepted; return the record.
+    async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
+        """Tasks and tokens since the wall-clock time ``since``."""
+        return await self._journal.usage(workspace_id, user_id=user_id, since=since)
 
-        With a shared queue the task is queued for any replica too (in the same Redis transaction); without
-        one the caller runs it here. ``target`` is the edge's description of where the answer goes, kept so
-        a restart can resume it. Raises :class:`StoreUnavailable` when the store cannot record it: then the
-        task was not accepted, and its user must be told so.
-        """
-        record = TaskRecord.queued(task, now=time.time(), target=target)
-        if self.queue is not None:
-            await self.queue.submit(record, self.journal)
-        else:
-            await self.journal.put(record)
-        return record
-
-    async def load(self, request_id: str) -> tuple[TaskRecord, Task] | None:
-        """A journalled task that still needs running (``None`` when it is finished or gone)."""
-        record = await self.journal.get(request_id)
-        if record is None or record.status not in UNFINISHED:
-            return None
-        return await self._restore(record)
-
-    async def _restore(self, record: TaskRecord) -> tuple[TaskRecord, Task] | None:
-        """The record with its task rebuilt; a record whose task cannot be rebuilt is failed for good."""
-        try:
-            return record, Task.model_validate_json(record.task_json)
-        except ValueError:
-            await self.give_up(record, code="unrecoverable")
-            return None
-
-    async def retarget(self, request_id: str, target: str, *, record: TaskRecord | None = None) -> TaskRecord | None:
-        """The task's record with a new answer target (e.g. once the thread exists), for :meth:`run` to store.
-
-        Nothing is written here: the caller runs the task next, and the run's first journal write stores the
-        whole record, target included (one write instead of two). ``record`` is the task's current record,
-        when the caller has it (saves reading it).
-        """
-        record = record or await self.journal.get(request_id)
-        if record is None:
-            return None
-        return dataclasses.replace(record, target=target, updated_at=time.time())
-
-    async def give_up(self, record: TaskRecord, *, code: str) -> None:
-        """Mark an unfinished task failed for good."""
-        await self.journal.put(dataclasses.replace(record, status="failed", error_code=code, updated_at=time.time()))
-
-    async def unfinished(self) -> list[tuple[TaskRecord, Task]]:
-        """Tasks a previous process accepted and did not finish, with their tasks restored, oldest first."""
-        restored = [await self._restore(record) for record in await self.journal.unfinished()]
-        return [pair for pair in restored if pair is not None]
+    async def task_status(self, request_id: str) -> TaskRecord | None:
+        """The journal's record of one task (for tests and operators)."""
+        return await self._journal.get(request_id)

@@ -1,10 +1,16 @@
-"""Running one admitted task: route it, run the agent's tool-use loop on the model, publish what happened.
+"""The agent loop: route a task, run the agent's tool-use loop on the model, publish what happened.
 
 The loop follows Bedrock's Converse tool use: the model answers or asks for tools; the tools of one turn
 run concurrently, each with a timeout; their results (redacted, bounded, marked as data) go back as the
 next turn, until the model answers or the turn budget is spent. A failing tool becomes an error result the
 model can work around, never a failed task. :class:`TaskError` ends the task as :class:`TaskFailed`;
-anything else is a bug and propagates to the edge's outermost handler.
+anything else is a bug and propagates to the lifecycle's outermost handler.
+
+:class:`TaskRunner` is the reusable unit: what one task runs, and what each runbook step will run. Before
+a turn's tools run it publishes its state (:class:`LoopCheckpoint`, kept by the journal), so
+:meth:`TaskRunner.resume` continues a task from there. Every tool call passes the :class:`ToolGate` first
+(allow, deny, or suspend the task: :class:`TaskSuspended`); a ``write`` tool's call is recorded in the
+effect ledger before and after it runs, and a recorded call is never run again (:mod:`agents.effects`).
 """
 
 from __future__ import annotations
@@ -18,30 +24,40 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents import stops
-from agents.errors import InvalidToolInput, TaskError, ToolFailed
+from agents.effects import INTERRUPTED_RESULT, Effect, idempotency_key
+from agents.errors import InvalidToolInput, StoreUnavailable, TaskError, ToolFailed
 from agents.events import (
     AgentRouted,
     AnswerDelta,
     AnswerReset,
+    LoopCheckpoint,
     TaskFailed,
     TaskResult,
     TaskStarted,
     TaskSucceeded,
+    TaskSuspended,
     ToolFinished,
     ToolStarted,
 )
+from agents.journal import MemoryJournal
 from agents.llm import ChatMessage, ModelRequest, ReplyComplete, StreamRestart, ToolDefinition, ToolResult, Usage
+from agents.loopstate import LoopState
+from agents.loopstate import Progress as _Progress
 from agents.redaction import Redactor
+from agents.router import Routing
+from agents.toolgate import AllowAll, Deny, Suspend
 from agents.untrusted import escape_delimiters, untrusted_block
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from agents.catalog import AgentSpec
+    from agents.effects import EffectLedger
     from agents.events import EventSink
     from agents.llm import ChatModel, ModelReply, ToolCall
-    from agents.router import Router, Routing
+    from agents.router import Router
     from agents.task import Task
+    from agents.toolgate import ToolGate
     from agents.tools import Tool, ToolContext, ToolInput
 
 __all__ = ["LoopLimits", "TaskRunner"]
@@ -55,6 +71,11 @@ _TOOL_GUIDANCE = (
     "source failed and answer with what you have. End with the evidence you used."
 )
 
+_NOT_RECORDED = (
+    "Not run: the task store is unreachable, so this action could not be recorded safely (it must never run "
+    "twice). Say so, and suggest trying again in a few minutes."
+)
+
 
 @dataclass(frozen=True, slots=True)
 class LoopLimits:
@@ -66,16 +87,12 @@ class LoopLimits:
     max_tokens: int = 4096
 
 
-@dataclass(slots=True)
-class _Progress:
-    usage: Usage
-    attempts: int
-    text: list[str]
-    sources: list[str]
-    failed: list[str]
-    trimmed: bool = False
-    turn_start: int = 0  # where the current turn's text begins in ``text``
-    last_turn: bool = False
+@dataclass(frozen=True, slots=True)
+class _Suspended:
+    """A call the gate suspended: the task stops before it runs."""
+
+    call: ToolCall
+    reason: str
 
 
 class TaskRunner:
@@ -90,8 +107,16 @@ class TaskRunner:
         tool_context: Callable[[Task], ToolContext] | None = None,
         limits: LoopLimits | None = None,
         redactor: Redactor | None = None,
+        gate: ToolGate | None = None,
+        ledger: EffectLedger | None = None,
+        effect_probe: Callable[[str], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._gate = gate or AllowAll()
+        self._ledger = ledger or MemoryJournal()
+        # Test hook (``ORCH_TEST_KILL_AT``): called at the worst moments of a write effect: "before" it runs (its
+        # ``started`` entry is durable), "after" it ran (``done`` not yet written) and once "recorded".
+        self._effect_probe = effect_probe
         self._router = router
         self._model = model
         self._default_model_id = default_model_id
@@ -101,19 +126,32 @@ class TaskRunner:
         self._clock = clock
 
     async def run(self, task: Task, sink: EventSink) -> None:
-        """Run ``task`` to completion, publishing its events ending in succeeded or failed."""
+        """Run ``task`` to completion, publishing its events ending in succeeded, failed or suspended."""
+        await self._run(task, None, sink)
+
+    async def resume(self, task: Task, state: LoopState, sink: EventSink) -> None:
+        """Continue ``task`` from ``state`` (a checkpoint, or a suspension with its decision), like :meth:`run`."""
+        await self._run(task, state, sink)
+
+    async def _run(self, task: Task, state: LoopState | None, sink: EventSink) -> None:
         started = self._clock()
         await sink.emit(TaskStarted(task))
         try:
-            routing = await self._router.route(task)
-            log.info("task.routed", agent=routing.agent.name, explicit=routing.explicit)
+            if state is None:
+                routing = await self._router.route(task)
+            else:
+                chosen = await self._router.route(task.model_copy(update={"agent": state.agent}))
+                routing = Routing(chosen.agent, state.routing_reason, explicit=chosen.explicit)
+            log.info("task.routed", agent=routing.agent.name, explicit=routing.explicit, resumed=state is not None)
             await sink.emit(AgentRouted(task, routing))
-            result = await self._loop(task, routing, sink, started)
+            result = await self._loop(task, routing, sink, started, state)
         except TaskError as error:
             seconds = self._clock() - started
             log.warning("task.failed", error_code=error.code, seconds=round(seconds, 3))
             await sink.emit(TaskFailed(task, error, seconds))
             return
+        if result is None:
+            return  # suspended: TaskSuspended was published
         log.info(
             "task.succeeded",
             agent=result.agent,
@@ -125,13 +163,22 @@ class TaskRunner:
         )
         await sink.emit(TaskSucceeded(task, result))
 
-    async def _loop(self, task: Task, routing: Routing, sink: EventSink, started: float) -> TaskResult:
+    async def _loop(
+        self, task: Task, routing: Routing, sink: EventSink, started: float, state: LoopState | None
+    ) -> TaskResult | None:
+        """The turns of the loop, from the start or from ``state``; ``None`` when the task was suspended."""
         agent = routing.agent
         tools = agent.toolset.tools if self._tool_context is not None else ()
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
-        messages = [ChatMessage("user", self._redact(_user_turn(task)))]
-        progress = _Progress(Usage(), 0, [], [], [])
-        for turn in range(self._limits.max_turns):
+        first = 0
+        if state is None:
+            messages = [ChatMessage("user", self._redact(_user_turn(task)))]
+            progress = _Progress(Usage(), 0, [], [], [])
+        else:
+            messages, progress, first = list(state.messages), _Progress.of(state), state.turn
+            if not await self._resume_turn(task, routing, state, messages=messages, sink=sink, progress=progress):
+                return None
+        for turn in range(first, self._limits.max_turns):
             request = ModelRequest(
                 model_id=agent.model_id or self._default_model_id,
                 system=agent.system_prompt + (_TOOL_GUIDANCE if tools else ""),
@@ -156,10 +203,21 @@ class TaskRunner:
                 await sink.emit(AnswerDelta(task, note))
                 break
             messages.append(ChatMessage("assistant", reply.text, tool_calls=reply.tool_calls))
-            results = await asyncio.gather(
-                *(self._call_tool(task, agent, call, sink, progress) for call in reply.tool_calls)
+            checkpoint = progress.state(routing, turn + 1, messages, pending=reply.tool_calls)
+            durable = await self._checkpoint(task, sink, checkpoint)
+            results = await self._tools(
+                task,
+                routing,
+                turn=turn + 1,
+                messages=messages,
+                calls=reply.tool_calls,
+                sink=sink,
+                progress=progress,
+                durable=durable,
             )
-            messages.append(ChatMessage("user", tool_results=tuple(results)))
+            if results is None:
+                return None
+            messages.append(ChatMessage("user", tool_results=results))
         return TaskResult(
             text="".join(progress.text),
             agent=agent.name,
@@ -171,6 +229,14 @@ class TaskRunner:
             sources=tuple(dict.fromkeys(progress.sources)),
             failed_sources=tuple(dict.fromkeys(s for s in progress.failed if s not in progress.sources)),
         )
+
+    async def _checkpoint(self, task: Task, sink: EventSink, state: LoopState) -> bool:
+        """Publish the loop's state for the journal; whether it was recorded (a resume can then find it)."""
+        try:
+            await sink.emit(LoopCheckpoint(task, state.to_json()))
+        except StoreUnavailable:
+            return False  # a resume could not find these calls again: their write effects must not run
+        return True
 
     async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
         reply: ModelReply | None = None
@@ -218,6 +284,135 @@ class TaskRunner:
             del progress.text[mark:]
             log.info("task.answer_withdrawn", reason=reason)
             await sink.emit(AnswerReset(task, "".join(progress.text), reason))
+
+    async def _resume_turn(
+        self,
+        task: Task,
+        routing: Routing,
+        state: LoopState,
+        *,
+        messages: list[ChatMessage],
+        sink: EventSink,
+        progress: _Progress,
+    ) -> bool:
+        """Show the answer so far, and finish the turn ``state`` stopped in; ``False`` if it suspended again."""
+        if state.text:
+            await sink.emit(AnswerDelta(task, state.text))  # the answer so far, for this run's rendering
+        if not state.pending:
+            return True
+        results = await self._tools(
+            task,
+            routing,
+            turn=state.turn,
+            messages=messages,
+            calls=state.pending,
+            known=state.results,
+            sink=sink,
+            progress=progress,
+        )
+        if results is None:
+            return False
+        messages.append(ChatMessage("user", tool_results=results))
+        return True
+
+    async def _tools(
+        self,
+        task: Task,
+        routing: Routing,
+        *,
+        turn: int,
+        messages: list[ChatMessage],
+        calls: tuple[ToolCall, ...],
+        known: tuple[ToolResult, ...] = (),
+        sink: EventSink,
+        progress: _Progress,
+        durable: bool = True,
+    ) -> tuple[ToolResult, ...] | None:
+        """Run a turn's calls (those without a ``known`` result) concurrently; ``None`` if one suspended the task.
+
+        ``durable``: the turn's checkpoint is in the journal, so its write effects may run.
+        """
+        done = {result.tool_call_id: result for result in known}
+        todo = [call for call in calls if call.id not in done]
+        outcomes = await asyncio.gather(
+            *(self._gated_call(task, routing.agent, call, sink, progress, durable=durable) for call in todo)
+        )
+        suspended: _Suspended | None = None
+        for call, outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, ToolResult):
+                done[call.id] = outcome
+            elif suspended is None:
+                suspended = outcome
+            else:
+                done[call.id] = ToolResult(
+                    call.id, "Not run: ask again once the pending decision is made.", is_error=True
+                )
+        if suspended is None:
+            return tuple(done[call.id] for call in calls)
+        state = progress.state(
+            routing, turn, messages, pending=calls, results=tuple(done.values()), suspended=suspended.call.id
+        )
+        log.info("task.suspended", tool=suspended.call.name)
+        await sink.emit(TaskSuspended(task, suspended.call.name, suspended.reason, state.to_json()))
+        return None
+
+    async def _gated_call(
+        self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress, *, durable: bool
+    ) -> ToolResult | _Suspended:
+        """Ask the gate, then run the call; a write effect through the ledger, so it never runs twice."""
+        tool = agent.toolset.get(call.name)
+        if tool is None or self._tool_context is None:
+            return await self._call_tool(task, agent, call, sink, progress)
+        decision = await self._gate.decide(task, tool, call)
+        if isinstance(decision, Suspend):
+            return _Suspended(call, decision.reason)
+        if isinstance(decision, Deny):
+            log.info("tool.denied", tool=tool.name)
+            text = f"This call was not allowed: {decision.reason}"
+            return ToolResult(
+                call.id, untrusted_block("tool_output", self._bounded(text), tool=tool.name), is_error=True
+            )
+        if tool.effect == "read":
+            return await self._call_tool(task, agent, call, sink, progress)
+        if not durable:
+            log.warning("tool.effect_not_run", tool=tool.name, reason="checkpoint not recorded")
+            return ToolResult(call.id, untrusted_block("tool_output", _NOT_RECORDED, tool=tool.name), is_error=True)
+        return await self._write_once(task, agent, call, sink, progress)
+
+    async def _write_once(
+        self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress
+    ) -> ToolResult:
+        """Run a write effect at most once: recorded before and after, a recorded call is never run again."""
+        key = idempotency_key(task.request_id, call.id, call.input)
+        recorded = await self._ledger.effect(key)
+        if recorded is not None and recorded.state == "done":
+            log.info("tool.effect_reused", tool=call.name)
+            return ToolResult(call.id, recorded.result, is_error=not recorded.ok)
+        if recorded is not None:
+            log.warning("tool.effect_interrupted", tool=call.name)
+            text = untrusted_block("tool_output", INTERRUPTED_RESULT, tool=call.name)
+            return ToolResult(call.id, text, is_error=True)
+        try:
+            await self._ledger.put_effect(Effect(key, task.request_id, "started"))
+        except StoreUnavailable:
+            log.warning("tool.effect_not_run", tool=call.name, reason="ledger unreachable")
+            return ToolResult(call.id, untrusted_block("tool_output", _NOT_RECORDED, tool=call.name), is_error=True)
+        await self._probe("before")
+        result = await self._call_tool(task, agent, call, sink, progress)
+        await self._probe("after")
+        try:
+            await self._ledger.put_effect(
+                Effect(key, task.request_id, "done", ok=not result.is_error, result=result.text)
+            )
+        except StoreUnavailable:
+            # It ran; a resume finds it "started" and says it was interrupted: at most once either way.
+            log.warning("tool.effect_unrecorded", tool=call.name)
+        await self._probe("recorded")
+        return result
+
+    async def _probe(self, moment: str) -> None:
+        if self._effect_probe is not None:
+            await self._effect_probe(moment)
 
     async def _call_tool(
         self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress

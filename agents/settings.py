@@ -126,6 +126,11 @@ class Settings(_SlackSecrets):
     orch_log_level: Literal["debug", "info", "warning", "error"] = "info"
     orch_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     orch_worker_nice: int = Field(default=10, ge=0, le=19)
+    # Test hooks, off in production: the ``testbench`` agent with a tool that suspends and a counted write
+    # tool appending to ORCH_TEST_WRITE_LOG, and a SIGKILL of the process at a write effect's worst moment.
+    orch_test_tools: bool = False
+    orch_test_write_log: str = ""
+    orch_test_kill_at: Literal["", "before", "after", "recorded"] = ""
 
     @field_validator("slack_api_url")
     @classmethod

@@ -4,6 +4,10 @@
 picks Socket Mode when ``SLACK_APP_TOKEN`` is set, else HTTP. With a Redis store, ``--ingress-only``
 makes either one ack and queue tasks only, and ``orch-bot worker`` processes run them. Bad settings end
 in one readable message and exit code 2, never a traceback.
+
+``orch-bot continue REQUEST_ID RESULT`` (test hook, only with ``ORCH_TEST_TOOLS=true``) continues a task
+suspended before a tool call, with ``RESULT`` as that call's result, in this process, to its answer in
+Slack: what the approval buttons will do.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from agents.observability import configure_logging
 from agents.settings import detect_mode, load_settings
 from bot.console import run_console
 from bot.doctor import run_doctor
-from bot.server import run_http, run_socket, run_worker
+from bot.server import continue_task, run_http, run_socket, run_worker
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Sequence
@@ -48,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
     console.add_argument("question", nargs="*", help="ask this one question and exit")
+    resume = commands.add_parser("continue", help=argparse.SUPPRESS)  # test hook: see the module docstring
+    resume.add_argument("request_id")
+    resume.add_argument("result")
     return parser
 
 
@@ -68,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "doctor":
         configure_logging(fmt="console", level="error")
         return asyncio.run(run_doctor(sys.stdout))
+    if args.command == "continue":
+        return _continue(args)
     modes = {"serve": "http", "socket": "socket", "worker": "worker"}
     mode: Mode = modes.get(args.command) or detect_mode()  # type: ignore[assignment]
     work = not getattr(args, "ingress_only", False)
@@ -113,6 +122,20 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
 def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
     with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
         runner.run(main)
+
+
+def _continue(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings("http")
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
+    if not settings.orch_test_tools:
+        hook = ConfigError([("ORCH_TEST_TOOLS", "`orch-bot continue` is a test hook: set ORCH_TEST_TOOLS=true")])
+        print(_config_problem(hook), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
+    configure_logging(fmt=settings.orch_log_format, level=settings.orch_log_level, secrets=settings.secrets())
+    return asyncio.run(continue_task(settings, args.request_id, args.result))
 
 
 def _console(args: argparse.Namespace) -> int:

@@ -11,14 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
-from agents.task import HelpRequest, Origin
+from agents.errors import StoreUnavailable
+from agents.orchestrator import Accepted, HelpWanted, Refused
+from agents.task import Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
 from bot.markup import to_plain_text
 from bot.messages import failure_blocks, usage_blocks
 from bot.outfilter import OutputFilter
-from bot.targets import Target, submit
+from bot.targets import Target
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -29,13 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["register_commands"]
 
 log = structlog.get_logger(__name__)
-
-
-def _log_refusal(error: InvalidTask | AdmissionDenied | StoreUnavailable) -> None:
-    if isinstance(error, StoreUnavailable):
-        log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
-    else:
-        log.info("task.refused", error_code=error.code)
 
 
 def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str, slack_probe: SlackProbe) -> None:
@@ -56,7 +50,7 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             user_id = command.get("user_id") or ""
             everyone = await is_admin(client, user_id)
             try:
-                records = await orchestrator.journal.recent(
+                records = await orchestrator.history(
                     command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
                 )
             except StoreUnavailable as error:
@@ -78,33 +72,27 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
             channel_id=command.get("channel_id") or "unknown",
             surface="command",
         )
-        try:
-            prepared = orchestrator.prepare(
-                to_plain_text(command.get("text", "")), request_id=request_id, origin=origin
-            )
-            if isinstance(prepared, HelpRequest):
+        target = Target(
+            kind="command",
+            channel=origin.channel_id,
+            response_url=command.get("response_url"),
+            raw_text=command.get("text", ""),
+            bot_user_id=context.bot_user_id,
+        )
+        outcome = await orchestrator.submit(
+            to_plain_text(command.get("text", "")), request_id=request_id, origin=origin, target=target.to_json()
+        )
+        match outcome:
+            case HelpWanted():
                 text, blocks = usage_blocks(
-                    orchestrator.registry,
-                    rate_limit=orchestrator.admission.rate_limit,
-                    max_per_user=orchestrator.admission.max_per_user,
+                    outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
                 )
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
-                return
-            slot = await orchestrator.admit(prepared)
-            target = Target(
-                kind="command",
-                channel=origin.channel_id,
-                response_url=command.get("response_url"),
-                raw_text=command.get("text", ""),
-            )
-            await submit(orchestrator, client, prepared, target, slot, region=region, bot_user_id=context.bot_user_id)
-        except (InvalidTask, AdmissionDenied, StoreUnavailable) as error:
-            _log_refusal(error)
-            text, blocks = clean.message(*failure_blocks(error, request_id, region=region))
-            await ack(text=text, blocks=blocks, response_type="ephemeral")
-            return
-        await ack()
-        log.info("task.accepted", surface="command", agent=prepared.agent)
+            case Refused(error=refusal):
+                text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
+            case Accepted():
+                await ack()
 
     @app.command("/orch-health")
     async def orch_health(ack: AsyncAck, respond: AsyncRespond) -> None:

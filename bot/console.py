@@ -13,24 +13,28 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from agents.assembly import open_core
-from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.events import (
     AgentRouted,
     AnswerDelta,
     AnswerReset,
     TaskFailed,
     TaskSucceeded,
+    TaskSuspended,
     ToolFinished,
     ToolStarted,
 )
-from agents.journal import MemoryJournal
-from agents.task import HelpRequest, Origin, new_request_id
+from agents.lifecycle import Rendering
+from agents.orchestrator import Accepted, HelpWanted, Refused
+from agents.task import Origin, new_request_id
 from bot.messages import describe_failure
 
 if TYPE_CHECKING:
+    from agents.attempts import GiveUp
     from agents.events import TaskEvent
+    from agents.lifecycle import TaskRecord
     from agents.orchestrator import Orchestrator
     from agents.settings import Settings
+    from agents.task import Task
 
 __all__ = ["run_console"]
 
@@ -66,46 +70,84 @@ class ConsoleDelivery:
                 f"{result.usage.input_tokens} in / {result.usage.output_tokens} out tokens{sources} · "
                 f"{event.task.request_id}]\n"
             )
+        elif isinstance(event, TaskSuspended):
+            out.write(f"\n⏸ waiting for {event.reason} before {event.tool} runs · {event.task.request_id}\n")
         elif isinstance(event, TaskFailed):
             headline, fix = describe_failure(event.error, region=self._region)
             out.write(f"\n✗ {headline}\n  {fix}\n  Request ID: {event.task.request_id}\n")
         out.flush()
 
 
-async def ask(orchestrator: Orchestrator, text: str, *, user: str, out: TextIO, region: str) -> bool:
+class ConsoleEdge:
+    """The core's :class:`~agents.lifecycle.Edge` in a terminal: prints each task, and says when it ended."""
+
+    def __init__(self, out: TextIO, *, region: str) -> None:
+        self._out = out
+        self._region = region
+        self._ended: dict[str, asyncio.Future[bool]] = {}
+
+    def _future(self, request_id: str) -> asyncio.Future[bool]:
+        return self._ended.setdefault(request_id, asyncio.get_running_loop().create_future())
+
+    async def ended(self, request_id: str) -> bool:
+        """Wait for the task to end; whether it answered."""
+        try:
+            return await self._future(request_id)
+        finally:
+            self._ended.pop(request_id, None)
+
+    async def open(self, task: Task, target: str, *, resumed: bool) -> Rendering:  # noqa: ARG002 - the port's shape
+        """Print the task's events here."""
+        return Rendering(_Outcome(ConsoleDelivery(self._out, region=self._region), self._future(task.request_id)))
+
+    async def report_bug(self, task: Task, target: str) -> None:  # noqa: ARG002 - the port's shape
+        """Say a bug stopped the task."""
+        self._out.write(f"\n✗ Something went wrong on our side.\n  Request ID: {task.request_id}\n")
+        self._end(task.request_id, ok=False)
+
+    async def report_given_up(self, record: TaskRecord, give_up: GiveUp) -> None:
+        """Say the task was given up."""
+        self._out.write(f"\n✗ Gave up on this task ({give_up.reason}).\n  Request ID: {record.request_id}\n")
+        self._end(record.request_id, ok=False)
+
+    def _end(self, request_id: str, *, ok: bool) -> None:
+        future = self._future(request_id)
+        if not future.done():
+            future.set_result(ok)
+
+
+async def ask(orchestrator: Orchestrator, edge: ConsoleEdge, text: str, *, user: str, out: TextIO) -> bool:
     """Run one line through the pipeline; return False when it was refused or failed."""
     request_id = new_request_id()
     origin = Origin(workspace_id="console", user_id=user, channel_id="console", surface="console")
-    try:
-        prepared = orchestrator.prepare(text, request_id=request_id, origin=origin)
-        if isinstance(prepared, HelpRequest):
+    outcome = await orchestrator.submit(text, request_id=request_id, origin=origin, target="")
+    match outcome:
+        case HelpWanted():
             agents = "\n".join(
                 f"  {a.name}: {a.description}\n    e.g. {a.examples[0] if a.examples else a.name + ': …'}"
-                for a in orchestrator.registry.all()
+                for a in outcome.registry.all()
             )
             out.write(f"Ask anything, or name an agent with `agent: task`. Agents:\n{agents}\n")
             return True
-        slot = await orchestrator.admit(prepared)
-    except (InvalidTask, AdmissionDenied, StoreUnavailable) as error:
-        headline, fix = describe_failure(error)
-        out.write(f"✗ {headline}\n  {fix}\n  Request ID: {request_id}\n")
-        return False
-    delivery = _Outcome(ConsoleDelivery(out, region=region))
-    async with slot:
-        await orchestrator.run(prepared, delivery)
-    return delivery.ok
+        case Refused(error=error):
+            headline, fix = describe_failure(error)
+            out.write(f"✗ {headline}\n  {fix}\n  Request ID: {request_id}\n")
+            return False
+        case Accepted():
+            return await edge.ended(request_id)
 
 
 class _Outcome:
-    """Remembers whether the task succeeded, passing events on."""
+    """Ends the task's wait with whether it succeeded, passing events on."""
 
-    def __init__(self, inner: ConsoleDelivery) -> None:
+    def __init__(self, inner: ConsoleDelivery, ended: asyncio.Future[bool]) -> None:
         self._inner = inner
-        self.ok = False
+        self._ended = ended
 
     async def emit(self, event: TaskEvent) -> None:
-        self.ok = self.ok or isinstance(event, TaskSucceeded)
         await self._inner.emit(event)
+        if isinstance(event, TaskSucceeded | TaskFailed | TaskSuspended) and not self._ended.done():
+            self._ended.set_result(isinstance(event, TaskSucceeded))
 
 
 async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, out: TextIO = sys.stdout) -> int:
@@ -113,9 +155,11 @@ async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, o
     user = getpass.getuser() or "console"
     region = settings.bedrock.region
     # The console's tasks are the terminal user's own: they stay out of the bot's journal.
-    async with open_core(settings, offline_model=fake_llm, journal=MemoryJournal()) as orchestrator:
+    async with open_core(settings, offline_model=fake_llm, private=True) as orchestrator:
+        edge = ConsoleEdge(out, region=region)
+        orchestrator.start(edge)
         if once is not None:
-            return 0 if await ask(orchestrator, once, user=user, out=out, region=region) else 1
+            return 0 if await ask(orchestrator, edge, once, user=user, out=out) else 1
         model = "the offline test model" if fake_llm else f"`{settings.bedrock.model_id}` in {region}"
         out.write(f"orch console: the bot's pipeline with {model}. `help` for agents, `exit` to leave.\n")
         while True:
@@ -126,4 +170,4 @@ async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, o
                 return 0
             if line.strip().lower() in _EXIT_WORDS:
                 return 0
-            await ask(orchestrator, line, user=user, out=out, region=region)
+            await ask(orchestrator, edge, line, user=user, out=out)

@@ -13,13 +13,14 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.dedupe import first_sighting_or_unknown
-from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
-from agents.task import HelpRequest, Origin
+from agents.errors import StoreUnavailable
+from agents.orchestrator import HelpWanted, Refused
+from agents.task import Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
-from bot.targets import Target, submit
+from bot.targets import Target
 from bot.threads import shared_files
 
 if TYPE_CHECKING:
@@ -94,40 +95,30 @@ class _Conversations:
                     channel=channel, user=user, thread_ts=thread_ts, text=text, blocks=blocks
                 )
 
-        try:
-            prepared = orchestrator.prepare(to_plain_text(text), request_id=request_id, origin=origin)
-            if isinstance(prepared, HelpRequest):
+        target = Target(
+            kind="dm" if is_dm else "mention",
+            channel=channel,
+            thread_ts=thread_ts,
+            message_ts=event["ts"],
+            asked_in_thread=bool(in_thread),
+            bot_user_id=context.bot_user_id,
+        )
+        outcome = await orchestrator.submit(
+            to_plain_text(text),
+            request_id=request_id,
+            origin=origin,
+            target=target.to_json(),
+            files=shared_files([event]),
+        )
+        match outcome:
+            case HelpWanted():
                 await tell(
-                    *usage_blocks(
-                        orchestrator.registry,
-                        rate_limit=orchestrator.admission.rate_limit,
-                        max_per_user=orchestrator.admission.max_per_user,
-                    )
+                    *usage_blocks(outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user)
                 )
-                return
-            slot = await orchestrator.admit(prepared)
-            target = Target(
-                kind="dm" if is_dm else "mention",
-                channel=channel,
-                thread_ts=thread_ts,
-                message_ts=event["ts"],
-                asked_in_thread=bool(in_thread),
-            )
-            files = shared_files([event])
-            if files:
-                prepared = prepared.model_copy(update={"files": files})
-            await submit(
-                orchestrator, client, prepared, target, slot, region=self._region, bot_user_id=context.bot_user_id
-            )
-        except (InvalidTask, AdmissionDenied) as error:
-            log.info("task.refused", error_code=error.code)
-            await tell(*self._clean.message(*failure_blocks(error, request_id, region=self._region)))
-            return
-        except StoreUnavailable as error:
-            log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
-            await tell(*failure_blocks(error, request_id, region=self._region))
-            return
-        log.info("task.accepted", surface=origin.surface, agent=prepared.agent, in_thread=bool(in_thread))
+            case Refused(error=StoreUnavailable() as error):
+                await tell(*failure_blocks(error, request_id, region=self._region))
+            case Refused(error=error):
+                await tell(*self._clean.message(*failure_blocks(error, request_id, region=self._region)))
 
 
 async def suggest_prompts(client: AsyncWebClient, *, channel: str, thread_ts: str | None = None) -> None:

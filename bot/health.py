@@ -97,7 +97,6 @@ async def health_report(
         model_check = Check("Bedrock", "unhealthy", f"no answer within {within:.0f}s")
         store_check = await orchestrator.store_health.check()
     registry = orchestrator.registry
-    admission = orchestrator.admission
     checks = [
         slack_check,
         model_check,
@@ -110,7 +109,7 @@ async def health_report(
         Check(
             "Rate limiter",
             "healthy",
-            f"{admission.rate_limit} per person; {admission.in_flight} tasks admitted",
+            f"{orchestrator.rate_limit} per person; {orchestrator.in_flight} tasks admitted",
         ),
     ]
     status = overall(checks)

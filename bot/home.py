@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from agents.journal import Status, TaskRecord
+    from agents.attempts import Status
+    from agents.lifecycle import TaskRecord
     from agents.orchestrator import Orchestrator
     from bot.health import SlackProbe
     from bot.viewing import ViewingContext
@@ -49,6 +50,8 @@ def status_icon(status: Status) -> str:
             return ":x:"
         case "interrupted":
             return ":double_vertical_bar:"
+        case "waiting":
+            return ":raised_hand:"
         case _:
             assert_never(status)
 
@@ -93,14 +96,13 @@ async def home_view(
     orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str
 ) -> dict[str, Any]:
     """The Home tab for ``user_id``."""
-    journal = orchestrator.journal
     checks = [await slack_probe.check(), orchestrator.model_health.snapshot(), await orchestrator.store_health.check()]
     status = overall(checks)
     health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
     clean = OutputFilter(orchestrator.redactor)
     try:
-        records = await journal.recent(workspace_id, user_id=user_id, limit=8)
-        usage = await journal.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
+        records = await orchestrator.history(workspace_id, user_id=user_id, limit=8)
+        usage = await orchestrator.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
     except StoreUnavailable as error:
         log.warning("home.store_unavailable", store=error.store, reason=error.reason)
         records, usage = [], None

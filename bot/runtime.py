@@ -23,6 +23,7 @@ from bot.app import build_app
 from bot.files import SlackFiles
 from bot.health import SlackProbe
 from bot.slack_client import MeteredWebClient
+from bot.targets import SlackEdge
 from bot.verification import SlackHosts
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Runtime:
     client: MeteredWebClient
     settings: Settings
     slack_probe: SlackProbe
+    edge: SlackEdge
 
 
 @asynccontextmanager
@@ -74,4 +76,7 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 slack_hosts=SlackHosts(slack.api_url),
                 slack_probe=slack_probe,
             )
-            yield Runtime(app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe)
+            edge = SlackEdge(client, redactor=orchestrator.redactor, region=settings.bedrock.region)
+            yield Runtime(
+                app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe, edge=edge
+            )

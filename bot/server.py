@@ -27,7 +27,6 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from agents.metrics import CONTENT_TYPE_LATEST
 from bot.endpoint import SlackEndpoint
 from bot.health import app_version
-from bot.recovery import Work, start_work
 from bot.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
     from agents.settings import Settings
 
-__all__ = ["run_http", "run_socket", "run_worker", "web_app"]
+__all__ = ["continue_task", "run_http", "run_socket", "run_worker", "web_app"]
 
 log = structlog.get_logger(__name__)
 SOCKET_DOWN_GRACE = 30.0
@@ -70,7 +69,7 @@ def web_app(
             problems.append(f"slack: {slack_check.detail}")
         if store_check.status == "unhealthy":
             problems.append(f"store: {store_check.detail}")
-        if runtime.orchestrator.admission.closed:
+        if runtime.orchestrator.draining:
             problems.append("draining: the process is shutting down")
         extra = extra_ready() if extra_ready is not None else None
         if extra:
@@ -97,24 +96,16 @@ def web_app(
     return application
 
 
-async def _start_work(runtime: Runtime, *, work: bool = True) -> Work:
+def _start_work(runtime: Runtime, *, work: bool = True) -> None:
+    """Render tasks in Slack; with ``work``, run tasks from the queue (resuming what a restart left)."""
     if not work:
         log.info("server.ingress_only", detail="tasks are queued for orch-bot worker processes")
-        return Work()
-    settings = runtime.settings
-    return await start_work(
-        runtime.orchestrator,
-        runtime.client,
-        region=settings.bedrock.region,
-        max_attempts=settings.orch_task_max_attempts,
-    )
+    runtime.orchestrator.start(runtime.edge, consume=work)
 
 
-async def _drain(runtime: Runtime, work: Work) -> None:
+async def _drain(runtime: Runtime) -> None:
     """Refuse new work, let running tasks (local and from the queue) finish within the grace period."""
-    grace = runtime.settings.orch_shutdown_grace
-    runtime.orchestrator.admission.close()
-    await asyncio.gather(runtime.orchestrator.drain(grace), work.stop(grace))
+    await runtime.orchestrator.drain(runtime.settings.orch_shutdown_grace)
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -138,13 +129,13 @@ async def run_http(settings: Settings, *, host: str, port: int, work: bool = Tru
     stop = _stop_on_signals()
     async with open_runtime(settings) as runtime:
         runner, site = await _serve(web_app(runtime), host, port)
-        running = await _start_work(runtime, work=work)
+        _start_work(runtime, work=work)
         log.info("server.listening", mode="http", url=f"http://{host}:{port}/slack/events", version=app_version())
         await stop.wait()
         log.info("server.stopping")
         # Keep answering while draining, so new requests hear "restarting, try again" rather than a refused
         # connection, and /readyz turns 503 for the load balancer; then close the listener.
-        await _drain(runtime, running)
+        await _drain(runtime)
         await site.stop()
     await runner.cleanup()
 
@@ -186,7 +177,7 @@ async def run_socket(
         handler = AsyncSocketModeHandler(runtime.app, settings.slack.app_token)
         started = time.perf_counter()
         await handler.connect_async()  # type: ignore[no-untyped-call]
-        running = await _start_work(runtime, work=work)
+        _start_work(runtime, work=work)
         watch = _SocketWatch(handler.client.is_connected)
         watcher = asyncio.create_task(watch.watch(), name="socket-watch")
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
@@ -203,7 +194,7 @@ async def run_socket(
         )
         await stop.wait()
         log.info("server.stopping")
-        await _drain(runtime, running)
+        await _drain(runtime)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -219,13 +210,24 @@ async def run_worker(settings: Settings, *, metrics_host: str = "0.0.0.0") -> No
         os.nice(settings.orch_worker_nice)
     stop = _stop_on_signals()
     async with open_runtime(settings) as runtime:
-        running = await _start_work(runtime)
+        _start_work(runtime)
         probes: tuple[web.AppRunner, web.TCPSite] | None = None
         if settings.orch_metrics_port:
             probes = await _serve(web_app(runtime, slack=False), metrics_host, settings.orch_metrics_port)
         log.info("worker.running", metrics_port=settings.orch_metrics_port or None, version=app_version())
         await stop.wait()
         log.info("worker.stopping")
-        await _drain(runtime, running)
+        await _drain(runtime)
     if probes is not None:
         await probes[0].cleanup()
+
+
+async def continue_task(settings: Settings, request_id: str, result: str) -> int:
+    """Continue the suspended task ``request_id`` with ``result`` here, until it has answered; 1 if none waits."""
+    async with open_runtime(settings) as runtime:
+        runtime.orchestrator.start(runtime.edge, consume=False)
+        if not await runtime.orchestrator.continue_task(request_id, result):
+            log.warning("task.not_waiting", request_id=request_id)
+            return 1
+        await _drain(runtime)
+    return 0

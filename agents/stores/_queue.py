@@ -29,12 +29,12 @@ from redis.exceptions import RedisError, ResponseError
 from agents.errors import StoreUnavailable
 from agents.journal import UNFINISHED
 from agents.stores._errors import store_boundary
-from agents.stores._redis import RedisJournal
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
     from agents.journal import TaskJournal, TaskRecord
 
@@ -51,12 +51,18 @@ _PAGE = 1000
 
 
 class RedisTaskQueue:
-    """A consumer of the shared task stream. ``run`` loops until cancelled."""
+    """The shared task stream (a :class:`agents.taskqueue.TaskQueue`). ``run`` loops until stopped.
+
+    ``journal`` is where task records are kept; ``stage`` (``RedisJournal.stage`` of a journal on the same
+    Redis client) puts the record's writes into the queueing transaction.
+    """
 
     def __init__(
         self,
         redis: Redis,
+        journal: TaskJournal,
         *,
+        stage: Callable[[Pipeline, TaskRecord], None] | None = None,
         stream: str = "orch:tasks",
         group: str = "orch-workers",
         claim_idle: float = 60.0,
@@ -65,10 +71,14 @@ class RedisTaskQueue:
         report_depth: Callable[[int], None] | None = None,
     ) -> None:
         self._redis = redis
+        self._journal = journal
+        self._stage = stage
+        self._reconciler: asyncio.Task[None] | None = None
         self._stream = stream
         self._group = group
         self._dead_stream = stream + ":dead"
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self._claim_idle = claim_idle
         self._claim_idle_ms = int(claim_idle * 1000)
         self._refresh_every = max(0.2, claim_idle / 3)
         self._max_deliveries = max_deliveries
@@ -80,6 +90,27 @@ class RedisTaskQueue:
         self._accepted: dict[str, TaskRecord] = {}
         self._running_ids: dict[str, str] = {}  # message id -> request id, of the tasks running here
         self._also_ack: dict[str, list[str]] = {}  # request id -> more entries of it, acked when it ends
+
+    @property
+    def shared(self) -> bool:
+        """Always: any replica may run what this one accepts."""
+        return True
+
+    async def start(self) -> None:
+        """Create the stream and group, and reconcile what an empty Redis lost every few seconds."""
+        await self.setup()
+        every = max(1.0, min(10.0, self._claim_idle / 2))
+        self._reconciler = asyncio.create_task(
+            self.keep_reconciled(every=every, older_than=self._claim_idle), name="queue-reconciler"
+        )
+
+    async def close(self) -> None:
+        """Stop reconciling."""
+        if self._reconciler is not None:
+            self._reconciler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconciler
+            self._reconciler = None
 
     async def setup(self) -> None:
         """Create the stream and consumer group if they do not exist."""
@@ -94,27 +125,27 @@ class RedisTaskQueue:
         """Queue an accepted task for whichever replica is free."""
         await self._redis.xadd(self._stream, {"request_id": request_id})
 
-    async def submit(self, record: TaskRecord, journal: TaskJournal) -> None:
+    async def submit(self, record: TaskRecord) -> None:
         """Journal ``record`` and queue its task: one transaction when the journal is on this Redis.
 
         Then no replica can see a queued task without its record, nor a record stay queued with no task
         in the stream. With any other journal the record is written first, then the task is queued.
         Raises :class:`StoreUnavailable` when Redis cannot be reached (nothing was queued then).
         """
-        await self._submit(record, journal)
+        await self._submit(record)
         if len(self._accepted) >= _WATCH_MAX:
             self._accepted.pop(next(iter(self._accepted)))
         self._accepted[record.request_id] = record
 
     @store_boundary
-    async def _submit(self, record: TaskRecord, journal: TaskJournal) -> None:
-        if isinstance(journal, RedisJournal) and journal.uses(self._redis):
+    async def _submit(self, record: TaskRecord) -> None:
+        if self._stage is not None:
             pipe = self._redis.pipeline(transaction=True)
-            journal.stage(pipe, record)
+            self._stage(pipe, record)
             pipe.xadd(self._stream, {"request_id": record.request_id})
             await pipe.execute()
             return
-        await journal.put(record)
+        await self._journal.put(record)
         await self._redis.xadd(self._stream, {"request_id": record.request_id})
 
     async def run(
@@ -262,16 +293,16 @@ class RedisTaskQueue:
         if self._running:
             await asyncio.wait(set(self._running.values()), timeout=grace)
 
-    async def keep_reconciled(self, journal: TaskJournal, *, every: float, older_than: float) -> None:
+    async def keep_reconciled(self, *, every: float, older_than: float) -> None:
         """Run :meth:`reconcile` every ``every`` seconds until cancelled, riding out store failures."""
         while True:
             await asyncio.sleep(every)
             try:
-                await self.reconcile(journal, older_than=older_than)
+                await self.reconcile(older_than=older_than)
             except (RedisError, StoreUnavailable) as exc:
                 log.warning("queue.reconcile_failed", error_type=type(exc).__name__)
 
-    async def reconcile(self, journal: TaskJournal, *, older_than: float, now: float | None = None) -> int:
+    async def reconcile(self, *, older_than: float, now: float | None = None) -> int:
         """Queue again what an empty Redis lost; return how many tasks were queued again.
 
         1. Tasks this process accepted and has not yet seen started: if the journal no longer has the
@@ -282,10 +313,10 @@ class RedisTaskQueue:
         A task queued again that has meanwhile finished is only acknowledged by the worker that reads it.
         """
         now = time.time() if now is None else now
-        requeued = await self._resubmit_lost(journal, now)
+        requeued = await self._resubmit_lost(now)
         waiting = [
             record
-            for record in await journal.unfinished()
+            for record in await self._journal.unfinished()
             if record.status in UNFINISHED
             and record.updated_at < now - older_than
             and record.request_id not in self._running_ids.values()
@@ -300,16 +331,16 @@ class RedisTaskQueue:
                 requeued += 1
         return requeued
 
-    async def _resubmit_lost(self, journal: TaskJournal, now: float) -> int:
+    async def _resubmit_lost(self, now: float) -> int:
         resubmitted = 0
         for request_id, record in list(self._accepted.items()):
             if record.started_at < now - _WATCH_FOR:
                 self._accepted.pop(request_id, None)
                 continue
-            current = await journal.get(request_id)
+            current = await self._journal.get(request_id)
             if current is None:
                 log.warning("queue.resubmitted", request_id=request_id, reason="record lost by the store")
-                await self._submit(record, journal)
+                await self._submit(record)
                 resubmitted += 1
             elif current.status != "queued":
                 self._accepted.pop(request_id, None)  # a worker has it: from here its worker answers it

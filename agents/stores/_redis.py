@@ -7,8 +7,9 @@ them by workspace and by user (pruned as they expire), and a set holds the unfin
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from agents.effects import Effect
 from agents.journal import UNFINISHED, TaskRecord, Usage
 from agents.stores._errors import store_boundary
 
@@ -98,10 +99,6 @@ class RedisJournal:
         else:
             pipe.srem(f"{self._prefix}unfinished", record.request_id)
 
-    def uses(self, redis: Redis) -> bool:
-        """Whether this journal writes through ``redis`` (so one transaction can cover both)."""
-        return self._redis is redis
-
     async def _update(self, key: str, record: TaskRecord, previous: TaskRecord) -> None:
         before = _encode(previous)
         changed = {k: v for k, v in _encode(record).items() if before[k] != v}
@@ -116,6 +113,38 @@ class RedisJournal:
             else:
                 pipe.srem(f"{self._prefix}unfinished", record.request_id)
         await pipe.execute()
+
+    @store_boundary
+    async def put_effect(self, effect: Effect) -> None:
+        """Record ``effect`` (kept as long as task records are)."""
+        key = f"{self._prefix}effect:{effect.key}"
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(
+            key,
+            mapping={
+                "request_id": effect.request_id,
+                "state": effect.state,
+                "ok": "1" if effect.ok else "0",
+                "result": effect.result,
+            },
+        )
+        pipe.expire(key, self._retention)
+        await pipe.execute()
+
+    @store_boundary
+    async def effect(self, key: str) -> Effect | None:
+        """The ledger entry recorded under ``key``."""
+        raw = await self._redis.hgetall(f"{self._prefix}effect:{key}")
+        if not raw:
+            return None
+        state: Literal["started", "done"] = "done" if raw.get("state") == "done" else "started"
+        return Effect(
+            key=key,
+            request_id=str(raw.get("request_id", "")),
+            state=state,
+            ok=raw.get("ok") == "1",
+            result=str(raw.get("result", "")),
+        )
 
     @store_boundary
     async def get(self, request_id: str) -> TaskRecord | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
+from agents.effects import Effect
 from agents.journal import UNFINISHED, TaskRecord, Usage
 from agents.stores._errors import store_boundary
 
@@ -44,6 +45,16 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX tasks_by_workspace ON tasks (workspace_id, started_at);
     CREATE INDEX tasks_by_user ON tasks (workspace_id, user_id, started_at);
     CREATE INDEX tasks_by_status ON tasks (status);
+    """,
+    """
+    ALTER TABLE tasks ADD COLUMN checkpoint TEXT NOT NULL DEFAULT '';
+    CREATE TABLE effects (
+        key TEXT PRIMARY KEY,
+        request_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        result TEXT NOT NULL
+    );
     """,
 )
 
@@ -89,6 +100,25 @@ class SqliteJournal:
         placeholders = ", ".join("?" for _ in _FIELDS)
         await self._db.execute(f"INSERT OR REPLACE INTO tasks ({', '.join(_FIELDS)}) VALUES ({placeholders})", values)  # noqa: S608 - column names are ours
         await self._db.commit()
+
+    @store_boundary
+    async def put_effect(self, effect: Effect) -> None:
+        """Record ``effect``, durably (committed before this returns)."""
+        await self._db.execute(
+            "INSERT OR REPLACE INTO effects (key, request_id, state, ok, result) VALUES (?, ?, ?, ?, ?)",
+            (effect.key, effect.request_id, effect.state, int(effect.ok), effect.result),
+        )
+        await self._db.commit()
+
+    @store_boundary
+    async def effect(self, key: str) -> Effect | None:
+        """The ledger entry recorded under ``key``."""
+        query = "SELECT key, request_id, state, ok, result FROM effects WHERE key = ?"
+        async with self._db.execute(query, (key,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return Effect(key=row[0], request_id=row[1], state=row[2], ok=bool(row[3]), result=row[4])
 
     async def get(self, request_id: str) -> TaskRecord | None:
         """The record with ``request_id``."""

@@ -78,7 +78,8 @@ class Tool(Generic[InputT]):
     ``progress`` for the line shown while the tool runs ("Listing CloudWatch alarms in eu-west-1…") and
     ``run``, both with the typed input. ``source`` is the data source credited under the answer; ``effect``
     says whether calling it changes anything. ``run`` raises :class:`agents.errors.ToolFailed` for
-    failures the model should hear about.
+    failures the model should hear about. A ``write`` tool's calls are recorded under an idempotency key
+    before and after they run, and never run twice (:mod:`agents.effects`).
     """
 
     name: str

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sqlite3
 import uuid
 from typing import TYPE_CHECKING
 
@@ -12,8 +14,10 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from agents.assembly import shared_redis
+from agents.effects import Effect
 from agents.journal import MemoryJournal, TaskJournal, TaskRecord
 from agents.stores import RedisJournal, SqliteJournal
+from agents.stores._sqlite import _MIGRATIONS
 from agents.testing.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
@@ -173,3 +177,46 @@ async def test_hundreds_of_concurrent_writes_share_the_redis_pool(redis_url: str
     finally:
         await delete_prefix(redis_url, prefix)
         await store.close()
+
+
+async def test_an_effect_entry_round_trips_and_is_replaced(journal: TaskJournal) -> None:
+    """The write-effect ledger: unknown keys are None; ``started`` then ``done`` (with its result) under one key."""
+    key = "req-00000000e001:tooluse_1:abcdef"
+    assert await journal.effect(key) is None
+    await journal.put_effect(Effect(key, "req-00000000e001", "started"))
+    assert await journal.effect(key) == Effect(key, "req-00000000e001", "started")
+    done = Effect(key, "req-00000000e001", "done", ok=False, result='{"executions": 1}')
+    await journal.put_effect(done)
+    assert await journal.effect(key) == done
+
+
+async def test_a_waiting_task_is_kept_with_its_checkpoint_and_not_resumed(journal: TaskJournal) -> None:
+    """``waiting`` is not unfinished work for a restart; its loop checkpoint is stored whole."""
+    waiting = record("req-00000000e002", status="waiting", checkpoint='{"turn": 1}')
+    await journal.put(waiting)
+    assert await journal.get("req-00000000e002") == waiting
+    assert [r.request_id for r in await journal.unfinished()] == []
+
+
+async def test_a_journal_file_from_the_previous_version_is_migrated_in_place(tmp_path: Path) -> None:
+    """A file at schema 1 (no checkpoints, no effect ledger) opens: its records are kept and both new parts work."""
+    path = tmp_path / "old.db"
+    with contextlib.closing(sqlite3.connect(path)) as old:
+        old.executescript(_MIGRATIONS[0])
+        old.execute(
+            "INSERT INTO tasks (request_id, workspace_id, user_id, text, started_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+            ("req-00000000m001", "T1", "U1", "why?", 1.0, "running"),
+        )
+        old.execute("PRAGMA user_version=1")
+        old.commit()
+    journal = await SqliteJournal.open(str(path))
+    try:
+        kept = await journal.get("req-00000000m001")
+        assert kept is not None
+        assert (kept.status, kept.checkpoint) == ("running", "")
+        await journal.put(dataclasses.replace(kept, checkpoint='{"turn": 1}'))
+        assert (await journal.get("req-00000000m001")) == dataclasses.replace(kept, checkpoint='{"turn": 1}')
+        await journal.put_effect(Effect("k", "req-00000000m001", "started"))
+        assert await journal.effect("k") == Effect("k", "req-00000000m001", "started")
+    finally:
+        await journal.close()

@@ -96,16 +96,16 @@ class Consumer:
 async def test_the_consumer_recreates_its_group_when_redis_lost_it(redis: tuple[Redis, str], redis_url: str) -> None:
     """After an empty restart (stream and group gone), NOGROUP makes the consumer recreate both and go on."""
     client, prefix = redis
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks", claim_idle=2)
+    queue = RedisTaskQueue(client, MemoryJournal(), stream=f"{prefix}tasks", claim_idle=2)
     await queue.setup()
     with structlog.testing.capture_logs() as logs:
         async with Consumer(queue) as consumer:
-            await queue.submit(queued("req-0000000000b1"), MemoryJournal())
+            await queue.submit(queued("req-0000000000b1"))
             await consumer.wait_for("req-0000000000b1")
             await delete_prefix(redis_url, prefix)  # Redis came back empty
             await asyncio.sleep(0.2)
             # An ingress queues into the stream, which now exists without a group.
-            await queue.submit(queued("req-0000000000b2"), MemoryJournal())
+            await queue.submit(queued("req-0000000000b2"))
             await consumer.wait_for("req-0000000000b2")
     events = [entry["event"] for entry in logs]
     assert events.count("queue.group_recreated") >= 1
@@ -117,20 +117,23 @@ async def test_reconcile_requeues_a_journalled_task_whose_queue_entry_vanished(r
     """A record the journal holds as queued, with no entry in the stream, is queued again and run."""
     client, prefix = redis
     journal = RedisJournal(client, prefix=prefix)
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks", claim_idle=2)
+    queue = RedisTaskQueue(client, journal, stage=journal.stage, stream=f"{prefix}tasks", claim_idle=2)
     await queue.setup()
     kept = queued("req-0000000000c1", at=time.time() - 30)
-    await queue.submit(kept, journal)
+    await queue.submit(kept)
     lost = queued("req-0000000000c2", at=time.time() - 30)
     await journal.put(lost)  # its stream entry is gone (the stream was lost, the journal kept)
     fresh = queued("req-0000000000c3")
     await journal.put(fresh)  # too recent to judge: it may be on its way into the stream
-    assert await queue.reconcile(journal, older_than=10) == 1
+    assert await queue.reconcile(older_than=10) == 1
     async with Consumer(queue) as consumer:
         await consumer.wait_for("req-0000000000c2")
         await consumer.wait_for("req-0000000000c1")
     assert "req-0000000000c3" not in consumer.handled
-    assert await RedisTaskQueue(client, stream=f"{prefix}tasks").reconcile(journal, older_than=10) == 0
+    assert (
+        await RedisTaskQueue(client, journal, stage=journal.stage, stream=f"{prefix}tasks").reconcile(older_than=10)
+        == 0
+    )
 
 
 async def test_reconcile_resubmits_an_accepted_task_whose_record_vanished_too(
@@ -139,27 +142,27 @@ async def test_reconcile_resubmits_an_accepted_task_whose_record_vanished_too(
     """The process that accepted a task writes record and entry again when an empty Redis lost both."""
     client, prefix = redis
     journal = RedisJournal(client, prefix=prefix)
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks", claim_idle=2)
+    queue = RedisTaskQueue(client, journal, stage=journal.stage, stream=f"{prefix}tasks", claim_idle=2)
     await queue.setup()
     record = queued("req-0000000000d1")
-    await queue.submit(record, journal)
+    await queue.submit(record)
     await delete_prefix(redis_url, prefix)  # record, stream and group: all gone
-    assert await queue.reconcile(journal, older_than=10) == 1
+    assert await queue.reconcile(older_than=10) == 1
     assert await journal.get(record.request_id) == record
     await queue.setup()
     async with Consumer(queue) as consumer:
         await consumer.wait_for(record.request_id)
     # Once its record shows it started, the accepting process stops watching it.
     await journal.put(dataclasses.replace(record, status="running"))
-    assert await queue.reconcile(journal, older_than=10) == 0
+    assert await queue.reconcile(older_than=10) == 0
     await delete_prefix(redis_url, prefix)
-    assert await queue.reconcile(journal, older_than=10) == 0
+    assert await queue.reconcile(older_than=10) == 0
 
 
 async def test_a_task_queued_again_while_it_runs_here_is_not_run_twice(redis: tuple[Redis, str]) -> None:
     """A resubmitted copy of a task this consumer is running is acknowledged with it, not handed over again."""
     client, prefix = redis
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks", claim_idle=2)
+    queue = RedisTaskQueue(client, MemoryJournal(), stream=f"{prefix}tasks", claim_idle=2)
     await queue.setup()
     release = asyncio.Event()
     handled: list[str] = []
@@ -172,12 +175,12 @@ async def test_a_task_queued_again_while_it_runs_here_is_not_run_twice(redis: tu
         raise AssertionError(f"{request_id} dead-lettered after {deliveries}")
 
     record = queued("req-0000000000d9")
-    await queue.submit(record, MemoryJournal())
+    await queue.submit(record)
     consumer = asyncio.create_task(queue.run(handle, dead))
     try:
         async with asyncio.timeout(10):
             await until(lambda: bool(handled))
-            await queue.submit(record, MemoryJournal())
+            await queue.submit(record)
             await until(lambda: client.xinfo_groups(f"{prefix}tasks"), lambda groups: groups[0]["lag"] == 0)
             release.set()
             await until(lambda: client.xpending(f"{prefix}tasks", "orch-workers"), lambda p: p["pending"] == 0)
@@ -193,13 +196,13 @@ async def test_an_unreachable_redis_raises_store_unavailable_at_the_boundary() -
     client = shared_redis(f"redis://127.0.0.1:{free_port()}/0")
     try:
         journal = RedisJournal(client, prefix="orch-none:")
-        queue = RedisTaskQueue(client, stream="orch-none:tasks")
+        queue = RedisTaskQueue(client, journal, stage=journal.stage, stream="orch-none:tasks")
         with pytest.raises(StoreUnavailable) as raised:
             await journal.get("req-0000000000e1")
         assert raised.value.store == "Redis"
         assert raised.value.reason == "ConnectionError"
         with pytest.raises(StoreUnavailable):
-            await queue.submit(queued("req-0000000000e2"), journal)
+            await queue.submit(queued("req-0000000000e2"))
         with pytest.raises(StoreUnavailable):
             await RedisDeduper(client).first_sighting("T1:Ev1")
         with pytest.raises(StoreUnavailable):

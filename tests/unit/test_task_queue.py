@@ -49,11 +49,11 @@ async def test_submit_on_the_journals_redis_writes_both_in_one_transaction(redis
     """The record and the stream entry land together, in one MULTI/EXEC, and a worker then receives the task."""
     client, prefix = redis
     journal = RedisJournal(client, prefix=prefix)
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks")
+    queue = RedisTaskQueue(client, journal, stage=journal.stage, stream=f"{prefix}tasks")
     await queue.setup()
     record = queued("req-00000000q001")
     before = await _transactions(client)
-    await queue.submit(record, journal)
+    await queue.submit(record)
     assert await _transactions(client) == before + 1
     assert await journal.get(record.request_id) == record
     assert [r.request_id for r in await journal.unfinished()] == [record.request_id]
@@ -64,10 +64,10 @@ async def test_submit_with_another_journal_writes_the_record_first(redis: tuple[
     """A journal elsewhere still gets the record, and the task is still queued."""
     client, prefix = redis
     journal = MemoryJournal()
-    queue = RedisTaskQueue(client, stream=f"{prefix}tasks")
+    queue = RedisTaskQueue(client, journal, stream=f"{prefix}tasks")
     await queue.setup()
     record = queued("req-00000000q002")
-    await queue.submit(record, journal)
+    await queue.submit(record)
     assert await journal.get(record.request_id) == record
     assert await _consume_one(queue) == (record.request_id, False)
 
@@ -76,7 +76,7 @@ async def test_stop_ends_the_consumer_even_when_a_cancellation_is_lost(redis: tu
     """Stopped at once after starting (where redis-py can swallow a cancel), run() still returns within ~1 s."""
     client, prefix = redis
     for attempt in range(5):
-        queue = RedisTaskQueue(client, stream=f"{prefix}tasks{attempt}", claim_idle=2)
+        queue = RedisTaskQueue(client, MemoryJournal(), stream=f"{prefix}tasks{attempt}", claim_idle=2)
         await queue.setup()
 
         async def never(*_: object) -> None:
