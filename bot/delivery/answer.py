@@ -23,7 +23,7 @@ from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-    from agents.events import TaskFailed, TaskResult, TaskSucceeded
+    from agents.events import TaskFailed, TaskResult, TaskSucceeded, TaskSuspended
     from bot.delivery.final import FinalMessage
     from bot.delivery.message import ThreadMessage
     from bot.delivery.port import SlackPort
@@ -233,6 +233,17 @@ class AnswerStream:
             await self._finish_stream(text, blocks=[], request_id=event.task.request_id)
         else:
             await self._final.post(text, blocks, request_id=event.task.request_id)
+
+    async def pause(self, event: TaskSuspended) -> None:
+        """The task waits for a decision: end what streamed (a message must never be left streaming) and say so."""
+        text = (
+            f":double_vertical_bar: Waiting for a decision before going on ({event.reason}); the answer continues "
+            f"here once it is made. Request ID: `{event.task.request_id}`"
+        )
+        if self._stream.ts is not None:
+            await self._finish_stream(text, blocks=[], request_id=event.task.request_id)
+        else:
+            await self._final.post(text, [], request_id=event.task.request_id)
 
     def done(self) -> None:
         """The answer calls Slack no more: it leaves the workspace's budget."""

@@ -23,6 +23,7 @@ from agents.events import (
     TaskFailed,
     TaskStarted,
     TaskSucceeded,
+    TaskSuspended,
     ToolFinished,
     ToolStarted,
 )
@@ -130,16 +131,20 @@ class ThreadDelivery:
             await self._answer.text(event.text)
         elif isinstance(event, AnswerReset):
             await self._answer.reset(event.text)
-        elif isinstance(event, TaskSucceeded):
-            try:
+        elif isinstance(event, TaskSucceeded | TaskFailed | TaskSuspended):
+            await self._end(event)
+
+    async def _end(self, event: TaskSucceeded | TaskFailed | TaskSuspended) -> None:
+        """The run is over (answered, failed, or waiting for a decision): the answer's message is finished."""
+        try:
+            if isinstance(event, TaskSucceeded):
                 await self._answer.succeed(event)
-            finally:
-                self._answer.done()
-        elif isinstance(event, TaskFailed):
-            try:
+            elif isinstance(event, TaskFailed):
                 await self._answer.fail(event)
-            finally:
-                self._answer.done()
+            else:
+                await self._answer.pause(event)
+        finally:
+            self._answer.done()
 
     async def _tool_started(self, event: ToolStarted) -> None:
         answer = self._answer

@@ -107,6 +107,9 @@ async def test_a_suspended_task_survives_a_restart_and_another_process_continues
     )
     suspended = await wait_logged(first, "task.suspended")
     request_id = suspended["request_id"]
+    waiting = await final_text(slack, channel, timeout=15)  # the message is finished, never left streaming
+    assert "Waiting for a decision" in waiting
+    assert request_id in waiting
     assert await first.stop() == 0
     assert not logged(first, "task.interrupted")  # waiting is not running: nothing to cut short
 
@@ -119,7 +122,7 @@ async def test_a_suspended_task_survives_a_restart_and_another_process_continues
 
         bedrock.enqueue(Reply(text="Approved by ana: the api was restarted."))
         assert await run_continue(env, tmp_path / "continue.log", request_id, "approved by ana") == 0
-        text = await final_text(slack, channel, timeout=15)
+        text = await final_text(slack, channel, timeout=15, count=2)  # the answer after the waiting note
         assert "the api was restarted" in text
         assert len(bedrock.answer_calls()) == calls + 2
         (result,) = tool_results(bedrock)

@@ -16,6 +16,7 @@ from agents.events import (
     AnswerReset,
     TaskResult,
     TaskSucceeded,
+    TaskSuspended,
     ToolFinished,
     ToolStarted,
 )
@@ -301,3 +302,34 @@ async def test_a_task_card_held_by_a_rate_limited_append_still_reaches_the_strea
         ("task-1", "complete"),
     ]
     assert port.calls_to("append_stream")[0].outcome.error == "ratelimited"
+
+
+async def test_a_task_that_waits_for_a_decision_leaves_no_message_streaming(fake_time: FakeTime) -> None:
+    """Suspended mid-answer: the stream is stopped with a note saying what it waits for, and nothing is left open."""
+    port = FakeSlackPort()
+    budget = SlackBudget(clock=fake_time.clock)
+    delivery, task = _delivery(port, fake_time, budget), _task()
+    await delivery.emit(_routed(task))
+    await delivery.emit(AnswerDelta(task, "Let me check that for you before changing anything. "))
+    fake_time.now += 1.0
+    await delivery.emit(TaskSuspended(task, "request_approval", "a person's approval", state="{}"))
+
+    (start,) = port.calls_to("start_stream")
+    (stop,) = port.calls_to("stop_stream")
+    assert stop.args["ts"] == start.outcome.ts
+    assert not any(message.streaming for message in port.messages.values())
+    assert "Waiting for a decision" in port.messages[start.outcome.ts].text
+    assert task.request_id in port.messages[start.outcome.ts].text
+    assert budget.answers == 0
+
+
+async def test_a_task_that_waits_before_any_text_posts_the_note(fake_time: FakeTime) -> None:
+    """Suspended before the answer started: the note is posted in the thread with the request ID."""
+    port = FakeSlackPort()
+    delivery, task = _delivery(port, fake_time, SlackBudget(clock=fake_time.clock), placeholder=False), _task()
+    await delivery.emit(TaskSuspended(task, "request_approval", "a person's approval", state="{}"))
+
+    assert not port.calls_to("start_stream")
+    (message,) = port.messages.values()
+    assert "Waiting for a decision before going on (a person's approval)" in message.text
+    assert task.request_id in message.text
