@@ -4,7 +4,9 @@ Bedrock reads a request's prompt in one order: tool definitions, then the system
 messages. A ``cachePoint`` block marks the end of a prefix worth keeping. Per model, a prefix seen
 before (same bytes up to the same cache point, within the TTL, five minutes by default, refreshed by each
 hit) is read from the cache: ``cacheReadInputTokens``. The rest of the prompt up to the last cache point
-is written to it: ``cacheWriteInputTokens``. Whatever follows the last cache point is plain
+is written to it: ``cacheWriteInputTokens``. A hit may end up to :data:`LOOKBACK_BLOCKS` content blocks
+before a cache point, so a tool loop that moves its last cache point on each turn still reads the turn
+before's prefix. Whatever follows the last cache point is plain
 ``inputTokens``. Prefixes shorter than ``min_tokens`` are not cached (Bedrock's minimum per model is
 about 1,024 tokens for Claude; tests lower it to use small prompts).
 
@@ -28,9 +30,11 @@ from agents.testing.bedrock.wire import text_length
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["CachedUsage", "PromptCache", "cache_point_problem"]
+__all__ = ["LOOKBACK_BLOCKS", "CachedUsage", "PromptCache", "cache_point_problem"]
 
 _DEFAULT_TTL = 300.0
+#: How many content blocks before a cache point Bedrock checks for a cached prefix (Anthropic documents ~20).
+LOOKBACK_BLOCKS = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,24 +98,38 @@ class PromptCache:
         self._expiry.clear()
 
     def account(self, model_id: str, body: dict[str, Any]) -> CachedUsage:
-        """The request's prompt tokens (about four characters each), read from and written to the cache."""
+        """The request's prompt tokens (about four characters each), read from and written to the cache.
+
+        A cache point reads the longest cached prefix ending at it or at one of the :data:`LOOKBACK_BLOCKS`
+        content blocks before it (as Bedrock looks back for a hit), and writes the prefix ending at it.
+        """
         digest = hashlib.sha256(model_id.encode())
         chars = 0
-        points: list[tuple[str, int]] = []  # (prefix key, tokens up to the cache point)
+        boundaries: list[tuple[str, int]] = []  # (prefix key, tokens) after each content block
+        points: list[int] = []  # for each cache point, the boundary it follows
         for field, blocks in _blocks(body):
             digest.update(field.encode())
             for block in blocks:
                 if _is_cache_point(block):
-                    points.append((digest.copy().hexdigest(), chars // 4))
+                    if boundaries:
+                        points.append(len(boundaries) - 1)
                     continue
                 digest.update(json.dumps(block, sort_keys=True).encode())
                 chars += text_length(block)
+                boundaries.append((digest.copy().hexdigest(), chars // 4))
         total = max(1, chars // 4)
         now = self._clock()
-        kept = [(key, tokens) for key, tokens in points if tokens >= self.min_tokens and tokens > 0]
-        read = max((tokens for key, tokens in kept if self._expiry.get(key, 0.0) > now), default=0)
-        written = max((tokens for _, tokens in kept), default=0)
-        for key, _ in kept:
-            self._expiry[key] = now + self.ttl  # a hit refreshes the prefix; a miss writes it
+        kept = [b for b in points if boundaries[b][1] >= max(self.min_tokens, 1)]
+        read = 0
+        for end in kept:
+            for key, tokens in boundaries[max(0, end - LOOKBACK_BLOCKS) : end + 1]:
+                if tokens > read and self._expiry.get(key, 0.0) > now:
+                    read = tokens
+                    self._expiry[key] = now + self.ttl  # a hit refreshes the prefix
+        written = max((boundaries[b][1] for b in kept), default=0)
+        for end in kept:
+            key = boundaries[end][0]
+            if self._expiry.get(key, 0.0) <= now or boundaries[end][1] > read:
+                self._expiry[key] = now + self.ttl
         write = max(0, written - read)
         return CachedUsage(input_tokens=total - read - write, cache_read=read, cache_write=write)

@@ -254,11 +254,12 @@ class FakeBedrock:
         """Scripted counts as given; else estimates (about four characters a token) through the prompt cache."""
         output_tokens = len(reply.text) // 4 + 1 if reply.output_tokens is None else reply.output_tokens
         if reply.input_tokens is not None:
-            return {
+            call.usage = {
                 "inputTokens": reply.input_tokens,
                 "outputTokens": output_tokens,
                 "totalTokens": reply.input_tokens + output_tokens,
             }
+            return call.usage
         counted = self.prompt_cache.account(call.model_id, call.body)
         usage = {
             "inputTokens": counted.input_tokens,
@@ -268,6 +269,7 @@ class FakeBedrock:
         if counted.cache_read or counted.cache_write:
             usage["cacheReadInputTokens"] = counted.cache_read
             usage["cacheWriteInputTokens"] = counted.cache_write
+        call.usage = usage
         return usage
 
     def _converse_body(self, call: ConverseCall, reply: Reply, started: float) -> dict[str, Any]:
