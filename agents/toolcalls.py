@@ -32,7 +32,6 @@ class RecordedCall:
     output: str
     seconds: float
     error: str | None = None
-    turn: int = 0
 
     @property
     def ok(self) -> bool:
