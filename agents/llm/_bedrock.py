@@ -233,8 +233,8 @@ def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
     places = cache_fields(request.model_id) if request.cache else frozenset()
     contents = [_content(m) for m in request.messages]
     if "messages" in places:
-        # After the first turn (the thread context and the question) and after the last: the next turn of
-        # the tool loop, and a follow-up, find everything up to here in the cache.
+        # After the first turn (the thread context and the question: a repeated task finds it) and after the
+        # last: the next turn of the tool loop reads everything up to here (Bedrock looks back ~20 blocks).
         for index in dict.fromkeys((0, len(contents) - 1)):
             if contents[index]:
                 contents[index].append(dict(CACHE_POINT))
