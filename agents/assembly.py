@@ -170,6 +170,7 @@ async def open_core(
                 gate=bench.gate if bench is not None else None,
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
+                prompt_cache=bedrock.prompt_cache,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,

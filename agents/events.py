@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from agents.llm import Usage
     from agents.router import Routing
     from agents.task import Task
+    from agents.toolcalls import RecordedCall
 
 __all__ = [
     "AgentRouted",
@@ -94,13 +95,14 @@ class ToolStarted:
 
 @dataclass(frozen=True, slots=True)
 class ToolFinished:
-    """A tool call ended; ``ok`` is False when its data source failed."""
+    """A tool call ended; ``ok`` is False when its data source failed; ``record`` is what the journal keeps."""
 
     task: Task
     tool: str
     source: str
     ok: bool
     seconds: float
+    record: RecordedCall | None = None
 
 
 @dataclass(frozen=True, slots=True)

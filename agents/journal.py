@@ -21,7 +21,16 @@ import structlog
 
 from agents.attempts import RESUMABLE, Status
 from agents.errors import StoreUnavailable
-from agents.events import AgentRouted, LoopCheckpoint, TaskFailed, TaskStarted, TaskSucceeded, TaskSuspended
+from agents.events import (
+    AgentRouted,
+    LoopCheckpoint,
+    TaskFailed,
+    TaskStarted,
+    TaskSucceeded,
+    TaskSuspended,
+    ToolFinished,
+)
+from agents.toolcalls import dump_calls, load_calls
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -63,6 +72,10 @@ class TaskRecord:
     task_json: str = ""
     target: str = ""
     checkpoint: str = ""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    #: The task's tool calls (:func:`agents.toolcalls.dump_calls`), kept as long as the record.
+    tool_calls: str = ""
 
     @classmethod
     def queued(cls, task: Task, *, now: float, target: str = "") -> TaskRecord:
@@ -227,7 +240,7 @@ class JournalSink:
         self._record: TaskRecord | None = None
         self._written: TaskRecord | None = None
 
-    async def emit(self, event: TaskEvent) -> None:
+    async def emit(self, event: TaskEvent) -> None:  # noqa: C901 - one branch per kind of event, read as a table
         """Record ``event`` if it changes the task's state, then pass it on."""
         record = self._record
         now = self._clock()
@@ -239,6 +252,11 @@ class JournalSink:
         elif record is not None and isinstance(event, AgentRouted):
             # Kept for the final write: one durable write at the start and one at the end of a run is enough.
             self._record = replace(record, agent=event.routing.agent.name, updated_at=now)
+            record = self._record
+        elif record is not None and isinstance(event, ToolFinished) and event.record is not None:
+            # Written with the next write (the next turn's checkpoint or the outcome), not one write per call.
+            calls = (*load_calls(record.tool_calls), event.record)
+            self._record = replace(record, tool_calls=dump_calls(calls), updated_at=now)
             record = self._record
         elif record is not None and isinstance(event, LoopCheckpoint):
             record = replace(record, checkpoint=event.state, updated_at=now)
@@ -254,6 +272,8 @@ class JournalSink:
                 seconds=result.seconds,
                 input_tokens=result.usage.input_tokens,
                 output_tokens=result.usage.output_tokens,
+                cache_read_tokens=result.usage.cache_read_tokens,
+                cache_write_tokens=result.usage.cache_write_tokens,
                 updated_at=now,
             )
         elif record is not None and isinstance(event, TaskFailed):

@@ -60,7 +60,11 @@ class Metrics:
         self.bedrock_retries = Counter("orch_bedrock_retries", "Bedrock calls retried.", ["model"], registry=r)
         self.bedrock_throttles = Counter("orch_bedrock_throttles", "Bedrock throttling errors.", ["model"], registry=r)
         self.bedrock_tokens = Counter(
-            "orch_bedrock_tokens", "Tokens used, by model and direction.", ["model", "direction"], registry=r
+            "orch_bedrock_tokens",
+            "Tokens used, by model and direction: input (all prompt tokens), output, and the parts of input "
+            "read from (cache_read) or written to (cache_write) the prompt cache.",
+            ["model", "direction"],
+            registry=r,
         )
         self.refused = Counter(
             "orch_admission_refused", "Tasks refused before running, by reason.", ["reason"], registry=r
@@ -136,6 +140,8 @@ class MetricsSink:
             metrics.task_seconds.labels(result.agent).observe(result.seconds)
             metrics.bedrock_tokens.labels(result.model_id, "input").inc(result.usage.input_tokens)
             metrics.bedrock_tokens.labels(result.model_id, "output").inc(result.usage.output_tokens)
+            metrics.bedrock_tokens.labels(result.model_id, "cache_read").inc(result.usage.cache_read_tokens)
+            metrics.bedrock_tokens.labels(result.model_id, "cache_write").inc(result.usage.cache_write_tokens)
         elif isinstance(event, TaskFailed):
             agent = event.task.agent or "unrouted"
             metrics.tasks.labels(agent, event.error.code).inc()

@@ -23,6 +23,7 @@ from agents.metrics import Metrics
 from agents.redaction import Redactor
 from agents.task import HelpRequest, Task, parse_text
 from agents.taskqueue import LocalTaskQueue
+from agents.toolcalls import load_calls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from agents.runner import TaskRunner
     from agents.task import ContextMessage, Origin, SharedFile
     from agents.taskqueue import TaskQueue
+    from agents.toolcalls import RecordedCall
 
 __all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "Submission"]
 
@@ -203,6 +205,11 @@ class Orchestrator:
     async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
         """Tasks and tokens since the wall-clock time ``since``."""
         return await self._journal.usage(workspace_id, user_id=user_id, since=since)
+
+    async def tool_calls(self, request_id: str) -> tuple[RecordedCall, ...]:
+        """The tool calls a task made, as journalled (for audit, eval export and an answer's sources)."""
+        record = await self._journal.get(request_id)
+        return load_calls(record.tool_calls) if record is not None else ()
 
     async def task_status(self, request_id: str) -> TaskRecord | None:
         """The journal's record of one task (for tests and operators)."""

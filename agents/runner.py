@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from agents import stops
+from agents import stops, toolcalls
 from agents.effects import INTERRUPTED_RESULT, Effect, idempotency_key
 from agents.errors import InvalidToolInput, StoreUnavailable, TaskError, ToolFailed
 from agents.events import (
@@ -45,6 +45,7 @@ from agents.loopstate import LoopState
 from agents.loopstate import Progress as _Progress
 from agents.redaction import Redactor
 from agents.router import Routing
+from agents.toolcalls import RecordedCall
 from agents.toolgate import AllowAll, Deny, Suspend
 from agents.untrusted import escape_delimiters, untrusted_block
 
@@ -111,7 +112,9 @@ class TaskRunner:
         ledger: EffectLedger | None = None,
         effect_probe: Callable[[str], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        prompt_cache: bool = True,
     ) -> None:
+        self._prompt_cache = prompt_cache  # ORCH_PROMPT_CACHE: cache points where the model takes them
         self._gate = gate or AllowAll()
         self._ledger = ledger or MemoryJournal()
         # Test hook (``ORCH_TEST_KILL_AT``): called at the worst moments of a write effect: "before" it runs (its
@@ -185,6 +188,7 @@ class TaskRunner:
                 messages=tuple(messages),
                 tools=definitions,
                 max_tokens=self._limits.max_tokens,
+                cache=self._prompt_cache,
             )
             if turn and progress.text and not progress.text[-1].endswith("\n"):
                 progress.text.append("\n\n")
@@ -444,7 +448,15 @@ class TaskRunner:
             result_chars=len(text),
             summary=self._redact(summary),
         )
-        await sink.emit(ToolFinished(task, tool.name, tool.source, ok, seconds))
+        record = RecordedCall(
+            tool=tool.name,
+            source=tool.source,
+            input=toolcalls.redacted(request.model_dump(mode="json"), self._redact),
+            output=toolcalls.bounded(text) if ok else "",
+            seconds=round(seconds, 3),
+            error=None if ok else toolcalls.bounded(text),
+        )
+        await sink.emit(ToolFinished(task, tool.name, tool.source, ok, seconds, record))
         return ToolResult(call.id, untrusted_block("tool_output", text, tool=tool.name), is_error=not ok)
 
     async def _run_tool(self, tool: Tool[Any], context: ToolContext, request: ToolInput) -> tuple[bool, str, str]:

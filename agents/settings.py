@@ -62,6 +62,7 @@ class BedrockSettings:
     deadline_seconds: float
     breaker_threshold: int = 8
     breaker_cool_down_seconds: float = 30.0
+    prompt_cache: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,7 @@ class Settings(_SlackSecrets):
     orch_metrics_port: int = Field(default=9090, ge=0, le=65535)
     orch_shutdown_grace: float = Field(default=25.0, ge=0, le=600)
     orch_log_format: Literal["json", "console"] = "json"
+    orch_prompt_cache: Literal["on", "off"] = "on"
     orch_log_level: Literal["debug", "info", "warning", "error"] = "info"
     orch_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     orch_worker_nice: int = Field(default=10, ge=0, le=19)
@@ -162,7 +164,7 @@ class Settings(_SlackSecrets):
             raise ValueError("empty")
         return value.strip()
 
-    @field_validator("orch_log_format", "orch_log_level", mode="before")
+    @field_validator("orch_log_format", "orch_log_level", "orch_prompt_cache", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -188,6 +190,7 @@ class Settings(_SlackSecrets):
             deadline_seconds=self.bedrock_deadline_seconds,
             breaker_threshold=self.bedrock_breaker_threshold,
             breaker_cool_down_seconds=self.bedrock_breaker_cool_down_seconds,
+            prompt_cache=self.orch_prompt_cache == "on",
         )
 
     @property

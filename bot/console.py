@@ -27,6 +27,7 @@ from agents.lifecycle import Rendering
 from agents.orchestrator import Accepted, HelpWanted, Refused
 from agents.task import Origin, new_request_id
 from bot.messages import describe_failure
+from bot.render import token_count
 
 if TYPE_CHECKING:
     from agents.attempts import GiveUp
@@ -67,7 +68,7 @@ class ConsoleDelivery:
             sources = f" · data: {', '.join(result.sources)}" if result.sources else ""
             out.write(
                 f"\n\n[{result.agent} · {result.model_id} · {result.seconds:.1f}s · "
-                f"{result.usage.input_tokens} in / {result.usage.output_tokens} out tokens{sources} · "
+                f"{token_count(result.usage)}{sources} · "
                 f"{event.task.request_id}]\n"
             )
         elif isinstance(event, TaskSuspended):

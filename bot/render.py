@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from agents.events import TaskResult
+    from agents.llm import Usage
 
-__all__ = ["INLINE_LIMIT", "RenderedAnswer", "render_answer", "working_text"]
+__all__ = ["INLINE_LIMIT", "RenderedAnswer", "render_answer", "token_count", "working_text"]
 
 INLINE_LIMIT = 11_500  # below Slack's 12,000 markdown-block limit, with room for the note
 _PREVIEW = 2_800
@@ -29,13 +30,19 @@ class RenderedAnswer:
     attachment: str | None = None
 
 
+def token_count(usage: Usage) -> str:
+    """``1,234 in (980 cached) / 56 out tokens``: what the answer cost, and how much the prompt cache served."""
+    cached = f" ({usage.cache_read_tokens:,} cached)" if usage.cache_read_tokens else ""
+    return f"{usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out tokens"
+
+
 def footer(result: TaskResult, request_id: str) -> dict[str, Any]:
     """The context line under every answer: agent, model, time, tokens, request ID (and why this agent)."""
     parts = [
         f"agent `{result.agent}`",
         f"model `{result.model_id}`",
         f"{result.seconds:.1f}s",
-        f"{result.usage.input_tokens:,} in / {result.usage.output_tokens:,} out tokens",
+        token_count(result.usage),
         f"`{request_id}`",
     ]
     if result.attempts > 1:

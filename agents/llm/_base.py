@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +60,38 @@ class ModelRequest:
     temperature: float = 0.2
     tools: tuple[ToolDefinition, ...] = ()
     tool_choice: str = "auto"
+    #: Ask for prompt-cache points (after the tools, the system prompt, the first turn and the last turn);
+    #: the adapter adds them only where the model supports them (:mod:`agents.llm._caching`).
+    cache: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Tokens a call consumed."""
+    """Tokens a call consumed.
+
+    ``input_tokens`` counts every prompt token, cached or not; ``cache_read_tokens`` (served from the
+    prompt cache) and ``cache_write_tokens`` (written to it) are the parts of it the cache touched.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __add__(self, other: Usage) -> Usage:
-        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    @classmethod
+    def from_bedrock(cls, usage: Mapping[str, Any]) -> Usage:
+        """Converse's ``usage`` (or ConverseStream's ``metadata.usage``), where ``inputTokens`` leaves out the cache."""
+        read = int(usage.get("cacheReadInputTokens") or 0)
+        write = int(usage.get("cacheWriteInputTokens") or 0)
+        return cls(int(usage.get("inputTokens") or 0) + read + write, int(usage.get("outputTokens") or 0), read, write)
 
 
 @dataclass(frozen=True, slots=True)

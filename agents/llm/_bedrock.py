@@ -46,6 +46,7 @@ from agents.llm._base import (
     ToolCall,
     Usage,
 )
+from agents.llm._caching import CACHE_POINT, cache_fields
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
@@ -125,7 +126,7 @@ class BedrockChatModel:
         return ModelReply(
             text=text,
             model_id=request.model_id,
-            usage=Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0)),
+            usage=Usage.from_bedrock(usage),
             stop_reason=response.get("stopReason", "end_turn"),
             tool_calls=calls,
         )
@@ -176,7 +177,7 @@ class _StreamedReply:
             self.stop_reason = event["messageStop"].get("stopReason", "end_turn")
         elif "metadata" in event:
             usage = event["metadata"].get("usage", {})
-            self.usage = Usage(usage.get("inputTokens", 0), usage.get("outputTokens", 0))
+            self.usage = Usage.from_bedrock(usage)
         return ""
 
     def finish(self, model_id: str) -> ModelReply:
@@ -229,10 +230,19 @@ def _content(message: ChatMessage) -> list[dict[str, Any]]:
 
 
 def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
+    places = cache_fields(request.model_id) if request.cache else frozenset()
+    contents = [_content(m) for m in request.messages]
+    if "messages" in places:
+        # After the first turn (the thread context and the question: a repeated task finds it) and after the
+        # last: the next turn of the tool loop reads everything up to here (Bedrock looks back ~20 blocks).
+        for index in dict.fromkeys((0, len(contents) - 1)):
+            if contents[index]:
+                contents[index].append(dict(CACHE_POINT))
+    messages = [{"role": m.role, "content": content} for m, content in zip(request.messages, contents, strict=True)]
     kwargs: dict[str, Any] = {
         "modelId": request.model_id,
-        "system": [{"text": request.system}],
-        "messages": [{"role": m.role, "content": _content(m)} for m in request.messages],
+        "system": [{"text": request.system}, *([dict(CACHE_POINT)] if "system" in places else [])],
+        "messages": messages,
         "inferenceConfig": {"maxTokens": request.max_tokens, "temperature": request.temperature},
     }
     if request.tools:
@@ -247,7 +257,8 @@ def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
                     }
                 }
                 for t in request.tools
-            ],
+            ]
+            + ([dict(CACHE_POINT)] if "tools" in places else []),
             "toolChoice": choice,
         }
     return kwargs

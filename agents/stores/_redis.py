@@ -23,7 +23,7 @@ __all__ = ["RedisJournal"]
 
 _FIELDS = {f.name: f.type for f in dataclasses.fields(TaskRecord)}
 _FLOATS = {"started_at", "updated_at", "seconds"}
-_INTS = {"input_tokens", "output_tokens", "attempts"}
+_INTS = {"input_tokens", "output_tokens", "attempts", "cache_read_tokens", "cache_write_tokens"}
 _OPTIONAL = {"agent", "seconds", "error_code"}
 
 

@@ -56,6 +56,11 @@ _MIGRATIONS: tuple[str, ...] = (
         result TEXT NOT NULL
     );
     """,
+    """
+    ALTER TABLE tasks ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE tasks ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 

@@ -50,7 +50,10 @@ async def test_slash_command_is_acked_at_once_and_answer_streams_into_a_thread(
     assert len(request_ids) == 1
     assert request_ids == set(REQUEST_ID.findall(str(parent.args["blocks"])))
     sent = bedrock.answer_calls()[-1].body["messages"]
-    assert sent == [{"role": "user", "content": [{"text": "why is checkout slow?"}]}]
+    # The question ends in a prompt-cache point (the default model is a Claude): a follow-up reads it from the cache.
+    assert sent == [
+        {"role": "user", "content": [{"text": "why is checkout slow?"}, {"cachePoint": {"type": "default"}}]}
+    ]
 
 
 async def test_explicit_agent_prefix_is_used_and_shown(bot: BotProcess, slack: FakeSlack) -> None:

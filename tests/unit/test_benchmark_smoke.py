@@ -82,3 +82,29 @@ def test_floor_benchmark_smoke_mode_with_the_one_process_store(tmp_path: Path) -
     floor = json.loads(out.read_text())["floor"]
     assert (floor["store"], floor["tasks"]) == ("sqlite", 20)
     assert floor["store_client_ms_per_task"] > 0
+
+
+async def test_token_benchmark_measures_caching_off_and_on_with_the_fake_bedrocks_accounting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Same input tokens either way; on, each later call reads all the call before sent; the tables print."""
+    from agents.catalog import default_registry  # noqa: PLC0415
+    from benchmarks.tokens import SCRIPTS, measure, report, tool_definition_tokens  # noqa: PLC0415 - only this test
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", "http://127.0.0.1:1")  # replaced by the benchmark's fake
+    rows = await measure()
+    assert [script for script, _, _ in rows] == list(SCRIPTS)
+    for script, off, on in rows:
+        assert len(on.usages) == len(script.turns) + 1
+        assert on.input_tokens == off.input_tokens
+        assert off.later_share == 0.0
+        assert on.repeat_served == 1.0
+        assert on.later_share > 0.5
+    definitions = tool_definition_tokens(default_registry())
+    assert definitions["general"] == (0, 0)
+    assert all(definitions[name][0] > 0 for name in ("monitor", "logs", "infra"))
+    table = report(rows, definitions)
+    assert "calls 2+" in table
+    assert "Tool-definition tokens per agent" in table

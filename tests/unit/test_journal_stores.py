@@ -15,10 +15,14 @@ from redis.asyncio import Redis
 
 from agents.assembly import shared_redis
 from agents.effects import Effect
-from agents.journal import MemoryJournal, TaskJournal, TaskRecord
+from agents.events import TaskResult, TaskStarted, TaskSucceeded, ToolFinished
+from agents.journal import JournalSink, MemoryJournal, TaskJournal, TaskRecord
+from agents.llm import Usage
 from agents.stores import RedisJournal, SqliteJournal
 from agents.stores._sqlite import _MIGRATIONS
+from agents.task import Origin, Task
 from agents.testing.redis_keys import delete_prefix
+from agents.toolcalls import RecordedCall, dump_calls, load_calls
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -220,3 +224,60 @@ async def test_a_journal_file_from_the_previous_version_is_migrated_in_place(tmp
         assert await journal.effect("k") == Effect("k", "req-00000000m001", "started")
     finally:
         await journal.close()
+
+
+async def test_cache_tokens_and_tool_calls_are_kept_with_the_task(journal: TaskJournal) -> None:
+    """A finished task's cache read/write tokens and its recorded tool calls come back from every backend."""
+    calls = (
+        RecordedCall("list_alarms", "CloudWatch", {"state": "ALARM"}, '[{"name": "api-5xx"}]', 0.2),
+        RecordedCall("get_cost", "Cost Explorer", {"days": 7}, "", 1.5, error="Cost Explorer failed: throttled"),
+    )
+    written = record(
+        "req-000000000cac",
+        status="succeeded",
+        input_tokens=12_300,
+        cache_read_tokens=9_800,
+        cache_write_tokens=1_200,
+        tool_calls=dump_calls(calls),
+    )
+    await journal.put(record("req-000000000cac"))
+    await journal.put(written, previous=record("req-000000000cac"))
+    found = await journal.get("req-000000000cac")
+    assert found == written
+    assert load_calls(found.tool_calls) == calls
+
+
+async def test_the_journal_sink_keeps_each_tool_call_and_writes_it_with_the_next_write(journal: TaskJournal) -> None:
+    """ToolFinished events cost no write of their own; the outcome's write carries every call and the cache tokens."""
+    task = Task(
+        request_id="req-000000000cad",
+        origin=Origin(workspace_id="T1", user_id="U1", channel_id="C1", surface="command"),
+        text="hi",
+    )
+    await journal.put(TaskRecord.queued(task, now=1.0))
+    seen: list[object] = []
+    sink = JournalSink(_Collect(seen), journal, clock=lambda: 2.0)
+    call = RecordedCall("list_alarms", "CloudWatch", {"state": "ALARM"}, "[]", 0.1)
+    await sink.emit(TaskStarted(task))
+    await sink.emit(ToolFinished(task, "list_alarms", "CloudWatch", ok=True, seconds=0.1, record=call))
+    running = await journal.get(task.request_id)
+    assert running is not None
+    assert running.tool_calls == ""  # not written on its own
+    usage = Usage(1000, 50, 800, 100)
+    result = TaskResult(
+        text="ok", agent="general", routing_reason="r", model_id="m", usage=usage, seconds=1.0, attempts=1
+    )
+    await sink.emit(TaskSucceeded(task, result))
+    done = await journal.get(task.request_id)
+    assert done is not None
+    assert load_calls(done.tool_calls) == (call,)
+    assert (done.input_tokens, done.cache_read_tokens, done.cache_write_tokens) == (1000, 800, 100)
+    assert len(seen) == 3
+
+
+class _Collect:
+    def __init__(self, seen: list[object]) -> None:
+        self.seen = seen
+
+    async def emit(self, event: object) -> None:
+        self.seen.append(event)

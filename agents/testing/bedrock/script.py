@@ -54,7 +54,8 @@ class ConverseCall:
     ``body`` is the decoded JSON request body (``{}`` if it was not a JSON object); ``headers`` has
     lower-cased names, as HTTP header names are case-insensitive. ``at`` is when the request arrived and
     ``first_text_at`` when the first streamed text delta was written (``None`` until then, and for
-    ``Converse``), both :func:`time.monotonic`, for benchmarks that time the bot's reaction.
+    ``Converse``), both :func:`time.monotonic`, for benchmarks that time the bot's reaction. ``usage`` is
+    the usage the fake answered with (``None`` until it did), cache tokens included.
     """
 
     model_id: str
@@ -63,6 +64,7 @@ class ConverseCall:
     headers: dict[str, str]
     at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
+    usage: dict[str, int] | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from aiohttp import web
 
+from agents.testing.bedrock.cache import PromptCache, cache_point_problem
 from agents.testing.bedrock.script import (
     ERROR_STATUS,
     ConverseCall,
@@ -28,7 +29,6 @@ from agents.testing.bedrock.wire import (
     event,
     exception_event,
     parse_route,
-    text_length,
     validation_error,
 )
 
@@ -75,6 +75,8 @@ class FakeBedrock:
         self.chunk_size = chunk_size
         self.calls: list[ConverseCall] = []
         self.default_reply: Callable[[ConverseCall], Reply] = echo_reply
+        #: Bedrock's prompt cache, as the fake models it (per model, prefix hash up to a cache point, TTL).
+        self.prompt_cache = PromptCache()
         self.validate = True  # hold requests to botocore's service model (~0.1 ms each; benchmarks may skip it)
         self.denied_models: set[str] = set()
         self.unknown_models: set[str] = set()
@@ -241,20 +243,34 @@ class FakeBedrock:
             return "ResourceNotFoundException", _UNKNOWN_MODEL_MESSAGE
         if not isinstance(body, dict):
             return "SerializationException", "The request body is not a JSON object."
-        message = (request_problem(model_id, body, stream=stream) if self.validate else None) or validation_error(body)
+        message = (
+            (request_problem(model_id, body, stream=stream) if self.validate else None)
+            or validation_error(body)
+            or cache_point_problem(model_id, body)
+        )
         return None if message is None else ("ValidationException", message)
 
     def _usage(self, call: ConverseCall, reply: Reply) -> dict[str, int]:
-        input_tokens = reply.input_tokens
-        if input_tokens is None:
-            prompt_chars = text_length(call.body.get("system")) + text_length(call.body.get("messages"))
-            input_tokens = max(1, prompt_chars // 4)
+        """Scripted counts as given; else estimates (about four characters a token) through the prompt cache."""
         output_tokens = len(reply.text) // 4 + 1 if reply.output_tokens is None else reply.output_tokens
-        return {
-            "inputTokens": input_tokens,
+        if reply.input_tokens is not None:
+            call.usage = {
+                "inputTokens": reply.input_tokens,
+                "outputTokens": output_tokens,
+                "totalTokens": reply.input_tokens + output_tokens,
+            }
+            return call.usage
+        counted = self.prompt_cache.account(call.model_id, call.body)
+        usage = {
+            "inputTokens": counted.input_tokens,
             "outputTokens": output_tokens,
-            "totalTokens": input_tokens + output_tokens,
+            "totalTokens": counted.input_tokens + counted.cache_read + counted.cache_write + output_tokens,
         }
+        if counted.cache_read or counted.cache_write:
+            usage["cacheReadInputTokens"] = counted.cache_read
+            usage["cacheWriteInputTokens"] = counted.cache_write
+        call.usage = usage
+        return usage
 
     def _converse_body(self, call: ConverseCall, reply: Reply, started: float) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
