@@ -9,7 +9,7 @@ step so a resumed run re-uses what is done. Nothing here knows about Slack.
 
 from agents.runbooks._command import parse_run, resolve
 from agents.runbooks._executor import RunbookRunner, RunbookState
-from agents.runbooks._library import RunbookLibrary, builtin_runbooks, check_directory
+from agents.runbooks._library import RunbookLibrary, builtin_runbooks, check_directory, listing
 from agents.runbooks._loader import LoadProblem, load_runbook_text, read_runbook_file
 from agents.runbooks._model import ParamSpec, Runbook, RunbookStep
 from agents.runbooks._scheduler import StepOutcome, StepRunner, run_steps
@@ -26,6 +26,7 @@ __all__ = [
     "StepRunner",
     "builtin_runbooks",
     "check_directory",
+    "listing",
     "load_runbook_text",
     "parse_run",
     "read_runbook_file",

@@ -8,6 +8,7 @@ each surface shows them as it shows any invalid task, privately and with the req
 
 from __future__ import annotations
 
+import difflib
 import re
 import shlex
 from typing import TYPE_CHECKING
@@ -16,6 +17,8 @@ from agents.errors import InvalidTask
 from agents.task import RunbookCall
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from agents.runbooks._library import RunbookLibrary
     from agents.runbooks._model import Runbook
 
@@ -24,10 +27,14 @@ __all__ = ["parse_run", "resolve"]
 _RUN = re.compile(r"^\s*run(?:\s+|\Z)(.*)\Z", re.DOTALL | re.IGNORECASE)
 _KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_VALUE_CHARS = 500
+_CLOSE = 0.5  # difflib's ratio for "did you mean" (the library uses the same)
 
 
-def parse_run(text: str) -> tuple[str, dict[str, str]] | None:
+def parse_run(text: str, *, names: Collection[str] | None = None) -> tuple[str, dict[str, str]] | None:
     """``(runbook, raw values)`` when ``text`` is a ``run …`` command, else ``None``.
+
+    With ``names`` (the runbooks there are), ``run`` followed by a word that is no runbook, nor close to
+    one, and no ``key=value`` is a question ("run the numbers on last week's errors"), not a command.
 
     Raises :class:`InvalidTask` for a ``run`` command that cannot be read (no name, an unclosed quote,
     a word that is not ``key=value``, a key given twice).
@@ -35,8 +42,18 @@ def parse_run(text: str) -> tuple[str, dict[str, str]] | None:
     match = _RUN.match(text)
     if match is None:
         return None
+    rest = match.group(1)
+    first = rest.split(maxsplit=1)[0].lower() if rest.strip() else ""
+    if (
+        names is not None
+        and first
+        and first not in names
+        and "=" not in rest
+        and not difflib.get_close_matches(first, list(names), n=1, cutoff=_CLOSE)
+    ):
+        return None
     try:
-        words = shlex.split(match.group(1))
+        words = shlex.split(rest)
     except ValueError:
         raise InvalidTask(
             "a quote is not closed in your command", hint='run incident-triage service=checkout note="two words"'

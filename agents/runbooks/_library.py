@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from agents.runbooks._model import Runbook
 
-__all__ = ["RunbookLibrary", "builtin_runbooks", "check_directory"]
+__all__ = ["RunbookLibrary", "builtin_runbooks", "check_directory", "listing"]
 
 log = structlog.get_logger(__name__)
 
@@ -139,3 +139,27 @@ class RunbookLibrary:
             await sleep(every)
             if self.changed_on_disk():
                 self.reload()  # a few small files: read inline, between two polls
+
+
+def listing(library: RunbookLibrary, *, problems: bool = False) -> str:
+    """Each runbook with its description, parameters and an example, as Markdown; ``problems`` for admins."""
+    lines = ['Runbooks: run one with `run <runbook> key=value …` (quote values with spaces: `note="two words"`).']
+    for runbook in library.all():
+        lines.append(f"\n*{runbook.name}*: {runbook.description or '(no description)'}")
+        for key, spec in runbook.params.items():
+            facts = [spec.type, "required" if spec.required else "optional"]
+            if spec.default is not None:
+                facts.append(f"default {spec.default}")
+            if spec.choices:
+                facts.append("one of " + ", ".join(str(c) for c in spec.choices))
+            if spec.min is not None or spec.max is not None:
+                low = spec.min if spec.min is not None else "…"
+                high = spec.max if spec.max is not None else "…"
+                facts.append(f"from {low} to {high}")
+            about = f": {spec.description}" if spec.description else ""
+            lines.append(f"• `{key}` ({', '.join(facts)}){about}")
+        lines.append(f"e.g. `{runbook.example()}`")
+    if problems and library.problems:
+        lines.append("\n:warning: Files that did not load (only admins see this):")
+        lines += [f"• `{problem}`" for problem in library.problems]
+    return "\n".join(lines)
