@@ -159,8 +159,10 @@ async def _round(
             continue
         pending.remove(step)
         running[asyncio.create_task(one(step), name=f"step-{step.id}")] = step
-    if not running:  # pragma: no cover - a checked DAG always has a runnable step while some are pending
-        raise RuntimeError("runbook steps wait for each other")
+    if not running:
+        if pending:  # pragma: no cover - a checked DAG always has a runnable step while some are pending
+            raise RuntimeError("runbook steps wait for each other")
+        return stopped  # the rest was skipped: nothing left to wait for
     finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     for job in sorted(finished, key=lambda j: runbook.steps.index(running[j])):
         step = running.pop(job)
