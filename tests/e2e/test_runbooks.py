@@ -164,7 +164,24 @@ async def test_incident_triage_runs_its_steps_in_parallel_and_streams_one_ground
         assert f"## {step} (" in outputs
         assert fact in outputs
     made = Counter(c.method for c in slack.calls[calls_before:] if c.method != "auth.test")
-    print(f"\nincident-triage: wall {wall:.2f}s; Slack calls {sum(made.values())}: {dict(made)}")  # noqa: T201
+    (request_id,) = {line["request_id"] for line in bot.log_lines() if line.get("runbook") == "incident-triage"} & {
+        line.get("request_id") for line in bot.log_lines() if line.get("event") == "runbook.step_finished"
+    }
+    finished = [
+        line
+        for line in bot.log_lines()
+        if line.get("event") == "runbook.step_finished" and line.get("request_id") == request_id
+    ]
+    ran = sum(line["seconds"] for line in finished)
+    run_seconds = next(
+        line["seconds"]
+        for line in bot.log_lines()
+        if line.get("event") == "runbook.succeeded" and line.get("request_id") == request_id
+    )
+    print(  # noqa: T201 - the figures for the closing note
+        f"\nincident-triage: run {run_seconds:.2f}s (ack to answer {wall:.2f}s) vs steps' sum {ran:.2f}s; "
+        f"Slack calls {sum(made.values())}: {dict(made)}"
+    )
 
 
 async def test_invalid_parameters_get_a_private_error_with_the_usage_line(bot: BotProcess, slack: FakeSlack) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -264,3 +265,24 @@ def test_runbooks_check_prints_problems_and_exits_1(tmp_path: Path) -> None:
     )
     assert again.returncode == 0
     assert again.stdout == ""
+
+
+async def test_the_watcher_reloads_within_one_poll_of_a_change(tmp_path: Path) -> None:
+    """``watch`` polls every 2 s (time injected): a file dropped in the folder is loaded at the next poll."""
+    library = RunbookLibrary(agents=AGENTS, directory=tmp_path)
+    waits: list[float] = []
+    polls = asyncio.Queue[None]()
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await polls.get()
+
+    watcher = asyncio.create_task(library.watch(sleep=sleep))
+    (tmp_path / "fresh.yaml").write_text("name: fresh\nsteps:\n  - {id: a, agent: general, prompt: hi}\n")
+    polls.put_nowait(None)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert library.get("fresh") is not None
+    assert waits[0] == 2.0
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)

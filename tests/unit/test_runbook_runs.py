@@ -170,3 +170,23 @@ async def test_a_failed_step_that_may_not_fail_ends_the_run_with_its_reason(tmp_
     assert second[0].skipped
     assert len(model.requests) == 1
     await orchestrator.drain(1)
+
+
+async def test_the_console_runs_a_runbook_with_the_same_syntax(tmp_path: Path) -> None:
+    """``run incident-triage service=checkout`` in the console: the steps print, then the summary."""
+    import io  # noqa: PLC0415
+
+    from bot.console import ConsoleEdge, ask  # noqa: PLC0415
+
+    model, journal = FakeChatModel(), MemoryJournal()
+    model.enqueue("alarms found", "errors found", "deploy found", "the summary")
+    orchestrator = core(model, journal, tmp_path)
+    out = io.StringIO()
+    edge = ConsoleEdge(out, region="us-east-1")
+    orchestrator.start(edge)
+    assert await ask(orchestrator, edge, "run incident-triage service=checkout", user="U1", out=out)
+    printed = out.getvalue()
+    assert "▶ runbook incident-triage: alarms, errors, deploy, summary" in printed
+    assert "✓ step summary" in printed
+    assert "the summary" in printed
+    await orchestrator.drain(1)
