@@ -221,6 +221,7 @@ def usage_blocks(registry: AgentRegistry, *, rate_limit: str, max_per_user: int)
         "`/orchestrate <agent>: <task>`: you pick it.\n"
         "`@orch <task>` in a channel or thread, or a direct message: I answer in the thread, "
         "with the thread so far as context.\n"
+        "`/orchestrate run <runbook> key=value …`: a multi-step investigation; `/orchestrate runbooks` lists them.\n"
         "`/orchestrate history`: your recent tasks. `/orch-health`: how I'm doing.\n\n"
         f"*Agents*\n{agents}\n\n"
         f"*Limits*: {rate_limit} tasks per person, {max_per_user} at a time, "

@@ -250,3 +250,42 @@ async def test_a_run_killed_mid_way_resumes_without_asking_the_model_for_finishe
         assert ("step-alarms", "complete") in reused
     finally:
         await second.stop()
+
+
+async def test_a_runbook_dropped_in_the_folder_is_listed_and_runs_without_a_restart(
+    slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """The team's folder is polled: a new file shows in ``/orchestrate runbooks`` and runs, no restart."""
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    port = free_port()
+    env = bot_env(
+        slack_api_url=slack.base_url,
+        bedrock_url=model.endpoint_url,
+        aws_url=moto_url,
+        ORCH_RUNBOOKS_DIR=str(folder),
+    )
+    bot = BotProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port)
+    await bot.start()
+    try:
+        (folder / "team.yaml").write_text(
+            "name: team-check\ndescription: Our own check.\nparams:\n  env: {type: string, choices: [prod, dev]}\n"
+            "steps:\n  - {id: ask, agent: general, prompt: 'Say TEAM-OK for {{ params.env }}'}\n"
+        )
+        deadline = time.monotonic() + 15
+        listed = ""
+        while "team-check" not in listed:
+            assert time.monotonic() < deadline, listed
+            await asyncio.sleep(0.5)
+            url = slack.new_response_url()
+            await bot.command("runbooks", user=unique("U"), channel=unique("C"), response_url=url)
+            (reply,) = await slack.wait_for("response_url", where=lambda c, url=url: c.args.get("_url") == url)
+            listed = json.dumps(reply.args)
+        assert "Our own check." in listed
+        channel = unique("C")
+        await bot.command(
+            "run team-check env=prod", user=unique("U"), channel=channel, response_url=slack.new_response_url()
+        )
+        assert "Say TEAM-OK for prod" in await final_text(slack, channel, timeout=20)  # the echoing model
+    finally:
+        await bot.stop()
