@@ -8,6 +8,7 @@ library's in Redis when replicas share it, without touching callers.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from agents.errors import RateLimited, ShuttingDown, TooManyTasks
 from agents.stores import store_boundary
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
 __all__ = [
     "Admission",
@@ -186,6 +187,18 @@ class Admission:
     def close(self) -> None:
         """Refuse all new work from now on (the process is draining)."""
         self._closed = True
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[None]:
+        """Count one more running unit (a runbook step) against the process's cap while the block runs.
+
+        It never waits or refuses (the run it belongs to was admitted); new tasks see the load and are refused.
+        """
+        self._total += 1
+        try:
+            yield
+        finally:
+            self._total -= 1
 
     def resume(self, user_key: str) -> Slot:
         """A slot for a task accepted before a restart: it already passed the rate limit, and is not refused."""

@@ -6,8 +6,12 @@ what a user tries in the console is what Slack users get.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -24,6 +28,7 @@ from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
+from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.stores import RedisJournal, RedisTaskQueue, open_journal
 from agents.taskqueue import LocalTaskQueue
@@ -84,6 +89,25 @@ class _SharedState:
                 report_depth=metrics.queue_depth.set,
             ),
         )
+
+
+def _watch_runbooks(library: RunbookLibrary) -> asyncio.Task[None] | None:
+    """Reload the team's runbooks when their files change (polled) and on SIGHUP; the poller's task."""
+    if library.directory is None:
+        return None
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+        # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, library.reload)
+    return asyncio.create_task(library.watch(), name="runbook-watch")
+
+
+async def _stop_watching(watching: asyncio.Task[None] | None) -> None:
+    if watching is None:
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -152,7 +176,13 @@ async def open_core(
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
+        runbooks = RunbookLibrary(
+            agents=registry.names(),
+            directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
+        )
         orchestrator = Orchestrator(
+            runbooks=runbooks,
+            runbook_limits=(settings.orch_runbook_max_parallel_steps, settings.orch_runbook_step_timeout_seconds),
             registry=registry,
             admission=Admission(
                 shared.limiter if shared else MemoryRateLimiter(admission_settings.rate_limit),
@@ -181,9 +211,11 @@ async def open_core(
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
         )
+        watching = _watch_runbooks(runbooks)
         try:
             yield orchestrator
         finally:
+            await _stop_watching(watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()

@@ -15,6 +15,7 @@ the request ID.
         │   ├── RateLimited         per-user rate limit; has ``retry_after``
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
         │   └── ShuttingDown        the process is draining; has ``retry_after``
+        ├── RunbookFailed           a runbook step failed (and may not be skipped); has ``step``, ``reason``
         ├── StoreUnavailable        the task store (Redis, SQLite) cannot be reached; has ``store``, ``reason``
         ├── ToolFailed              a data source failed; goes back to the model as an error result
         │   └── InvalidToolInput    the model's tool input does not fit the tool's input model; has ``fields``
@@ -55,6 +56,7 @@ __all__ = [
     "LLMUnavailable",
     "OrchError",
     "RateLimited",
+    "RunbookFailed",
     "ShuttingDown",
     "StoreUnavailable",
     "TaskError",
@@ -295,3 +297,14 @@ class LLMRequestRejected(LLMError):
     """Bedrock rejected the request as invalid (for example, the conversation is too long for the model)."""
 
     code = "llm_request_rejected"
+
+
+class RunbookFailed(TaskError):
+    """A runbook step failed or timed out, and the runbook does not let the run go on without it."""
+
+    code = "runbook_failed"
+
+    def __init__(self, step: str, reason: str) -> None:
+        self.step = step
+        self.reason = reason
+        super().__init__(f"step {step} failed: {reason}")

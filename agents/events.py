@@ -21,6 +21,9 @@ __all__ = [
     "AnswerReset",
     "EventSink",
     "LoopCheckpoint",
+    "RunbookStarted",
+    "StepFinished",
+    "StepStarted",
     "TaskEvent",
     "TaskFailed",
     "TaskResult",
@@ -148,6 +151,48 @@ class TaskSuspended:
     state: str
 
 
+@dataclass(frozen=True, slots=True)
+class RunbookStarted:
+    """A runbook run began: its steps in order, as ``(step id, agent)``, for the edge's checklist or plan.
+
+    ``done`` names the steps a resumed run re-uses from its journal (a :class:`StepFinished` follows for each).
+    """
+
+    task: Task
+    runbook: str
+    steps: tuple[tuple[str, str], ...]
+    done: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """A runbook step started on its agent."""
+
+    task: Task
+    step: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    """A runbook step ended: ``ok``, or ``error`` says why not (``skipped``: it never ran).
+
+    ``output`` is the step's full answer (for the edge's per-step file); ``reused``: taken from the journal
+    by a resumed run, with no model call.
+    """
+
+    task: Task
+    step: str
+    agent: str
+    ok: bool
+    seconds: float
+    output: str = ""
+    error: str = ""
+    sources: tuple[str, ...] = ()
+    skipped: bool = False
+    reused: bool = False
+
+
 TaskEvent = (
     TaskStarted
     | AgentRouted
@@ -156,6 +201,9 @@ TaskEvent = (
     | ToolStarted
     | ToolFinished
     | LoopCheckpoint
+    | RunbookStarted
+    | StepStarted
+    | StepFinished
     | TaskSuspended
     | TaskSucceeded
     | TaskFailed

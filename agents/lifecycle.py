@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from agents.journal import TaskJournal
     from agents.metrics import Metrics
     from agents.redaction import Redactor
+    from agents.runbooks import RunbookRunner
     from agents.runner import TaskRunner
     from agents.taskqueue import TaskQueue
 
@@ -87,8 +88,10 @@ class TaskLifecycle:
         metrics: Metrics,
         attempts: Attempts,
         redactor: Redactor,
+        runbooks: RunbookRunner | None = None,
     ) -> None:
         self._redact = redactor
+        self._runbooks = runbooks
         self._journal = journal
         self._queue = queue
         self._admission = admission
@@ -221,7 +224,10 @@ class TaskLifecycle:
 
     async def _run(self, task: Task, sink: EventSink, record: TaskRecord) -> None:
         journalled = JournalSink(MetricsSink(sink, self._metrics), self._journal, known=record)
-        if record.checkpoint:
+        if task.runbook is not None and self._runbooks is not None:
+            # One task for the journal and metrics; its steps' outcomes are its checkpoint (re-used on resume).
+            await self._runbooks.run(task, journalled, checkpoint=record.checkpoint)
+        elif record.checkpoint:
             await self._runner.resume(task, LoopState.from_json(record.checkpoint), journalled)
         else:
             await self._runner.run(task, journalled)

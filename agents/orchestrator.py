@@ -21,7 +21,8 @@ from agents.journal import MemoryJournal
 from agents.lifecycle import TaskLifecycle
 from agents.metrics import Metrics
 from agents.redaction import Redactor
-from agents.task import HelpRequest, Task, parse_text
+from agents.runbooks import RunbookRunner, parse_run, resolve
+from agents.task import MAX_TASK_CHARS, HelpRequest, Task, clean_text, parse_text
 from agents.taskqueue import LocalTaskQueue
 from agents.toolcalls import load_calls
 
@@ -34,12 +35,13 @@ if TYPE_CHECKING:
     from agents.health import ModelHealth
     from agents.journal import TaskJournal, TaskRecord, Usage
     from agents.lifecycle import Edge
+    from agents.runbooks import RunbookLibrary
     from agents.runner import TaskRunner
     from agents.task import ContextMessage, Origin, SharedFile
     from agents.taskqueue import TaskQueue
     from agents.toolcalls import RecordedCall
 
-__all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "Submission"]
+__all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "RunbooksWanted", "Submission"]
 
 log = structlog.get_logger(__name__)
 
@@ -62,13 +64,20 @@ class HelpWanted:
 
 
 @dataclass(frozen=True, slots=True)
+class RunbooksWanted:
+    """The person asked for the list of runbooks (``runbooks``): show each with its parameters and an example."""
+
+    library: RunbookLibrary
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     """Not accepted: invalid, not admitted, or not recorded; ``error`` says why, in domain terms."""
 
     error: InvalidTask | AdmissionDenied | StoreUnavailable
 
 
-Submission = Accepted | HelpWanted | Refused
+Submission = Accepted | HelpWanted | RunbooksWanted | Refused
 
 
 class Orchestrator:
@@ -88,6 +97,8 @@ class Orchestrator:
         redactor: Redactor | None = None,
         store_health: StoreHealth | None = None,
         max_attempts: int = 2,
+        runbooks: RunbookLibrary | None = None,
+        runbook_limits: tuple[int, float] = (4, 300.0),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
@@ -99,6 +110,8 @@ class Orchestrator:
         self.model_health = model_health
         self._journal = journal or MemoryJournal()
         self._admission = admission
+        #: The runbooks ``run <runbook> …`` may name (``None``: runbooks are off).
+        self.runbooks = runbooks
         self.metrics.track_in_flight(lambda: self._admission.in_flight)
         self._lifecycle = TaskLifecycle(
             journal=self._journal,
@@ -108,6 +121,16 @@ class Orchestrator:
             metrics=self.metrics,
             attempts=Attempts(max_attempts),
             redactor=self.redactor,
+            runbooks=None
+            if runbooks is None
+            else RunbookRunner(
+                library=runbooks,
+                runner=runner,
+                max_parallel=runbook_limits[0],
+                default_timeout=runbook_limits[1],
+                redact=self.redactor,
+                hold=admission.holding,
+            ),
         )
         self._clock = clock
         self._started = clock()
@@ -151,6 +174,8 @@ class Orchestrator:
             prepared = self._prepare(text, request_id=request_id, origin=origin, context=context)
             if isinstance(prepared, HelpRequest):
                 return HelpWanted(self.registry, self._admission.rate_limit, self._admission.max_per_user)
+            if isinstance(prepared, RunbooksWanted):
+                return prepared
             if files:
                 prepared = prepared.model_copy(update={"files": files})
             slot = await self._admit(prepared)
@@ -166,8 +191,12 @@ class Orchestrator:
 
     def _prepare(
         self, text: str, *, request_id: str, origin: Origin, context: Iterable[ContextMessage]
-    ) -> HelpRequest | Task:
+    ) -> HelpRequest | RunbooksWanted | Task:
         try:
+            if self.runbooks is not None:
+                runbook = self._runbook_task(text, request_id=request_id, origin=origin)
+                if runbook is not None:
+                    return runbook
             parsed = parse_text(text, agents=self.registry.names())
         except InvalidTask as invalid:
             self.metrics.refused.labels(invalid.code).inc()
@@ -175,6 +204,21 @@ class Orchestrator:
         if isinstance(parsed, HelpRequest):
             return parsed
         return Task(request_id=request_id, origin=origin, text=parsed.text, agent=parsed.agent, context=tuple(context))
+
+    def _runbook_task(self, text: str, *, request_id: str, origin: Origin) -> RunbooksWanted | Task | None:
+        """``runbooks`` (the list) or ``run <runbook> key=value …`` (a checked runbook task); else ``None``."""
+        library = self.runbooks
+        if library is None:  # pragma: no cover - the caller checks
+            return None
+        cleaned = clean_text(text)
+        if cleaned.lower() in {"runbooks", "runbook", "run"}:
+            return RunbooksWanted(library)
+        parsed = parse_run(cleaned, names=[r.name for r in library.all()])
+        if parsed is None:
+            return None
+        runbook, call = resolve(library, *parsed)
+        log.info("runbook.requested", runbook=runbook.name)
+        return Task(request_id=request_id, origin=origin, text=cleaned[:MAX_TASK_CHARS], runbook=call)
 
     async def _admit(self, task: Task) -> Slot:
         try:

@@ -25,6 +25,7 @@ __all__ = [
     "HelpRequest",
     "Origin",
     "ParsedText",
+    "RunbookCall",
     "SharedFile",
     "Task",
     "clean_text",
@@ -99,6 +100,15 @@ class SharedFile(BaseModel):
     size: int = 0
 
 
+class RunbookCall(BaseModel):
+    """A runbook and its checked parameter values (:mod:`agents.runbooks`): what a runbook task runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]+$", max_length=64)]
+    params: dict[str, str | int | None]
+
+
 class Task(BaseModel):
     """A validated request, ready for admission and an agent."""
 
@@ -110,6 +120,8 @@ class Task(BaseModel):
     agent: str | None = None
     context: tuple[ContextMessage, ...] = ()
     files: tuple[SharedFile, ...] = ()
+    #: Set for ``run <runbook> …``: the task runs that runbook's steps instead of one agent.
+    runbook: RunbookCall | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agents.catalog import default_registry
 from agents.errors import ConfigError
 from agents.observability import configure_logging
+from agents.runbooks import check_directory
 from agents.settings import detect_mode, load_settings
 from bot.console import run_console
 from bot.doctor import run_doctor
@@ -52,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
     console.add_argument("question", nargs="*", help="ask this one question and exit")
+    runbooks = commands.add_parser("runbooks", help="work with runbooks: `runbooks check [DIR]` validates YAML files")
+    runbooks.add_argument("action", choices=["check"], help="check: print `path:line: problem` for each problem")
+    runbooks.add_argument("directory", nargs="?", help="the directory to check (default: ORCH_RUNBOOKS_DIR)")
     resume = commands.add_parser("continue", help=argparse.SUPPRESS)  # test hook: see the module docstring
     resume.add_argument("request_id")
     resume.add_argument("result")
@@ -77,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run_doctor(sys.stdout))
     if args.command == "continue":
         return _continue(args)
+    if args.command == "runbooks":
+        return _check_runbooks(args.directory)
     modes = {"serve": "http", "socket": "socket", "worker": "worker"}
     mode: Mode = modes.get(args.command) or detect_mode()  # type: ignore[assignment]
     work = not getattr(args, "ingress_only", False)
@@ -122,6 +130,25 @@ def event_loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] |
 def _run(main: Coroutine[Any, Any, None], loop: str) -> None:
     with asyncio.Runner(loop_factory=event_loop_factory(loop)) as runner:
         runner.run(main)
+
+
+def _check_runbooks(directory: str | None) -> int:
+    """``orch-bot runbooks check [DIR]``: every problem as ``path:line: problem``; 1 if there is any."""
+    if directory is None:
+        try:
+            directory = load_settings().orch_runbooks_dir
+        except ConfigError as error:
+            print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+            return EXIT_CONFIG
+    if not directory:
+        print("Say which directory to check: orch-bot runbooks check DIR (or set ORCH_RUNBOOKS_DIR).", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIG
+    configure_logging(fmt="console", level="error")
+    loaded, problems = check_directory(Path(directory), agents=default_registry().names())
+    for problem in problems:
+        print(problem)  # noqa: T201 - the CLI's own output
+    print(f"{len(loaded)} runbook(s) loaded, {len(problems)} problem(s).", file=sys.stderr)  # noqa: T201
+    return 1 if problems else 0
 
 
 def _continue(args: argparse.Namespace) -> int:

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents.errors import StoreUnavailable
-from agents.orchestrator import Accepted, HelpWanted, Refused
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
 from agents.task import Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
 from bot.markup import to_plain_text
-from bot.messages import failure_blocks, usage_blocks
+from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.targets import Target
 
@@ -88,6 +88,11 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
                     outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
                 )
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
+            case RunbooksWanted(library=library):
+                await ack()
+                admin = bool(library.problems) and await is_admin(client, command.get("user_id") or "")
+                text, blocks = runbook_list_blocks(library, admin=admin)
+                await respond(text=text, blocks=blocks, response_type="ephemeral")
             case Refused(error=refusal):
                 text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
                 await ack(text=text, blocks=blocks, response_type="ephemeral")

@@ -17,6 +17,9 @@ from agents.events import (
     AgentRouted,
     AnswerDelta,
     AnswerReset,
+    RunbookStarted,
+    StepFinished,
+    StepStarted,
     TaskFailed,
     TaskSucceeded,
     TaskSuspended,
@@ -24,7 +27,8 @@ from agents.events import (
     ToolStarted,
 )
 from agents.lifecycle import Rendering
-from agents.orchestrator import Accepted, HelpWanted, Refused
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
+from agents.runbooks import listing
 from agents.task import Origin, new_request_id
 from bot.messages import describe_failure
 from bot.render import token_count
@@ -58,6 +62,8 @@ class ConsoleDelivery:
             out.write(f"  … {event.progress}\n")
         elif isinstance(event, ToolFinished):
             out.write(f"  {'✓' if event.ok else '✗'} {event.source} ({event.seconds:.1f}s)\n")
+        elif isinstance(event, RunbookStarted | StepStarted | StepFinished):
+            out.write(_step_line(event))
         elif isinstance(event, AnswerDelta):
             out.write(event.text)
         elif isinstance(event, AnswerReset):
@@ -77,6 +83,18 @@ class ConsoleDelivery:
             headline, fix = describe_failure(event.error, region=self._region)
             out.write(f"\n✗ {headline}\n  {fix}\n  Request ID: {event.task.request_id}\n")
         out.flush()
+
+
+def _step_line(event: RunbookStarted | StepStarted | StepFinished) -> str:
+    """A runbook's progress, one line per event."""
+    if isinstance(event, RunbookStarted):
+        return f"▶ runbook {event.runbook}: {', '.join(step for step, _ in event.steps)}\n"
+    if isinstance(event, StepStarted):
+        return f"  … step {event.step} ({event.agent})\n"
+    mark = "✓" if event.ok else ("-" if event.skipped else "✗")
+    why = "" if event.ok else f": {event.error}"
+    again = " (re-used)" if event.reused else ""
+    return f"  {mark} step {event.step} ({event.seconds:.1f}s){again}{why}\n"
 
 
 class ConsoleEdge:
@@ -129,6 +147,9 @@ async def ask(orchestrator: Orchestrator, edge: ConsoleEdge, text: str, *, user:
                 for a in outcome.registry.all()
             )
             out.write(f"Ask anything, or name an agent with `agent: task`. Agents:\n{agents}\n")
+            return True
+        case RunbooksWanted(library=library):
+            out.write(listing(library, problems=True) + "\n")
             return True
         case Refused(error=error):
             headline, fix = describe_failure(error)

@@ -14,10 +14,10 @@ from slack_sdk.errors import SlackApiError
 
 from agents.dedupe import first_sighting_or_unknown
 from agents.errors import StoreUnavailable
-from agents.orchestrator import HelpWanted, Refused
+from agents.orchestrator import HelpWanted, Refused, RunbooksWanted
 from agents.task import Origin
 from bot.markup import strip_leading_mention, to_plain_text
-from bot.messages import failure_blocks, usage_blocks
+from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 from bot.targets import Target
@@ -115,6 +115,8 @@ class _Conversations:
                 await tell(
                     *usage_blocks(outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user)
                 )
+            case RunbooksWanted(library=library):
+                await tell(*runbook_list_blocks(library, admin=False))
             case Refused(error=StoreUnavailable() as error):
                 await tell(*failure_blocks(error, request_id, region=self._region))
             case Refused(error=error):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TextIO
 
 import aiohttp
@@ -22,6 +23,7 @@ from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.errors import ConfigError, LLMError, ToolFailed
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, bedrock_client
+from agents.runbooks import check_directory
 from agents.settings import detect_mode, load_settings
 from agents.tools._aws import aws_errors
 from bot.scopes import BOT_SCOPES
@@ -146,6 +148,21 @@ class Doctor:
             return
         self.report(Finding("Slack app token", "ok", "Socket Mode connections can be opened"))
 
+    def runbooks(self, settings: Settings) -> None:
+        """The team's runbooks (``ORCH_RUNBOOKS_DIR``) load; a broken file is optional (the others still load)."""
+        directory = settings.orch_runbooks_dir
+        if not directory:
+            self.report(Finding("Runbooks", "ok", "built-ins only (ORCH_RUNBOOKS_DIR is not set)"))
+            return
+        loaded, problems = check_directory(Path(directory), agents=default_registry().names())
+        if not problems:
+            self.report(Finding("Runbooks", "ok", f"{len(loaded)} loaded from {directory}"))
+            return
+        for problem in problems:
+            self.report(
+                Finding("Runbooks", "warn", str(problem), "fix the file; `orch-bot runbooks check` lists every problem")
+            )
+
     async def aws(self, aws: AwsClients) -> bool:
         """The AWS identity the standard chain finds (GetCallerIdentity needs no permission)."""
         try:
@@ -240,6 +257,7 @@ async def run_doctor(out: TextIO) -> int:
         out.write("\nFix the settings above, then run `orch-bot doctor` again.\n")
         return 1
     await doctor.slack(settings, mode)
+    doctor.runbooks(settings)
     async with AwsClients(region=settings.bedrock.region, max_connections=4) as aws:
         if await doctor.aws(aws):
             await doctor.bedrock(settings)

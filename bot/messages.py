@@ -20,17 +20,20 @@ from agents.errors import (
     LLMRequestRejected,
     LLMUnavailable,
     RateLimited,
+    RunbookFailed,
     ShuttingDown,
     StoreUnavailable,
     TaskError,
     TooManyTasks,
 )
+from agents.runbooks import listing
 from agents.task import MAX_TASK_CHARS
 
 if TYPE_CHECKING:
     from agents.catalog import AgentRegistry
+    from agents.runbooks import RunbookLibrary
 
-__all__ = ["describe_failure", "failure_blocks", "unexpected_failure", "usage_blocks"]
+__all__ = ["describe_failure", "failure_blocks", "runbook_list_blocks", "unexpected_failure", "usage_blocks"]
 
 
 def _seconds(n: int) -> str:
@@ -48,7 +51,12 @@ def describe_failure(error: TaskError, *, region: str = "") -> tuple[str, str]:
     return _describe_task_failure(error)
 
 
-def _describe_task_failure(error: TaskError) -> tuple[str, str]:
+def _describe_task_failure(error: TaskError) -> tuple[str, str]:  # noqa: PLR0911 - one case per error type
+    if isinstance(error, RunbookFailed):
+        return (
+            f"The runbook stopped: step `{error.step}` failed ({error.reason}).",
+            "The steps that finished are shown above. Try again later, or ask the step's question directly.",
+        )
     if isinstance(error, InvalidTask):
         fix = f"Try `/orchestrate {error.hint}`." if error.hint else "Try `/orchestrate help` for examples."
         stop = "" if error.reason.endswith(("?", ".", "!")) else "."
@@ -213,9 +221,16 @@ def usage_blocks(registry: AgentRegistry, *, rate_limit: str, max_per_user: int)
         "`/orchestrate <agent>: <task>`: you pick it.\n"
         "`@orch <task>` in a channel or thread, or a direct message: I answer in the thread, "
         "with the thread so far as context.\n"
+        "`/orchestrate run <runbook> key=value …`: a multi-step investigation; `/orchestrate runbooks` lists them.\n"
         "`/orchestrate history`: your recent tasks. `/orch-health`: how I'm doing.\n\n"
         f"*Agents*\n{agents}\n\n"
         f"*Limits*: {rate_limit} tasks per person, {max_per_user} at a time, "
         f"{MAX_TASK_CHARS:,} characters per task."
     )
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def runbook_list_blocks(library: RunbookLibrary, *, admin: bool) -> tuple[str, list[dict[str, Any]]]:
+    """``/orchestrate runbooks``: each runbook with its parameters and an example; admins also see broken files."""
+    text = listing(library, problems=admin).replace("`run ", "`/orchestrate run ")
+    return text, [{"type": "markdown", "text": text[:12_000]}]

@@ -119,6 +119,12 @@ class AnswerStream:
         self._chunks.append(chunk)
         await self.flush(force=True)
 
+    async def cards(self, chunks: list[dict[str, Any]], *, display_mode: str) -> None:
+        """Send several task card chunks at once, laid out as ``display_mode`` (if the stream is not started)."""
+        self._stream.display_mode = display_mode
+        self._chunks.extend(chunks)
+        await self.flush(force=True)
+
     async def note(self, line: str) -> None:
         """A step, in italics, in the streamed answer."""
         self._release(f"\n\n_{self._clean(line)}_\n\n")

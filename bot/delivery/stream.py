@@ -68,6 +68,8 @@ class SlackStream:
         self.available = True
         #: Slack holds the message in its streaming state: it must be stopped before an edit.
         self.live = False
+        #: How Slack lays out the task cards (``plan`` for a runbook's steps), set before the stream starts.
+        self.display_mode = TASK_DISPLAY_MODE
 
     def give_up(self) -> None:
         """Stream no more: the answer is edited in place from now on."""
@@ -89,7 +91,7 @@ class SlackStream:
             recipient_team_id=team,
             recipient_user_id=user,
             chunks=list(chunks) or None,
-            task_display_mode=TASK_DISPLAY_MODE if cards else None,
+            task_display_mode=self.display_mode if cards else None,
         )
         if outcome.ok:
             self.ts, self.live = outcome.ts, True

@@ -20,6 +20,9 @@ from agents.events import (
     AgentRouted,
     AnswerDelta,
     AnswerReset,
+    RunbookStarted,
+    StepFinished,
+    StepStarted,
     TaskFailed,
     TaskStarted,
     TaskSucceeded,
@@ -31,6 +34,7 @@ from bot.delivery.answer import AnswerStream
 from bot.delivery.final import FinalMessage
 from bot.delivery.message import ThreadMessage
 from bot.delivery.progress_view import ProgressView
+from bot.delivery.runbook import PLAN_DISPLAY_MODE, RunbookProgress
 from bot.delivery.slack import WebClientSlack
 from bot.delivery.stream import SlackStream
 from bot.slack_budget import SlackBudget, workspace_budget
@@ -99,6 +103,7 @@ class ThreadDelivery:
         final = FinalMessage(
             slack, message, clean=clean, user=recipient_user_id, patience=answer_patience, clock=clock, sleep=sleep
         )
+        self._steps = RunbookProgress(slack, clean, channel, thread_ts, region)
         self._answer = AnswerStream(
             slack,
             message,
@@ -127,6 +132,8 @@ class ThreadDelivery:
             )
             if chunk is not None and self._answer.takes_cards and self._answer.streaming:
                 await self._answer.card(chunk)
+        elif isinstance(event, RunbookStarted | StepStarted | StepFinished):
+            await self._step(event)
         elif isinstance(event, AnswerDelta):
             await self._answer.text(event.text)
         elif isinstance(event, AnswerReset):
@@ -143,8 +150,24 @@ class ThreadDelivery:
                 await self._answer.fail(event)
             else:
                 await self._answer.pause(event)
+            if self._steps.steps and not isinstance(event, TaskSuspended):
+                await self._steps.attach_outputs(event.task.request_id)
         finally:
             self._answer.done()
+
+    async def _step(self, event: RunbookStarted | StepStarted | StepFinished) -> None:
+        """A runbook's step: a card in the plan where Slack takes them, else the checklist message."""
+        steps, answer = self._steps, self._answer
+        if isinstance(event, RunbookStarted):
+            chunks = steps.begin(event)
+            if answer.takes_cards:
+                await answer.cards(chunks, display_mode=PLAN_DISPLAY_MODE)
+        else:
+            chunk = steps.started(event) if isinstance(event, StepStarted) else steps.finished(event)
+            if chunk is not None and answer.takes_cards:
+                await answer.card(chunk)
+        if not answer.shows_cards:
+            await steps.show_checklist()
 
     async def _tool_started(self, event: ToolStarted) -> None:
         answer = self._answer

@@ -1,0 +1,284 @@
+"""A runbook run as one task: its steps on the agent loop, its events, its journal, its resume.
+
+The run is one task for everything outside (one ``TaskStarted``, one ``TaskSucceeded``/``TaskFailed``: rate
+limits, history, request ID and metrics count it once). Inside, each step runs the existing agent loop
+(:class:`~agents.runner.TaskRunner`) with its agent, on a copy of the task whose text is the step's
+rendered prompt; the step's own events stay inside, translated into :class:`StepStarted` and
+:class:`StepFinished`. As each step finishes, the outcomes so far are published as the run's
+:class:`LoopCheckpoint` (a :class:`RunbookState`), which the journal keeps; a resumed run re-uses those
+outputs without asking the model again and runs only the rest.
+
+The answer is the output of the step(s) no other step needs; when there is one such step, its text
+streams as the run's answer while it is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from agents.errors import InvalidTask, RunbookFailed, StoreUnavailable
+from agents.events import (
+    AnswerDelta,
+    AnswerReset,
+    LoopCheckpoint,
+    RunbookStarted,
+    StepFinished,
+    StepStarted,
+    TaskFailed,
+    TaskResult,
+    TaskStarted,
+    TaskSucceeded,
+    TaskSuspended,
+    ToolFinished,
+)
+from agents.llm import Usage
+from agents.runbooks._scheduler import StepOutcome, run_steps
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from agents.errors import TaskError
+    from agents.events import EventSink, TaskEvent
+    from agents.runbooks._library import RunbookLibrary
+    from agents.runbooks._model import Runbook, RunbookStep
+    from agents.runner import TaskRunner
+    from agents.task import Task
+
+__all__ = ["RunbookRunner", "RunbookState"]
+
+log = structlog.get_logger(__name__)
+
+_KIND = "runbook"
+
+
+@dataclass(frozen=True, slots=True)
+class RunbookState:
+    """The journalled progress of a run: each finished step's outcome."""
+
+    steps: dict[str, StepOutcome]
+
+    def to_json(self) -> str:
+        """The checkpoint text (told apart from an agent loop's by its ``kind``)."""
+        return json.dumps({"kind": _KIND, "steps": {k: v.as_json() for k, v in self.steps.items()}})
+
+    @classmethod
+    def from_json(cls, text: str) -> RunbookState:
+        """A checkpoint read back; an empty or foreign one is an empty state (the run starts over)."""
+        try:
+            data = json.loads(text) if text else {}
+        except ValueError:
+            return cls({})
+        if not isinstance(data, dict) or data.get("kind") != _KIND or not isinstance(data.get("steps"), dict):
+            return cls({})
+        steps = {str(k): StepOutcome.from_json(v) for k, v in data["steps"].items() if isinstance(v, dict)}
+        # A step that failed is run again on resume; a skipped one was never run.
+        return cls({k: v for k, v in steps.items() if v.ok})
+
+
+@dataclass(slots=True)
+class _StepCapture:
+    """The sink of one step's agent loop: keeps its outcome, streams its text when it is the answer."""
+
+    outer: Task
+    emit: Callable[[TaskEvent], Awaitable[None]] | None  # the run's (locked) emitter when this step streams the answer
+    result: TaskResult | None = None
+    error: TaskError | None = None
+    suspended: str = ""
+    sources: list[str] = field(default_factory=list)
+
+    async def emit_event(self, event: TaskEvent) -> None:
+        if isinstance(event, TaskSucceeded):
+            self.result = event.result
+        elif isinstance(event, TaskFailed):
+            self.error = event.error
+        elif isinstance(event, TaskSuspended):
+            self.suspended = event.tool
+        elif isinstance(event, ToolFinished) and event.ok:
+            self.sources.append(event.source)
+        elif isinstance(event, AnswerDelta) and self.emit is not None:
+            await self.emit(AnswerDelta(self.outer, event.text))
+        elif isinstance(event, AnswerReset) and self.emit is not None:
+            await self.emit(AnswerReset(self.outer, event.text, event.reason))
+
+
+class _Sink:
+    def __init__(self, capture: _StepCapture) -> None:
+        self._capture = capture
+
+    async def emit(self, event: TaskEvent) -> None:
+        await self._capture.emit_event(event)
+
+
+class RunbookRunner:
+    """Runs runbook tasks (``task.runbook`` set) through the agent loop, step by step."""
+
+    def __init__(
+        self,
+        *,
+        library: RunbookLibrary,
+        runner: TaskRunner,
+        max_parallel: int = 4,
+        default_timeout: float = 300.0,
+        redact: Callable[[str], str] = lambda text: text,
+        hold: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.library = library
+        self._runner = runner
+        self._max_parallel = max_parallel
+        self._default_timeout = default_timeout
+        self._redact = redact
+        self._hold = hold
+        self._clock = clock
+
+    async def run(self, task: Task, sink: EventSink, *, checkpoint: str = "") -> None:
+        """Run ``task``'s runbook to its answer, re-using the steps ``checkpoint`` says are done."""
+        call = task.runbook
+        if call is None:  # pragma: no cover - the lifecycle only sends runbook tasks here
+            raise ValueError("not a runbook task")
+        started = self._clock()
+        lock = asyncio.Lock()
+
+        async def emit(event: TaskEvent) -> None:
+            async with lock:  # steps finish concurrently; the journal sees one event at a time
+                await sink.emit(event)
+
+        await emit(TaskStarted(task))
+        runbook = self.library.get(call.name)
+        if runbook is None:
+            error = InvalidTask(f"the runbook `{call.name}` is no longer available", hint="runbooks")
+            await emit(TaskFailed(task, error, self._clock() - started))
+            return
+        done = RunbookState.from_json(checkpoint).steps
+        finals = runbook.final_steps()
+        streamed = finals[0].id if len(finals) == 1 else None
+        log.info("runbook.started", runbook=runbook.name, reused=sorted(done))
+        await emit(RunbookStarted(task, runbook.name, tuple((s.id, s.agent) for s in runbook.steps), tuple(done)))
+        finished: dict[str, StepOutcome] = dict(done)
+        for step_id, outcome in done.items():
+            step = runbook.step(step_id)
+            await emit(_finished(task, step, outcome))
+
+        async def on_start(step: RunbookStep) -> None:
+            await emit(StepStarted(task, step.id, step.agent))
+
+        async def on_finish(step: RunbookStep, outcome: StepOutcome) -> None:
+            log.info("runbook.step_finished", step=step.id, ok=outcome.ok, seconds=round(outcome.seconds, 3))
+            if not outcome.skipped:
+                finished[step.id] = outcome
+                await self._journal(task, emit, finished)
+            await emit(_finished(task, step, outcome))
+
+        async def run_step(step: RunbookStep, prompt: str) -> StepOutcome:
+            return await self._step(task, step, prompt, emit if step.id == streamed else None)
+
+        results = await run_steps(
+            runbook,
+            call.params,
+            run_step=run_step,
+            done=done,
+            max_parallel=self._max_parallel,
+            default_timeout=self._default_timeout,
+            redact=self._redact,
+            on_start=on_start,
+            on_finish=on_finish,
+            hold=self._hold,
+            clock=self._clock,
+        )
+        await self._finish(task, runbook, results, emit, started=started, streamed=streamed)
+
+    async def _journal(
+        self, task: Task, emit: Callable[[TaskEvent], Awaitable[None]], finished: dict[str, StepOutcome]
+    ) -> None:
+        try:
+            await emit(LoopCheckpoint(task, RunbookState({k: v for k, v in finished.items() if v.ok}).to_json()))
+        except StoreUnavailable:
+            log.warning("runbook.step_not_journalled")  # the run goes on; a resume would run the step again
+
+    async def _step(
+        self, task: Task, step: RunbookStep, prompt: str, emit: Callable[[TaskEvent], Awaitable[None]] | None
+    ) -> StepOutcome:
+        """One step on the agent loop, with its own agent and the rendered prompt as its text."""
+        step_task = task.model_copy(update={"text": prompt, "agent": step.agent, "runbook": None, "context": ()})
+        capture = _StepCapture(task, emit)
+        await self._runner.run(step_task, _Sink(capture))
+        if capture.result is not None:
+            result = capture.result
+            return StepOutcome(ok=True, output=result.text, sources=result.sources, usage=result.usage)
+        if capture.suspended:
+            return StepOutcome(
+                ok=False, error=f"it needs a decision ({capture.suspended}), which runbook steps cannot wait for"
+            )
+        reason = str(capture.error) if capture.error is not None else "it ended without an answer"
+        return StepOutcome(ok=False, error=reason, sources=tuple(capture.sources))
+
+    async def _finish(
+        self,
+        task: Task,
+        runbook: Runbook,
+        results: dict[str, StepOutcome],
+        emit: Callable[[TaskEvent], Awaitable[None]],
+        *,
+        started: float,
+        streamed: str | None,
+    ) -> None:
+        seconds = self._clock() - started
+        failed = [
+            s for s in runbook.steps if not results[s.id].ok and not results[s.id].skipped and not s.continue_on_error
+        ]
+        if failed:
+            step = failed[0]
+            log.warning("runbook.failed", step=step.id)
+            await emit(TaskFailed(task, RunbookFailed(step.id, results[step.id].error), seconds))
+            return
+        finals = runbook.final_steps()
+        if streamed is not None:
+            text = (
+                results[streamed].output
+                if results[streamed].ok
+                else f"_(step {streamed} failed: {results[streamed].error})_"
+            )
+            if results[streamed].reused or not results[streamed].ok:
+                await emit(AnswerDelta(task, text))
+        else:
+            parts = [f"*{s.id}*\n{results[s.id].output or '(failed: ' + results[s.id].error + ')'}" for s in finals]
+            text = "\n\n".join(parts)
+            await emit(AnswerDelta(task, text))
+        usage = Usage()
+        for outcome in results.values():
+            usage += outcome.usage
+        sources = tuple(dict.fromkeys(src for outcome in results.values() for src in outcome.sources))
+        result = TaskResult(
+            text=text,
+            agent=f"runbook {runbook.name}",
+            routing_reason=f"runbook {runbook.name}",
+            model_id="",
+            usage=usage,
+            seconds=seconds,
+            attempts=len([o for o in results.values() if not o.reused and not o.skipped]),
+            sources=sources,
+        )
+        log.info("runbook.succeeded", runbook=runbook.name, seconds=round(seconds, 3))
+        await emit(TaskSucceeded(task, result))
+
+
+def _finished(task: Task, step: RunbookStep, outcome: StepOutcome) -> StepFinished:
+    return StepFinished(
+        task,
+        step.id,
+        step.agent,
+        ok=outcome.ok,
+        seconds=outcome.seconds,
+        output=outcome.output,
+        error=outcome.error,
+        sources=outcome.sources,
+        skipped=outcome.skipped,
+        reused=outcome.reused,
+    )
