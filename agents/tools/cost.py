@@ -1,19 +1,23 @@
-"""Month-to-date cost from Cost Explorer: "what did we spend on RDS this month?".
+"""Month-to-date cost from Cost Explorer: "what did we spend on RDS this month?", and against last month.
 
 Cost Explorer answers only in us-east-1 and bills every request (USD 0.01), so the tool pages at most a
-few times and the model is told to call it once per question. The period runs from the 1st to today
-(exclusive): today's costs are still accruing.
+few times and the model is told to call it once per period. The period runs from the 1st to today
+(exclusive): today's costs are still accruing. ``period="last_month_same_days"`` reads last month over the
+same days (the 1st to the same day of the month), so a change against last month compares like with like;
+``"last_month"`` reads the whole of last month.
 """
 
 from __future__ import annotations
 
 import functools
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
 
 from agents.tools._aws import aws_errors, us_east_1_client
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
-from agents.tools._params import NoInput
+from agents.tools._params import ToolInput
 from agents.tools._probe import Probe
 from agents.tools._time import utc_today
 
@@ -29,12 +33,34 @@ _TOP_COST_LINES = 20
 _MAX_COST_PAGES = 10  # AWS bills every Cost Explorer API request ($0.01 each)
 
 
-async def _month_to_date_cost(ctx: ToolContext, _request: NoInput, *, today: Callable[[], date]) -> ToolOutput:
-    day = today()
+class CostPeriod(ToolInput):
+    """Which month's cost to read."""
+
+    period: Literal["month_to_date", "last_month_same_days", "last_month"] = Field(
+        default="month_to_date",
+        description="month_to_date (default); last_month_same_days (the 1st to the same day last month, to compare)",
+    )
+
+
+def _period(day: date, which: str) -> tuple[date, date]:
+    """``(start, end exclusive)`` of the period ``which``, seen on ``day`` (UTC)."""
     first = day.replace(day=1)
+    if which == "month_to_date":
+        return first, day
+    last_month_first = (first - timedelta(days=1)).replace(day=1)
+    if which == "last_month":
+        return last_month_first, first
+    # The same days as this month so far (the 1st up to, not including, this day of the month), capped at the
+    # end of last month when it was shorter.
+    return last_month_first, min(last_month_first + timedelta(days=day.day - 1), first)
+
+
+async def _month_to_date_cost(ctx: ToolContext, request: CostPeriod, *, today: Callable[[], date]) -> ToolOutput:
+    day = today()
+    start, end = _period(day, request.period)
     # Cost Explorer's end date is exclusive, and today's costs are still accruing: the period ends today.
-    period = {"start": first.isoformat(), "end_exclusive": day.isoformat()}
-    if first == day:
+    period = {"start": start.isoformat(), "end_exclusive": end.isoformat()}
+    if start == end:
         note = (
             "today is the 1st: this month has no complete day of cost data yet "
             "(Cost Explorer shows today's costs from tomorrow)"
@@ -56,10 +82,10 @@ async def _month_to_date_cost(ctx: ToolContext, _request: NoInput, *, today: Cal
                 if not page.get("NextPageToken"):
                     break
                 query["NextPageToken"] = page["NextPageToken"]
-    return _cost_output(period, results)
+    return _cost_output(period, results, label=request.period.replace("_", " "))
 
 
-def _cost_output(period: dict[str, str], results: list[Mapping[str, Any]]) -> ToolOutput:
+def _cost_output(period: dict[str, str], results: list[Mapping[str, Any]], *, label: str) -> ToolOutput:
     amounts: dict[str, float] = {}
     units: set[str] = set()
     for result in results:
@@ -86,7 +112,7 @@ def _cost_output(period: dict[str, str], results: list[Mapping[str, Any]]) -> To
     }
     if rest:
         data["other_services"] = {"count": len(rest), "amount": round(sum(amount for _, amount in rest), 2)}
-    return ToolOutput(data=data, summary=f"{total:,.2f} {currency} month to date")
+    return ToolOutput(data=data, summary=f"{total:,.2f} {currency} {label}")
 
 
 def _probe_params(today: Callable[[], date]) -> dict[str, Any]:
@@ -105,13 +131,14 @@ def cost_tools(*, today: Callable[[], date] = utc_today) -> Toolset:
             Tool(
                 name="month_to_date_cost",
                 description=(
-                    "This month's AWS cost so far (unblended, from the 1st to yesterday, UTC), total and by "
-                    "service, largest first. AWS bills each call (USD 0.01): call it once per question."
+                    "AWS cost (unblended, UTC), total and by service, largest first: this month so far by default, "
+                    "or last month (whole, or over the same days, to compare). AWS bills each call (USD 0.01): "
+                    "call it once per period."
                 ),
-                input_model=NoInput,
+                input_model=CostPeriod,
                 effect="read",
                 source=COST_SOURCE,
-                progress=lambda _ctx, _request: "Reading month-to-date cost from Cost Explorer…",
+                progress=lambda _ctx, request: f"Reading {request.period.replace('_', ' ')} cost from Cost Explorer…",
                 run=functools.partial(_month_to_date_cost, today=today),
             ),
         ),

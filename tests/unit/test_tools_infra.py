@@ -321,3 +321,31 @@ async def test_unknown_input_is_rejected_by_name(ctx: ToolContext) -> None:
         await run(ctx, "list_rds_instances", engine="postgres")
 
     assert failed.value.reason.startswith("invalid input: engine: Extra inputs are not permitted")
+
+
+@pytest.mark.parametrize(
+    ("today", "period", "expected"),
+    [
+        (date(2026, 3, 15), "month_to_date", ("2026-03-01", "2026-03-15")),
+        (date(2026, 3, 15), "last_month_same_days", ("2026-02-01", "2026-02-15")),
+        (date(2026, 3, 15), "last_month", ("2026-02-01", "2026-03-01")),
+        (date(2026, 3, 31), "last_month_same_days", ("2026-02-01", "2026-03-01")),
+        (date(2026, 1, 20), "last_month", ("2025-12-01", "2026-01-01")),
+    ],
+)
+async def test_last_months_cost_is_read_over_the_same_days_or_whole(
+    ctx: ToolContext, cost_explorer: FakeAwsJson, today: date, period: str, expected: tuple[str, str]
+) -> None:
+    """Last month, over the same days as this month so far (capped at its end) or whole, for a like-for-like change."""
+    cost_explorer.on(
+        "AWSInsightsIndexService.GetCostAndUsage", lambda _body: {"ResultsByTime": [cost_lines({"S": "1"})]}
+    )
+    tool = infra_tools(today=lambda: today).get("month_to_date_cost")
+    assert tool is not None
+
+    output = await tool.run(ctx, tool.parse({"period": period}))
+
+    (call,) = cost_explorer.calls
+    assert (call.body["TimePeriod"]["Start"], call.body["TimePeriod"]["End"]) == expected
+    assert output.data["period"] == {"start": expected[0], "end_exclusive": expected[1]}
+    assert output.summary == f"1.00 USD {period.replace('_', ' ')}"
