@@ -91,23 +91,26 @@ class _SharedState:
         )
 
 
-def _watch_runbooks(library: RunbookLibrary) -> asyncio.Task[None] | None:
-    """Reload the team's runbooks when their files change (polled) and on SIGHUP; the poller's task."""
+def _watch_runbooks(library: RunbookLibrary, *, every: float) -> asyncio.Task[None] | None:
+    """Reload the team's runbooks on SIGHUP and, unless ``every`` is 0, when their files change; the poller's task."""
     if library.directory is None:
         return None
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
         # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
         asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, library.reload)
-    return asyncio.create_task(library.watch(), name="runbook-watch")
+    if every <= 0:
+        return None
+    return asyncio.create_task(library.watch(every=every), name="runbook-watch")
 
 
-async def _stop_watching(watching: asyncio.Task[None] | None) -> None:
-    if watching is None:
+async def _stop_watching(library: RunbookLibrary, watching: asyncio.Task[None] | None) -> None:
+    if library.directory is None:
         return
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
         asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-    watching.cancel()
-    await asyncio.gather(watching, return_exceptions=True)
+    if watching is not None:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -211,11 +214,11 @@ async def open_core(
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
         )
-        watching = _watch_runbooks(runbooks)
+        watching = _watch_runbooks(runbooks, every=settings.orch_runbooks_poll_seconds)
         try:
             yield orchestrator
         finally:
-            await _stop_watching(watching)
+            await _stop_watching(runbooks, watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()

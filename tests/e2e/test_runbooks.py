@@ -289,3 +289,53 @@ async def test_a_runbook_dropped_in_the_folder_is_listed_and_runs_without_a_rest
         assert "Say TEAM-OK for prod" in await final_text(slack, channel, timeout=20)  # the echoing model
     finally:
         await bot.stop()
+
+
+async def _listing(bot: BotProcess, slack: FakeSlack, user: str) -> str:
+    url = slack.new_response_url()
+    await bot.command("runbooks", user=user, channel=unique("C"), response_url=url)
+    (reply,) = await slack.wait_for("response_url", where=lambda c: c.args.get("_url") == url)
+    return json.dumps(reply.args)
+
+
+async def test_with_polling_off_sighup_reloads_and_admins_see_the_broken_files(
+    slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """ORCH_RUNBOOKS_POLL_SECONDS=0: a new file waits for SIGHUP; a broken one is shown, with its line, to admins only."""
+    folder = tmp_path / "runbooks"
+    folder.mkdir()
+    port = free_port()
+    env = bot_env(
+        slack_api_url=slack.base_url,
+        bedrock_url=model.endpoint_url,
+        aws_url=moto_url,
+        ORCH_RUNBOOKS_DIR=str(folder),
+        ORCH_RUNBOOKS_POLL_SECONDS="0",
+    )
+    bot = BotProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port)
+    await bot.start()
+    admin, person = unique("U"), unique("U")
+    slack.users[admin] = {"is_admin": True}
+    try:
+        (folder / "hup.yaml").write_text(
+            "name: hup-check\ndescription: Loaded on SIGHUP.\n"
+            "steps:\n  - {id: ask, agent: general, prompt: 'Say HUP-OK'}\n"
+        )
+        (folder / "broken.yaml").write_text("name: broken-one\nsteps:\n  - {id: a, agent: nobody, prompt: hi}\n")
+        await asyncio.sleep(3)  # longer than the default poll: nothing may reload by itself
+        assert "hup-check" not in await _listing(bot, slack, person)
+
+        assert bot.proc is not None
+        bot.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "hup-check" not in (listed := await _listing(bot, slack, person)):
+            assert time.monotonic() < deadline, listed
+            await asyncio.sleep(0.2)
+        assert "broken.yaml" not in listed  # a person who is not an admin sees the runbooks only
+        for_admin = await _listing(bot, slack, admin)
+        assert "hup-check" in for_admin
+        assert "broken.yaml:3" in for_admin  # the file and line of the problem
+        assert "nobody" in for_admin
+    finally:
+        slack.users.pop(admin, None)
+        await bot.stop()

@@ -146,3 +146,16 @@ async def test_the_memory_limiter_forgets_people_whose_window_has_passed() -> No
     refused = await limiter.hit("T1:U-late")
     assert not refused.allowed
     assert refused.retry_after == 60
+
+
+async def test_a_running_runbook_step_counts_against_the_process_cap() -> None:
+    """While a step holds its place, new tasks are refused at the cap; when it ends, they are taken again."""
+    gate = admission(total=2)
+    slot = await gate.admit("T:U1")  # the run itself
+    with gate.holding():  # one of its steps
+        assert gate.in_flight == 2
+        with pytest.raises(TooManyTasks):
+            await gate.admit("T:U2")
+    assert gate.in_flight == 1
+    (await gate.admit("T:U2")).release()
+    slot.release()
