@@ -252,10 +252,10 @@ async def test_a_run_killed_mid_way_resumes_without_asking_the_model_for_finishe
         await second.stop()
 
 
-async def test_a_runbook_dropped_in_the_folder_is_listed_and_runs_without_a_restart(
-    slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path
-) -> None:
-    """The team's folder is polled: a new file shows in ``/orchestrate runbooks`` and runs, no restart."""
+async def _bot_with_runbooks_folder(
+    slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path, **settings: str
+) -> tuple[Path, BotProcess]:
+    """A started ``orch-bot serve`` whose ``ORCH_RUNBOOKS_DIR`` is a new, empty folder; the folder and the bot."""
     folder = tmp_path / "runbooks"
     folder.mkdir()
     port = free_port()
@@ -264,9 +264,18 @@ async def test_a_runbook_dropped_in_the_folder_is_listed_and_runs_without_a_rest
         bedrock_url=model.endpoint_url,
         aws_url=moto_url,
         ORCH_RUNBOOKS_DIR=str(folder),
+        **settings,
     )
     bot = BotProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port)
     await bot.start()
+    return folder, bot
+
+
+async def test_a_runbook_dropped_in_the_folder_is_listed_and_runs_without_a_restart(
+    slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """The team's folder is polled: a new file shows in ``/orchestrate runbooks`` and runs, no restart."""
+    folder, bot = await _bot_with_runbooks_folder(slack, model, moto_url, tmp_path)
     try:
         (folder / "team.yaml").write_text(
             "name: team-check\ndescription: Our own check.\nparams:\n  env: {type: string, choices: [prod, dev]}\n"
@@ -302,18 +311,7 @@ async def test_with_polling_off_sighup_reloads_and_admins_see_the_broken_files(
     slack: FakeSlack, model: FakeBedrock, moto_url: str, tmp_path: Path
 ) -> None:
     """ORCH_RUNBOOKS_POLL_SECONDS=0: a new file waits for SIGHUP; a broken one is shown, with its line, to admins only."""
-    folder = tmp_path / "runbooks"
-    folder.mkdir()
-    port = free_port()
-    env = bot_env(
-        slack_api_url=slack.base_url,
-        bedrock_url=model.endpoint_url,
-        aws_url=moto_url,
-        ORCH_RUNBOOKS_DIR=str(folder),
-        ORCH_RUNBOOKS_POLL_SECONDS="0",
-    )
-    bot = BotProcess(["serve", "--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "bot.log", port=port)
-    await bot.start()
+    folder, bot = await _bot_with_runbooks_folder(slack, model, moto_url, tmp_path, ORCH_RUNBOOKS_POLL_SECONDS="0")
     admin, person = unique("U"), unique("U")
     slack.users[admin] = {"is_admin": True}
     try:
