@@ -66,11 +66,6 @@ def documented_errors() -> dict[str, ErrorSpec]:
     return {name: ErrorSpec(name, shape) for name, shape in _shapes().items() if shape.get("exception")}
 
 
-def operation_errors(*, stream: bool) -> tuple[str, ...]:
-    """The error codes the Converse (or ConverseStream) operation documents before a response starts."""
-    return tuple(item["shape"] for item in _service()["operations"][_OPERATIONS[stream]]["errors"])
-
-
 def stream_exceptions() -> tuple[str, ...]:
     """The error codes ConverseStream can send mid-stream, as event-stream exception events (lowerCamel)."""
     members = _shapes()["ConverseStreamOutput"]["members"]
