@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from agents.errors import InvalidTask
 
 __all__ = [
+    "CHANNEL_ID_PATTERN",
     "MAX_TASK_CHARS",
     "ContextMessage",
     "HelpRequest",
@@ -62,6 +63,10 @@ def clean_text(text: str) -> str:
 CleanText = Annotated[str, AfterValidator(clean_text)]
 
 
+#: A chat channel id as the core accepts it in an :class:`Origin` (a public, private or direct conversation).
+CHANNEL_ID_PATTERN = r"^[CGD][A-Z0-9]{2,20}$"
+
+
 class Origin(BaseModel):
     """Where a task came from and where its answer goes, in platform-neutral terms."""
 
@@ -73,7 +78,7 @@ class Origin(BaseModel):
     thread_id: str | None = None
     surface: Literal["command", "mention", "dm", "assistant", "console"]
     #: The channel the person was looking at when they asked (the agent pane's context), if known.
-    viewing_channel_id: Annotated[str, StringConstraints(pattern=r"^[CGD][A-Z0-9]{2,20}$")] | None = None
+    viewing_channel_id: Annotated[str, StringConstraints(pattern=CHANNEL_ID_PATTERN)] | None = None
 
     @property
     def user_key(self) -> str:

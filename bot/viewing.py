@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TTLCache
 
+from agents.task import CHANNEL_ID_PATTERN
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["ViewingContext", "channel_in_context"]
 
-_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,20}")
+_CHANNEL_ID = re.compile(CHANNEL_ID_PATTERN)  # the core's rule, so a remembered channel is always one it accepts
 
 
 def channel_in_context(context: object) -> str | None:
