@@ -25,11 +25,12 @@ def audit(
     decision: Literal["allowed", "denied", "approved", "rejected", "expired", "refused", "executed", "failed"],
     rule: str,
     request_id: str | None = None,
-    **details: str | int | float | bool | None,
+    **details: str | float | bool | None,
 ) -> None:
     """Log one audit event ``audit.<kind>`` (``policy``, ``approval``, ``action``…)."""
+    event = f"audit.{kind}"  # structlog's event name, not a format string
     log.info(
-        f"audit.{kind}",
+        event,
         audit=True,
         user_id=user_id,
         channel_id=channel_id,
