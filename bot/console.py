@@ -144,12 +144,12 @@ async def ask(orchestrator: Orchestrator, edge: ConsoleEdge, text: str, *, user:
         case HelpWanted():
             agents = "\n".join(
                 f"  {a.name}: {a.description}\n    e.g. {a.examples[0] if a.examples else a.name + ': …'}"
-                for a in outcome.registry.all()
+                for a in outcome.agents
             )
             out.write(f"Ask anything, or name an agent with `agent: task`. Agents:\n{agents}\n")
             return True
-        case RunbooksWanted(library=library):
-            out.write(listing(library, problems=True) + "\n")
+        case RunbooksWanted(library=library, allowed=allowed):
+            out.write(listing(library, problems=True, only=allowed) + "\n")
             return True
         case Refused(error=error):
             headline, fix = describe_failure(error)
