@@ -95,14 +95,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
         return EXIT_CONFIG
     configure_logging(fmt=settings.orch_log_format, level=settings.orch_log_level, secrets=settings.secrets())
-    if mode == "http":
-        host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
-        port = getattr(args, "port", 3000)
-        _run(run_http(settings, host=host, port=port, work=work), settings.orch_event_loop)
-    elif mode == "socket":
-        _run(run_socket(settings, work=work), settings.orch_event_loop)
-    else:
-        _run(run_worker(settings), settings.orch_event_loop)
+    return _serve(args, settings, mode=mode, work=work)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, *, mode: Mode, work: bool) -> int:
+    try:
+        if mode == "http":
+            host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
+            port = getattr(args, "port", 3000)
+            _run(run_http(settings, host=host, port=port, work=work), settings.orch_event_loop)
+        elif mode == "socket":
+            _run(run_socket(settings, work=work), settings.orch_event_loop)
+        else:
+            _run(run_worker(settings), settings.orch_event_loop)
+    except ConfigError as error:  # found while assembling: a policy file that does not load
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
     return 0
 
 
@@ -174,7 +182,11 @@ def _console(args: argparse.Namespace) -> int:
     # The terminal is for the conversation: logs go to stderr, warnings and above only.
     configure_logging(fmt="console", level="warning", secrets=settings.secrets())
     once = " ".join(args.question) if args.question else None
-    return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once))
+    try:
+        return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once))
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
 
 
 def entry() -> None:

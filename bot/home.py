@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.errors import StoreUnavailable
 from agents.health import overall
+from agents.policy import ANY, DM
 from bot.conversations import suggest_prompts
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
@@ -110,10 +111,7 @@ async def home_view(
         recent = "Unavailable: the task store is unreachable. Try again in a minute."
     else:
         recent = "\n".join(_line(r, show_user=False, clean=clean) for r in records) or "Nothing yet."
-    agents = "\n".join(
-        f"• `{a.name}`: {a.description}" + (f"\n      `/orchestrate {a.examples[0]}`" if a.examples else "")
-        for a in orchestrator.registry.all()
-    )
+    agents = _permitted(orchestrator, user_id)
 
     def section(text: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
@@ -142,6 +140,40 @@ async def home_view(
             },
         ],
     }
+
+
+def _where(places: frozenset[str]) -> str:
+    """`` (only in #ops, DMs)`` for a restricted grant; nothing when it holds everywhere."""
+    if ANY in places:
+        return ""
+    named = [f"<#{place}>" for place in sorted(places) if place != DM] + (["DMs"] if DM in places else [])
+    return f" _(only in {', '.join(named)})_"
+
+
+def _permitted(orchestrator: Orchestrator, user_id: str) -> str:
+    """The agents and runbooks ``user_id`` may use anywhere, each marked with where if not everywhere.
+
+    The Home tab belongs to no channel, so it lists what the person may use in any place rather than
+    in one; ``/orchestrate help`` in a channel lists what they may use there.
+    """
+    policy = orchestrator.policy.current()
+    lines = []
+    for agent in orchestrator.registry.all():
+        places = policy.places(user_id, agent=agent.name)
+        if places:
+            example = f"\n      `/orchestrate {agent.examples[0]}`" if agent.examples else ""
+            lines.append(f"• `{agent.name}`: {agent.description}{_where(places)}{example}")
+    if not lines:
+        lines.append("You may not use any agent yet: ask an admin for access in orch's policy.")
+    runbooks = orchestrator.runbooks.all() if orchestrator.runbooks is not None else ()
+    granted = [
+        f"`{runbook.name}`{_where(places)}"
+        for runbook in runbooks
+        if (places := policy.places(user_id, runbook=runbook.name))
+    ]
+    if granted:
+        lines.append("*Runbooks* (`/orchestrate run <runbook> …`): " + ", ".join(granted))
+    return "\n".join(lines)
 
 
 def register_home(

@@ -1,4 +1,4 @@
-"""The app's other surfaces: response URLs, the App Home, the agent pane's prompts, and people's profiles."""
+"""The app's other surfaces: response URLs, the App Home, the agent pane's prompts, people and user groups."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ MAX_RESPONSE_URL_POSTS = 5
 
 
 class SlackSurfaces(SlackApi):
-    """``response_url`` posts, ``views.publish``, ``assistant.threads.*`` and ``users.info``."""
+    """``response_url`` posts, ``views.publish``, ``assistant.threads.*``, ``users.info``, ``usergroups.users.list``."""
 
     def _setup(self) -> None:
         super()._setup()
@@ -32,6 +32,8 @@ class SlackSurfaces(SlackApi):
         self.home_views: dict[str, dict[str, Any]] = {}
         #: Per-user overrides merged into the ``users.info`` answer.
         self.users: dict[str, dict[str, Any]] = {}
+        #: Slack user groups (``S…``) and their members: ``usergroups.users.list`` answers from here.
+        self.usergroups: dict[str, list[str]] = {}
         self._response_urls: dict[str, int] = {}
 
     def _methods(self) -> dict[str, Handler]:
@@ -41,6 +43,7 @@ class SlackSurfaces(SlackApi):
             "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "assistant.threads.setTitle": ok,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_members,
             "views.publish": self._views_publish,
         }
 
@@ -117,6 +120,14 @@ class SlackSurfaces(SlackApi):
         check_blocks(blocks[:MAX_BLOCKS])
         self.home_views[str(args["user_id"])] = view
         return {"ok": True, "view": {"id": f"V{len(self.home_views):08d}", **view}}
+
+    def _usergroup_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup") or "")
+        if not group:
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: usergroup"])
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user")
