@@ -163,7 +163,7 @@ async def test_runbooks_are_checked_by_name_and_their_grant_covers_their_steps()
 
 
 async def test_a_routed_task_goes_only_to_agents_the_person_may_use() -> None:
-    """ "what EC2 instances are stopped" would route to infra; for someone without infra it goes elsewhere."""
+    """A question that would route to infra goes to another agent for someone who may not use infra."""
     orchestrator = core()
     edge = Edge()
     orchestrator.start(edge)
