@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="check settings, Slack, AWS, Bedrock and data sources; say what to fix")
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
+    console.add_argument(
+        "--demo", action="store_true", help="offline demo: scripted agent, tools from recorded incidents (no AWS)"
+    )
     console.add_argument("question", nargs="*", help="ask this one question and exit")
     _eval_parser(commands)
     runbooks = commands.add_parser("runbooks", help="work with runbooks: `runbooks check [DIR]` validates YAML files")
@@ -237,7 +240,7 @@ def _console(args: argparse.Namespace) -> int:
     # The terminal is for the conversation: logs go to stderr, warnings and above only.
     configure_logging(fmt="console", level="warning", secrets=settings.secrets())
     once = " ".join(args.question) if args.question else None
-    return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once))
+    return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once, demo=args.demo))
 
 
 def entry() -> None:

@@ -11,6 +11,7 @@ The shipped cases are in :data:`CASES_DIR`. Nothing here needs AWS or Slack.
 from agents.evals._case import CASES_DIR, CassetteEntry, EvalCase, Expectations, JudgeSpec, load_case_text, load_cases
 from agents.evals._cassette import Cassette, CassetteDeck, canonical, tool_inputs
 from agents.evals._command import eval_command, export_command
+from agents.evals._demo import DEMO_RUNBOOK, OfflineDemo, offline_demo
 from agents.evals._export import ExportError, case_from_record, export_case
 from agents.evals._judge import DEFAULT_RUBRIC, Verdict, judge_answer, parse_verdict
 from agents.evals._meter import ModelMeter
@@ -21,6 +22,7 @@ from agents.evals._score import Check, matches, score_answer
 __all__ = [
     "CASES_DIR",
     "DEFAULT_RUBRIC",
+    "DEMO_RUNBOOK",
     "CaseRun",
     "Cassette",
     "CassetteDeck",
@@ -32,6 +34,7 @@ __all__ = [
     "Judge",
     "JudgeSpec",
     "ModelMeter",
+    "OfflineDemo",
     "Summary",
     "Verdict",
     "canonical",
@@ -44,6 +47,7 @@ __all__ = [
     "load_case_text",
     "load_cases",
     "matches",
+    "offline_demo",
     "parse_verdict",
     "run_cases",
     "score_answer",

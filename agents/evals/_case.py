@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from agents.yamlnodes import LoadProblem, compose_with_lines, shape_problems
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "CASES_DIR",
@@ -133,7 +136,7 @@ def _quoted(value: str | int) -> str:
 
 
 def load_case_text(
-    text: str, *, path: str, tools: dict[str, type[BaseModel]] | None = None
+    text: str, *, path: str, tools: Mapping[str, type[BaseModel]] | None = None
 ) -> tuple[EvalCase | None, list[LoadProblem]]:
     """Parse and check one case file's text; a case only when there are no problems.
 
@@ -156,7 +159,7 @@ def load_case_text(
 
 
 def _cassette_problems(
-    case: EvalCase, path: str, lines: dict[tuple[str | int, ...], int], tools: dict[str, type[BaseModel]]
+    case: EvalCase, path: str, lines: dict[tuple[str | int, ...], int], tools: Mapping[str, type[BaseModel]]
 ) -> list[LoadProblem]:
     problems: list[LoadProblem] = []
     for index, entry in enumerate(case.cassette):
@@ -184,7 +187,7 @@ def _cassette_problems(
 
 
 def load_cases(
-    directory: Path, *, tools: dict[str, type[BaseModel]] | None = None
+    directory: Path, *, tools: Mapping[str, type[BaseModel]] | None = None
 ) -> tuple[list[EvalCase], list[LoadProblem]]:
     """Every ``*.yaml`` case in ``directory`` (sorted by file name), and every problem found in them."""
     cases: list[EvalCase] = []

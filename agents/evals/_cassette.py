@@ -58,6 +58,8 @@ class Cassette:
         self, entries: Iterable[CassetteEntry], *, unrecorded: str, inputs: dict[str, type[ToolInput]]
     ) -> None:
         self.unrecorded = unrecorded
+        #: The tools asked for, in order (runbook steps' calls included, which the journal does not keep).
+        self.played: list[str] = []
         self._by_tool: dict[str, list[_Recorded]] = {}
         for entry in entries:
             model = inputs.get(entry.tool)
@@ -82,6 +84,7 @@ class Cassette:
 
     def play(self, tool: Tool[Any], request: ToolInput) -> ToolOutput:
         """What ``tool`` returns for ``request``; raises :class:`ToolFailed` as the recorded call did."""
+        self.played.append(tool.name)
         entry = self.lookup(tool.name, request.model_dump(mode="json"))
         if entry is None:
             raise ToolFailed(source=tool.source, reason=_NOT_RECORDED)

@@ -177,7 +177,8 @@ async def _run_once(
     clock: Callable[[], float],
 ) -> CaseRun:
     request_id = new_request_id()
-    deck.insert(request_id, Cassette.of(case, inputs))
+    cassette = Cassette.of(case, inputs)
+    deck.insert(request_id, cassette)
     before = meter.read()
     started = clock()
     try:
@@ -199,7 +200,7 @@ async def _run_once(
     seconds = clock() - started
     spent = meter.read() - before
     calls = await orchestrator.tool_calls(request_id)
-    tools_called = tuple(dict.fromkeys(call.tool for call in calls))
+    tools_called = tuple(dict.fromkeys(cassette.played))
     check = score_answer(
         case.expect,
         answer=answer,

@@ -37,6 +37,8 @@ _BLOCK = re.compile(r"<tool_output[^>]*>\n?(.*?)\n?</tool_output>", re.DOTALL)
 _STEP = re.compile(r'<step_output step="([^"]*)"[^>]*>\n?(.*?)\n?</step_output>', re.DOTALL)
 _WORD = re.compile(r"[a-z0-9]+")
 _SHOWN = 5
+_AGENTS = frozenset(default_registry().names())
+_THREAD = re.compile(r"<message[^>]*>\n?(.*?)\n?</message>", re.DOTALL)
 
 
 class ScriptedAgent:
@@ -88,6 +90,9 @@ class ScriptedAgent:
             return Reply(text=_summary(steps))
         if results:
             return Reply(text=_answer(results))
+        thread = _THREAD.findall(question)
+        if thread:
+            return Reply(text="Draft update, from the thread:\n\n" + "\n".join(f"- {m.strip()}" for m in thread))
         return Reply(
             text=(
                 "I have no data to answer this from: no tool returned anything for it. "
@@ -101,7 +106,7 @@ class ScriptedAgent:
         if self.focus is not None:
             return self.focus
         for case in self.cases:
-            if case.question and case.question.strip() in text:
+            if case.question and _bare(case.question) in text:
                 return case
         return None
 
@@ -113,6 +118,12 @@ class ScriptedAgent:
             c for c in self.cases if c.runbook and all(str(v).lower() in text.lower() for v in c.params.values())
         ]
         return [entry for c in runbooks for entry in c.cassette]
+
+
+def _bare(question: str) -> str:
+    """The question without an ``agent:`` prefix (the task the model sees has none)."""
+    head, _, rest = question.partition(":")
+    return rest.strip() if rest and head.strip().isalpha() and head.strip() in _AGENTS else question.strip()
 
 
 def _unique(entries: list[CassetteEntry]) -> list[CassetteEntry]:
@@ -178,7 +189,7 @@ def _answer(results: list[tuple[str, bool, str]]) -> str:
             continue
         lines.extend(_describe(tool, data))
     if failed:
-        lines += ["", "Not available:"] + [f"- {why[:300]}" for why in failed]
+        lines += ["", "Not available:", *(f"- {why[:300]}" for why in failed)]
         lines.append("I answered with the data I could read; the rest could not be checked.")
     used = ", ".join(dict.fromkeys(tool for tool, ok, _ in results if ok))
     lines += ["", f"Evidence: {used or 'none'}."]
@@ -194,6 +205,9 @@ def _describe(tool: str, data: Any) -> list[str]:  # noqa: C901, PLR0911 - one s
             return [f"- No CloudWatch alarms in {data.get('state', 'ALARM')}."]
         out = [f"- {len(alarms)} alarm(s) in {data.get('state', 'ALARM')}:"]
         out += [f"  - **{a['name']}** since {a.get('since')}: {a.get('reason', '')}" for a in alarms[:_SHOWN]]
+        if len(alarms) > 1:
+            first = min(alarms, key=lambda a: a.get("since") or "")
+            out.append(f"- The first to fire was **{first['name']}** ({first.get('since')}): the others followed it.")
         return out
     if "services" in data:
         out = []
@@ -236,12 +250,17 @@ def _describe(tool: str, data: Any) -> list[str]:  # noqa: C901, PLR0911 - one s
         if key in data:
             items = data[key]
             out = [f"- {len(items)} {key.replace('_', ' ')}:"]
-            out += [
-                "  - " + ", ".join(f"{k}: {v}" for k, v in item.items() if not isinstance(v, dict | list))[:240]
-                for item in items[:_SHOWN]
-            ]
+            out += ["  - " + ", ".join(f"{k}: {_flat(v)}" for k, v in item.items())[:300] for item in items[:_SHOWN]]
             return out
     return [f"- `{tool}`: {json.dumps(data)[:300]}"]
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{v} {k}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _summary(steps: list[tuple[str, str]]) -> str:
