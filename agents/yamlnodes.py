@@ -129,5 +129,6 @@ def shape_problems(exc: ValidationError, path: str, lines: dict[KeyPath, int]) -
             message = f"must match {error.get('ctx', {}).get('pattern', '')}"
         elif error["type"] == "missing":
             message = "missing"
-        problems.append(LoadProblem(path, line_of(lines, loc), f"{where(loc)}: {message}"))
+        place = where(loc)
+        problems.append(LoadProblem(path, line_of(lines, loc), f"{place}: {message}" if place else message))
     return sorted(set(problems))

@@ -172,12 +172,11 @@ def _cassette_problems(
         try:
             model.model_validate(entry.input)
         except ValidationError as exc:
-            located = shape_problems(
-                exc, path, {k[3:]: v for k, v in lines.items() if k[:3] == ("cassette", index, "input")}
-            )
-            line = lines.get(("cassette", index, "input"), 1)
+            # The input's own lines, so each problem points at its field.
+            inner = {key[3:]: line for key, line in lines.items() if key[:3] == ("cassette", index, "input")}
             problems.extend(
-                LoadProblem(path, line, f"cassette[{index}].input: {problem.message}") for problem in located
+                LoadProblem(path, problem.line, f"cassette[{index}].input: {problem.message}")
+                for problem in shape_problems(exc, path, inner)
             )
     for index, tool in enumerate(case.expect.tools):
         if tool not in tools:
