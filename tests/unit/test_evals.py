@@ -211,7 +211,8 @@ async def test_cases_run_through_the_pipeline_with_tools_from_the_cassette(scrip
         "calls",
         "seconds",
     ]
-    assert "alarms " in table and " pass " in table
+    assert "alarms " in table
+    assert " pass " in table
     assert "1/1 runs passed (100%): ok." in table
 
 
@@ -244,10 +245,12 @@ async def test_a_judge_below_the_minimum_fails_a_run_that_passed_its_checks(scri
     runs = await run_cases(_settings(), [case], repeat=2, judge=Judge(judge_model, "judge-model"))
     assert [run.check.passed for run in runs] == [True, True]
     assert [(run.verdict.score, run.passed) for run in runs if run.verdict] == [(2, False), (None, False)]
-    assert "judge-model" == judge_model.requests[0].model_id
+    assert judge_model.requests[0].model_id == "judge-model"
     assert "<answer>" in judge_model.requests[0].messages[0].text
     table = format_report(runs, min_pass=0.5)
-    assert "judged " in table and "0/2" in table and "2.0" in table
+    assert "judged " in table
+    assert "0/2" in table
+    assert "2.0" in table
     assert "judge 2: does not connect the alarms" in table
     assert "0/2 runs passed (0%): below --min-pass 0.5." in table
 
@@ -266,7 +269,8 @@ async def test_eval_exits_zero_at_the_pass_rate_one_below_it_two_for_invalid_cas
     common = {"cases_dir": tmp_path, "repeat": 1, "judge_model": None, "out": out, "err": err}
     assert await eval_command(_settings(), min_pass=0.5, **common) == 0  # type: ignore[arg-type]
     assert await eval_command(_settings(), min_pass=1.0, **common) == 1  # type: ignore[arg-type]
-    assert "failing (req-" in out.getvalue() and "missing fact 'never-said'" in out.getvalue()
+    assert "failing (req-" in out.getvalue()
+    assert "missing fact 'never-said'" in out.getvalue()
     (tmp_path / "broken.yaml").write_text("question: hi\nunrecorded: sometimes\n")
     calls = len(scripted.calls)
     assert await eval_command(_settings(), min_pass=0.0, **common) == 2  # type: ignore[arg-type]
