@@ -16,6 +16,7 @@ import structlog
 
 from agents.attempts import Attempts
 from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
+from agents.feedback import MAX_FEEDBACK_TEXT, Feedback, FeedbackRefused, check_feedback, is_request_id, tally
 from agents.health import StoreHealth
 from agents.journal import MemoryJournal
 from agents.lifecycle import TaskLifecycle
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from agents.admission import Admission, Slot
     from agents.catalog import AgentRegistry
     from agents.dedupe import Deduper
+    from agents.feedback import FeedbackCount, Rating
     from agents.health import ModelHealth
     from agents.journal import TaskJournal, TaskRecord, Usage
     from agents.lifecycle import Edge
@@ -258,3 +260,67 @@ class Orchestrator:
     async def task_status(self, request_id: str) -> TaskRecord | None:
         """The journal's record of one task (for tests and operators)."""
         return await self._journal.get(request_id)
+
+    async def record_feedback(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        rating: Rating,
+        workspace_id: str,
+        channel_id: str,
+        at: float | None = None,
+    ) -> Feedback | FeedbackRefused:
+        """Keep ``user_id``'s ``rating`` of ``request_id``'s answer, given at ``at`` (default: now).
+
+        ``request_id`` came from a button, so it is only an id: the task must exist, be answered, and
+        belong to ``workspace_id`` and ``channel_id`` (where the click was), or the rating is refused
+        and logged. A rating older than the one kept for that person is dropped (the latest wins).
+        Raises :class:`~agents.errors.StoreUnavailable` when the journal cannot be reached.
+        """
+        record = await self._journal.get(request_id) if is_request_id(request_id) else None
+        refused = check_feedback(record, request_id, workspace_id=workspace_id, channel_id=channel_id)
+        if refused is not None or record is None:
+            refused = refused or FeedbackRefused("unknown_task")
+            log.warning("feedback.refused", reason=refused.reason)
+            return refused
+        feedback = Feedback(
+            request_id=request_id,
+            user_id=user_id,
+            rating=rating,
+            at=time.time() if at is None else at,
+            workspace_id=workspace_id,
+            agent=record.agent or "",
+            model_id=record.model_id,
+        )
+        if await self._journal.put_feedback(feedback):
+            self.metrics.feedback.labels(feedback.agent, feedback.model_id, rating).inc()
+            log.info("feedback.recorded", rated=request_id, rating=rating, agent=feedback.agent)
+        else:
+            log.info("feedback.superseded", rated=request_id, rating=rating)
+        return feedback
+
+    async def explain_feedback(self, request_id: str, *, user_id: str, workspace_id: str, text: str) -> bool:
+        """Attach ``text`` ("what was wrong?"), redacted and bounded, to ``user_id``'s rating of the task.
+
+        Only a person who rated the task (in the workspace it belongs to) can explain; anything else is
+        refused and logged. Returns whether the text was kept.
+        """
+        record = await self._journal.get(request_id) if is_request_id(request_id) else None
+        if record is None or record.workspace_id != workspace_id:
+            log.warning("feedback.text_refused", reason="unknown_task")
+            return False
+        cleaned = self.redactor(text.strip())[:MAX_FEEDBACK_TEXT]
+        if not cleaned or not await self._journal.explain_feedback(request_id, user_id, cleaned):
+            log.warning("feedback.text_refused", reason="empty" if not cleaned else "not_rated")
+            return False
+        log.info("feedback.explained", rated=request_id, chars=len(cleaned))
+        return True
+
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task (with their "what was wrong?"), for eval export and audit."""
+        return await self._journal.feedback(request_id)
+
+    async def feedback_counts(self, workspace_id: str, *, since: float) -> list[FeedbackCount]:
+        """Latest ratings per agent and model given since the wall-clock time ``since``."""
+        return tally(await self._journal.feedback_since(workspace_id, since=since))

@@ -17,6 +17,7 @@ from slack_sdk.errors import SlackApiError
 from agents.errors import StoreUnavailable
 from agents.health import overall
 from bot.conversations import suggest_prompts
+from bot.feedback import feedback_summary
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 
@@ -93,9 +94,9 @@ async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
 
 
 async def home_view(
-    orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str
+    orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str, admin: bool = False
 ) -> dict[str, Any]:
-    """The Home tab for ``user_id``."""
+    """The Home tab for ``user_id`` (an ``admin`` also sees the week's ratings of answers per agent and model)."""
     checks = [await slack_probe.check(), orchestrator.model_health.snapshot(), await orchestrator.store_health.check()]
     status = overall(checks)
     health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
@@ -103,9 +104,10 @@ async def home_view(
     try:
         records = await orchestrator.history(workspace_id, user_id=user_id, limit=8)
         usage = await orchestrator.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
+        ratings = await orchestrator.feedback_counts(workspace_id, since=time.time() - _WEEK) if admin else None
     except StoreUnavailable as error:
         log.warning("home.store_unavailable", store=error.store, reason=error.reason)
-        records, usage = [], None
+        records, usage, ratings = [], None, None
     if usage is None:
         recent = "Unavailable: the task store is unreachable. Try again in a minute."
     else:
@@ -118,6 +120,10 @@ async def home_view(
     def section(text: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
 
+    feedback: list[dict[str, Any]] = []
+    if admin:
+        summary = feedback_summary(ratings) if ratings is not None else "unavailable: the task store is unreachable"
+        feedback = [section(f"*Ratings of answers this week* (admins)\n{summary}")]
     return {
         "type": "home",
         "blocks": [
@@ -131,6 +137,7 @@ async def home_view(
                 if usage is not None
                 else "*This week*: unavailable while the task store is unreachable"
             ),
+            *feedback,
             {"type": "divider"},
             section(
                 "*How to use*\n`/orchestrate <task>` or `/orchestrate <agent>: <task>` anywhere; `@orch` in a thread "
@@ -161,7 +168,10 @@ def register_home(
             return
         if event.get("tab") != "home":
             return
-        view = await home_view(orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id)
+        admin = await is_admin(client, user_id)
+        view = await home_view(
+            orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id, admin=admin
+        )
         try:
             await client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:

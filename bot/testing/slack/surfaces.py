@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from bot.testing.slack.api import SlackApi, SlackCall, SlackError, json_response, ok
-from bot.testing.slack.blocks import MAX_BLOCKS, MAX_VIEW_BLOCKS, check_blocks
+from bot.testing.slack.blocks import MAX_BLOCKS, MAX_VIEW_BLOCKS, block_errors, check_blocks
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -69,11 +69,11 @@ class SlackSurfaces(SlackApi):
         injected = self._answer_injected(call)
         if injected is not None:
             return injected
-        status, body = self._response_url_answer(response_id, valid=decoded is not None)
+        status, body = self._response_url_answer(response_id, valid=decoded is not None, blocks=args.get("blocks"))
         call.response = body
         return json_response(body, status=status)
 
-    def _response_url_answer(self, response_id: str, *, valid: bool) -> tuple[int, dict[str, Any]]:
+    def _response_url_answer(self, response_id: str, *, valid: bool, blocks: object) -> tuple[int, dict[str, Any]]:
         posts = self._response_urls.get(response_id)
         if posts is None:
             return 404, {"ok": False, "error": "expired_url"}
@@ -81,6 +81,8 @@ class SlackSurfaces(SlackApi):
             return 404, {"ok": False, "error": "used_url"}
         if not valid:
             return 400, {"ok": False, "error": "invalid_payload"}
+        if block_errors(blocks, feedback_buttons=self.feedback_buttons):
+            return 400, {"ok": False, "error": "invalid_blocks"}
         self._response_urls[response_id] = posts + 1
         return 200, {"ok": True}
 
