@@ -2,7 +2,7 @@
 
 The task's record holds what is needed: the question (or runbook and parameters), the thread it was asked
 in, and every tool call with its validated input and its redacted, bounded output (:mod:`agents.toolcalls`),
-which become the case's cassette. What the person said was wrong (their 👎 text, or ``--expect``) becomes
+which become the case's cassette. What people said was wrong (their 👎 texts, and ``--expect``) becomes
 the case's note and the judge's rubric; the facts a right answer must contain are left for a person to
 write, since the recorded answer is the one that was wrong.
 """
@@ -112,11 +112,17 @@ async def export_case(
     expectation: str | None,
     redact: Callable[[str], str],
 ) -> Path:
-    """Write the case for ``request_id`` into ``out`` (created if needed); the new file's path."""
+    """Write the case for ``request_id`` into ``out`` (created if needed); the new file's path.
+
+    Its note is every 👎 text given for the task, then ``expectation``.
+    """
     record = await journal.get(request_id)
     if record is None:
         raise ExportError(f"no task {request_id} in the journal (it may be older than the retention period)")
-    case = case_from_record(record, expectation=expectation, redact=redact)
+    # What people said was wrong (their 👎 texts, already redacted when stored), with the command line's note.
+    said = [f.text for f in await journal.feedback(request_id) if f.rating == "down" and f.text]
+    notes = [*said, *([expectation] if expectation else [])]
+    case = case_from_record(record, expectation="\n".join(notes) or None, redact=redact)
     return await asyncio.to_thread(_write, out, case)
 
 

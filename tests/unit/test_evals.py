@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +18,7 @@ from agents.evals import (
     Expectations,
     Judge,
     eval_command,
+    export_case,
     format_report,
     load_case_text,
     load_cases,
@@ -25,10 +27,14 @@ from agents.evals import (
     score_answer,
     tool_inputs,
 )
+from agents.feedback import Feedback
+from agents.journal import MemoryJournal, TaskRecord
 from agents.settings import load_settings
+from agents.task import ContextMessage, Origin, Task
 from agents.testing import FakeChatModel
-from agents.testing.bedrock import FakeBedrock
+from agents.testing.bedrock import FakeBedrock, Reply
 from agents.testing.scripted_agent import ScriptedAgent
+from agents.toolcalls import RecordedCall, dump_calls
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -220,7 +226,6 @@ async def test_an_unrecorded_input_under_the_error_rule_is_a_failed_data_source(
     """The model asks for an input the cassette lacks: it hears the data source failed, and the run says so."""
     case = _case(ALARMS_CASE.replace("unrecorded: nearest", "unrecorded: error"), "strict")
     scripted.enqueue_forced()
-    from agents.testing.bedrock import Reply  # noqa: PLC0415 - the scripted turns of this test only
 
     scripted.enqueue(
         Reply(tool_uses=[{"name": "list_alarms", "input": {"state": "ALARM", "name_prefix": "pay"}}]),
@@ -276,3 +281,49 @@ async def test_eval_exits_zero_at_the_pass_rate_one_below_it_two_for_invalid_cas
     assert await eval_command(_settings(), min_pass=0.0, **common) == 2  # type: ignore[arg-type]
     assert "broken.yaml:2: unrecorded:" in err.getvalue()
     assert len(scripted.calls) == calls  # nothing ran
+
+
+async def test_export_turns_a_task_its_tool_calls_and_its_thumbs_down_text_into_a_case(tmp_path: Path) -> None:
+    """The journal's task, tool calls (outputs as data, errors as reasons) and 👎 text make a case that loads."""
+    origin = Origin(workspace_id="T1", user_id="U1", channel_id="C1", surface="mention")
+    task = Task(
+        request_id="req-0123456789ab",
+        origin=origin,
+        text="why is checkout failing?",
+        agent="infra",
+        context=(ContextMessage(author="user", text="checkout 5xx since 14:05"),),
+    )
+    calls = (
+        RecordedCall(
+            "describe_ecs_services", "ECS", {"clusters": None, "services": ["checkout"]}, '{"services": []}', 0.2
+        ),
+        RecordedCall(
+            "month_to_date_cost",
+            "Cost Explorer",
+            {"period": "month_to_date"},
+            "",
+            0.1,
+            error="Cost Explorer failed: AccessDenied",
+        ),
+    )
+    journal = MemoryJournal()
+    await journal.put(TaskRecord.queued(task, now=1.0))
+    record = await journal.get(task.request_id)
+    assert record is not None
+
+    await journal.put(replace(record, tool_calls=dump_calls(calls), status="done"))
+    await journal.put_feedback(Feedback(task.request_id, "U2", "down", 5.0, "T1", text="it blamed the database"))
+    path = await export_case(journal, task.request_id, out=tmp_path, expectation="name the bad deploy", redact=str)
+    case, problems = load_case_text(path.read_text(), path=str(path), tools=INPUTS)
+    assert problems == []
+    assert case is not None
+    assert (case.name, case.agent, case.question) == ("export-req-0123456789ab", "infra", "why is checkout failing?")
+    assert [m.text for m in case.thread] == ["checkout 5xx since 14:05"]
+    assert [(e.tool, e.output, e.error) for e in case.cassette] == [
+        ("describe_ecs_services", {"services": []}, None),
+        ("month_to_date_cost", None, "AccessDenied"),
+    ]
+    assert case.expect.tools == ("describe_ecs_services",)
+    assert case.expect.note == "it blamed the database\nname the bad deploy"
+    again = await export_case(journal, task.request_id, out=tmp_path, expectation=None, redact=str)
+    assert again.name == "export-req-0123456789ab-2.yaml"
