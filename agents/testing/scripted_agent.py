@@ -115,7 +115,9 @@ class ScriptedAgent:
         if case is not None:
             return list(case.cassette)
         runbooks = [
-            c for c in self.cases if c.runbook and all(str(v).lower() in text.lower() for v in c.params.values())
+            c
+            for c in self.cases
+            if c.runbook and all(v.lower() in text.lower() for v in c.params.values() if isinstance(v, str))
         ]
         return [entry for c in runbooks for entry in c.cassette]
 
@@ -196,7 +198,7 @@ def _answer(results: list[tuple[str, bool, str]]) -> str:
     return "\n".join(lines)
 
 
-def _describe(tool: str, data: Any) -> list[str]:  # noqa: C901, PLR0911 - one shape per tool
+def _describe(tool: str, data: Any) -> list[str]:  # noqa: C901, PLR0911, PLR0912 - one shape per tool
     if not isinstance(data, dict):
         return [f"- `{tool}`: {json.dumps(data)[:300]}"]
     if "alarms" in data:
@@ -227,6 +229,11 @@ def _describe(tool: str, data: Any) -> list[str]:  # noqa: C901, PLR0911 - one s
         out = [f"- {data.get('total', len(events))} event(s) in {data['log_group']}:"]
         out += [f"  - `{e.get('at')}` {e.get('message')}" for e in events[:_SHOWN]]
         return out
+    if isinstance(data.get("content"), str):  # a shared file: its (reduced) lines, errors first
+        lines = [line.strip() for line in data["content"].splitlines() if line.startswith("#")]
+        return [f"- {data.get('file', 'the file')} ({data.get('lines', '?')} lines):"] + [
+            f"  - {line}" for line in lines[:_SHOWN]
+        ]
     if "rows" in data:
         rows = data["rows"]
         out = [f"- Logs Insights: {len(rows)} row(s) over {', '.join(data.get('log_groups', []))}:"]
