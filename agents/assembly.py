@@ -37,8 +37,9 @@ from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
+    from agents.catalog import AgentRegistry
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
     from agents.policy import UserGroups
@@ -142,6 +143,8 @@ async def open_core(
     offline_model: bool = False,
     metrics: Metrics | None = None,
     private: bool = False,
+    tools: Callable[[AgentRegistry], AgentRegistry] | None = None,
+    observe_model: Callable[[ChatModel], ChatModel] | None = None,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
@@ -149,10 +152,14 @@ async def open_core(
     ``private``: the tasks are the caller's own (the console's): kept in memory, run in this process.
     ``usergroups``: how to read the members of the Slack user groups the policy names (the edge's).
     A broken ``ORCH_POLICY_FILE`` raises :class:`~agents.errors.ConfigError` before anything is opened.
+    ``tools`` replaces the agents' tools (evals and the demo serve them from cassettes); ``observe_model``
+    wraps the model adapter (evals count its calls and tokens).
     """
     bedrock = settings.bedrock
     bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
     registry = default_registry() if bench is None else bench.registry(default_registry())
+    if tools is not None:
+        registry = tools(registry)
     runbooks = RunbookLibrary(
         agents=registry.names(),
         directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
@@ -186,6 +193,8 @@ async def open_core(
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
         )
+        if observe_model is not None:
+            adapter = observe_model(adapter)
         breaker = CircuitBreaker(threshold=bedrock.breaker_threshold, cool_down=bedrock.breaker_cool_down_seconds)
         metrics.track_breaker(lambda: breaker.state)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id, breaker=breaker)

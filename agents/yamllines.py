@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 import yaml
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
-__all__ = ["KeyPath", "LineProblem", "LinedYaml", "dotted", "read_lined_yaml"]
+    from pydantic import ValidationError
+
+__all__ = ["KeyPath", "LineProblem", "LinedYaml", "dotted", "read_lined_yaml", "shape_problems"]
 
 #: Where a value sits in a document: mapping keys and list indexes from the root.
 KeyPath = tuple[str | int, ...]
@@ -109,3 +111,54 @@ def dotted(loc: Iterable[str | int]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+#: Pydantic's error types in the words of a person editing a YAML file.
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "missing",
+    "greater_than_equal": "must not be negative",
+    "greater_than": "must be more than 0",
+    "bool_type": "must be true or false",
+    "list_type": "must be a list, e.g. [a, b]",
+    "dict_type": "must be a mapping",
+    "string_too_short": "must not be empty",
+}
+#: Location parts pydantic adds for the branches of a union (``float | None``): the field is what counts.
+_BRANCHES = frozenset({"float", "int", "none", "function-after"})
+
+
+def shape_problems(
+    exc: ValidationError,
+    path: str,
+    document: LinedYaml,
+    *,
+    hint: Callable[[KeyPath, str], str | None] | None = None,
+) -> list[LineProblem]:
+    """Pydantic's validation errors as ``path:line: where: problem``, one per cause.
+
+    ``hint(loc, error type)`` may word a problem better for one format (``None``: the general wording).
+    """
+    problems = []
+    errors = exc.errors(include_url=False, include_input=False)
+    deeper = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
+    for error in errors:
+        loc: KeyPath = tuple(part for part in error["loc"] if part not in _BRANCHES)
+        kind = error["type"]
+        if kind == "too_short" and tuple(error["loc"]) in deeper:
+            continue  # an item failed, so the list looks short: the item's own problem says it
+        message = (hint(loc, kind) if hint else None) or _message(error)
+        place = dotted(loc)
+        problems.append(LineProblem(path, document.line(loc), f"{place}: {message}" if place else message))
+    return sorted(set(problems))
+
+
+def _message(error: object) -> str:
+    details = error if isinstance(error, dict) else {}
+    kind = details.get("type", "")
+    ctx = details.get("ctx", {})
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern', '')}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}"
+    return _MESSAGES.get(kind) or str(details.get("msg", "")).removeprefix("Value error, ")

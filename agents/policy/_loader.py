@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agents.policy._policy import ACTIONS, ANY, DM, BudgetLimits, Policy, Rule
 from agents.task import CHANNEL_ID_PATTERN
-from agents.yamllines import KeyPath, LinedYaml, LineProblem, dotted, read_lined_yaml
+from agents.yamllines import KeyPath, LinedYaml, LineProblem, dotted, read_lined_yaml, shape_problems
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -114,39 +114,22 @@ def load_policy_text(
     try:
         shape = _PolicyShape.model_validate(document.data)
     except ValidationError as exc:
-        return PolicyLoad(None, _shape_problems(exc, path, document))
+        return PolicyLoad(None, tuple(shape_problems(exc, path, document, hint=_hint)))
     check = _Check(path, document, agents=agents, runbooks=runbooks)
     policy = check.policy(shape)
     problems = tuple(sorted(set(check.problems)))
     return PolicyLoad(None if problems else policy, problems, tuple(sorted(set(check.warnings))))
 
 
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "missing",
-    "greater_than_equal": "must not be negative",
-    "greater_than": "must be more than 0",
-    "bool_type": "must be true or false",
-    "list_type": "must be a list, e.g. [a, b]",
-    "dict_type": "must be a mapping",
-    "string_too_short": "must not be empty",
-}
-
-
-def _shape_problems(exc: ValidationError, path: str, document: LinedYaml) -> tuple[LineProblem, ...]:
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        # A union (``float | None``) reports each alternative; the location names the field, not the branch.
-        loc = tuple(part for part in error["loc"] if part not in {"float", "int", "none", "function-after"})
-        message = _MESSAGES.get(error["type"], error["msg"].removeprefix("Value error, ").lower())
-        if error["type"] == "less_than_equal":
-            message = f"must be at most {error.get('ctx', {}).get('le')}"
-        if loc and loc[-1] == "rules" and error["type"] == "missing":
-            message = 'missing: a policy needs rules (e.g. `- {agents: ["*"], users: ["*"], channels: ["*"]}`)'
-        elif loc and loc[-1] in {"users", "channels"} and error["type"] == "missing":
-            message = f'missing: say whom it covers (`{loc[-1]}: ["*"]` for any)'
-        problems.append(LineProblem(path, document.line(loc), f"{dotted(loc)}: {message}"))
-    return tuple(sorted(set(problems)))
+def _hint(loc: KeyPath, kind: str) -> str | None:
+    """The policy's own wording for a missing ``rules``, ``users`` or ``channels``."""
+    if kind != "missing" or not loc:
+        return None
+    if loc[-1] == "rules":
+        return 'missing: a policy needs rules (e.g. `- {agents: ["*"], users: ["*"], channels: ["*"]}`)'
+    if loc[-1] in {"users", "channels"}:
+        return f'missing: say whom it covers (`{loc[-1]}: ["*"]` for any)'
+    return None
 
 
 class _Check:

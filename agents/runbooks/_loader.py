@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from agents.runbooks._model import Runbook
 from agents.runbooks._templates import check_template
-from agents.yamllines import KeyPath, LinedYaml, LineProblem, dotted, read_lined_yaml
+from agents.yamllines import KeyPath, LinedYaml, LineProblem, read_lined_yaml, shape_problems
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,32 +40,12 @@ def load_runbook_text(text: str, *, path: str, agents: frozenset[str]) -> tuple[
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
-        return None, _shape_problems(exc, path, lines)
+        return None, shape_problems(exc, path, document)
     problems = [
         LoadProblem(path, line, message)
         for line, message in check_runbook(runbook, agents=agents, lines=lines, style=style)
     ]
     return (None, sorted(set(problems))) if problems else (runbook, [])
-
-
-def _shape_problems(exc: ValidationError, path: str, lines: dict[KeyPath, int]) -> list[LoadProblem]:
-    """The validation errors as ``path:line: where: problem``."""
-    problems = []
-    errors = exc.errors(include_url=False, include_input=False)
-    deeper = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
-    for error in errors:
-        loc = tuple(error["loc"])
-        if error["type"] == "too_short" and loc in deeper:
-            continue  # an item failed, so the list looks short: the item's own problem says it
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "string_pattern_mismatch":
-            message = f"must match {error.get('ctx', {}).get('pattern', '')}"
-        elif error["type"] == "missing":
-            message = "missing"
-        problems.append(LoadProblem(path, _line(lines, loc), f"{dotted(loc)}: {message}"))
-    return sorted(set(problems))
 
 
 def check_runbook(
