@@ -474,7 +474,8 @@ class TaskRunner:
             return False, f"{failure.source} failed: {failure.reason}{transient}", "failed"
         except TimeoutError:
             return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds.", "timed out"
-        return True, json.dumps(output.data, default=str, ensure_ascii=False), output.summary
+        # Compact JSON: every byte of a tool result is new input on the turn after it, where no cache helps.
+        return True, json.dumps(output.data, default=str, ensure_ascii=False, separators=(",", ":")), output.summary
 
     def _bounded(self, text: str) -> str:
         # Redact before cutting: a cut through a secret would leave a prefix no pattern recognises.

@@ -29,7 +29,7 @@ from agents.router import KeywordRouter
 from agents.runner import TaskRunner
 from agents.task import ContextMessage, Origin, Task, new_request_id
 from agents.testing.bedrock import FakeBedrock, Reply
-from agents.testing.bedrock.wire import text_length
+from agents.testing.bedrock.cache import prompt_chars
 from agents.tools import ToolContext, ToolOutput
 
 if TYPE_CHECKING:
@@ -172,7 +172,7 @@ def tool_definition_tokens(registry: AgentRegistry) -> dict[str, tuple[int, int]
             {"toolSpec": {"name": t.name, "description": t.description, "inputSchema": {"json": t.input_schema}}}
             for t in (agent.toolset.tools if agent.toolset else ())
         ]
-        figures[agent.name] = (text_length(tools) // 4, len(json.dumps(tools)) // 4)
+        figures[agent.name] = (sum(prompt_chars("tools", t) for t in tools) // 4, len(json.dumps(tools)) // 4)
     return figures
 
 
