@@ -18,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
 from agents.aws import AwsClients
+from agents.budgets import BudgetGuard, MemoryTokenBudgets, RedisTokenBudgets, SqliteTokenBudgets
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth, StoreHealth
@@ -26,6 +27,7 @@ from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, Retr
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
+from agents.policy import Policy
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
@@ -36,8 +38,9 @@ from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
+    from agents.budgets import TokenBudgets
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
     from agents.settings import Settings
@@ -62,9 +65,10 @@ def shared_redis(url: str) -> Redis:
 
 @dataclass(frozen=True, slots=True)
 class _SharedState:
-    """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
+    """What replicas share through Redis: the journal, rate limits, event dedupe, the task queue and token counts."""
 
     journal: RedisJournal
+    budgets: RedisTokenBudgets
     limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
@@ -76,6 +80,7 @@ class _SharedState:
         journal = RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600)
         return cls(
             journal=journal,
+            budgets=RedisTokenBudgets(redis, prefix=prefix),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
             queue=RedisTaskQueue(
@@ -89,6 +94,21 @@ class _SharedState:
                 report_depth=metrics.queue_depth.set,
             ),
         )
+
+
+async def _open_stores(
+    settings: Settings, shared: _SharedState | None, *, private: bool
+) -> tuple[TaskJournal, TaskQueue, StoreHealth, TokenBudgets]:
+    """The journal, the queue, the store's health probe and the token counters, all in the one store."""
+    if private:
+        journal = MemoryJournal()
+        return journal, LocalTaskQueue(journal), StoreHealth(None, name="in memory"), MemoryTokenBudgets()
+    if shared is not None:
+        health = StoreHealth(shared.journal.ping, name="Redis")
+        return shared.journal, shared.queue, health, shared.budgets
+    sqlite = await open_journal(settings.orch_store_url)
+    counters = await SqliteTokenBudgets.open(sqlite.connection)  # the same file, the same connection
+    return sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite"), counters
 
 
 def _watch_runbooks(library: RunbookLibrary, *, every: float) -> asyncio.Task[None] | None:
@@ -121,12 +141,16 @@ async def open_core(
     offline_model: bool = False,
     metrics: Metrics | None = None,
     private: bool = False,
+    policy: Callable[[], Policy] | None = None,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
     ``offline_model`` swaps Bedrock for the scripted :class:`FakeChatModel` (the console's ``--fake-llm``).
     ``private``: the tasks are the caller's own (the console's): kept in memory, run in this process.
+    ``policy`` reads the policy as it is now (its budgets and admins); without it, :meth:`Policy.default`.
     """
+    default_policy = Policy.default()
+    current_policy = policy or (lambda: default_policy)
     bedrock = settings.bedrock
     admission_settings = settings.admission
     async with (
@@ -137,16 +161,8 @@ async def open_core(
         loop_lag = LoopLag()
         loop_lag.start()
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
-        queue: TaskQueue
-        journal: TaskJournal
-        if private:
-            journal = MemoryJournal()
-            queue, store_health = LocalTaskQueue(journal), StoreHealth(None, name="in memory")
-        elif shared is not None:
-            journal, queue, store_health = shared.journal, shared.queue, StoreHealth(shared.journal.ping, name="Redis")
-        else:
-            sqlite = await open_journal(settings.orch_store_url)
-            journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
+        journal, queue, store_health, counters = await _open_stores(settings, shared, private=private)
+        budget = BudgetGuard(counters, limits=lambda: current_policy().budgets, metrics=metrics)
         await queue.start()
         bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
         registry = default_registry() if bench is None else bench.registry(default_registry())
@@ -174,7 +190,9 @@ async def open_core(
             router_model = RetryingChatModel(
                 adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers, breaker=breaker)
             )
-            router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
+            router = ModelRouter(
+                registry, router_model, model_id=bedrock.router_model_id, redactor=redactor, budget=budget
+            )
 
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
@@ -204,6 +222,7 @@ async def open_core(
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
                 prompt_cache=bedrock.prompt_cache,
+                budget=budget,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
@@ -213,6 +232,8 @@ async def open_core(
             redactor=redactor,
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
+            budget=budget,
+            is_admin=lambda user_id: current_policy().is_admin(user_id),
         )
         watching = _watch_runbooks(runbooks, every=settings.orch_runbooks_poll_seconds)
         try:

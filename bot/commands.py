@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents.errors import StoreUnavailable
-from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.task import Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
@@ -20,6 +20,7 @@ from bot.markup import to_plain_text
 from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.targets import Target
+from bot.usage import token_usage_blocks
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -93,6 +94,9 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
                 admin = bool(library.problems) and await is_admin(client, command.get("user_id") or "")
                 text, blocks = runbook_list_blocks(library, admin=admin)
                 await respond(text=text, blocks=blocks, response_type="ephemeral")
+            case UsageWanted():
+                text, blocks = token_usage_blocks(outcome, request_id)
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
             case Refused(error=refusal):
                 text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
