@@ -23,8 +23,8 @@ _BAR = 10
 def reset_time(resets_at: float) -> str:
     """When a budget resets: the reader's local time (Slack formats it), then UTC."""
     when = datetime.fromtimestamp(resets_at, tz=UTC)
-    utc = when.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(resets_at)}^{{date_short_pretty}} at {{time}}|{utc}> ({utc})"
+    # The fallback (old clients, the console) is the date; the UTC time follows either way.
+    return f"<!date^{int(resets_at)}^{{date_short_pretty}} at {{time}}|{when:%Y-%m-%d}> ({when:%H:%M} UTC)"
 
 
 def warning_line(warning: BudgetWarning) -> str:
