@@ -62,6 +62,9 @@ class _UsageRequest:
 
 log = structlog.get_logger(__name__)
 
+#: How far back ``usage`` counts ratings of answers for admins (as the App Home does): a week.
+_FEEDBACK_WINDOW = 7 * 24 * 3600.0
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -101,6 +104,8 @@ class UsageWanted:
     report: UsageReport | None
     admin: bool
     error: StoreUnavailable | None = None
+    #: For admins: the week's latest ratings of answers per agent and model.
+    feedback: tuple[FeedbackCount, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +337,10 @@ class Orchestrator:
     async def _usage(self, origin: Origin) -> UsageWanted:
         admin = self.policy.current().is_admin(origin.user_id)  # admins see the workspace's top users
         try:
-            return UsageWanted(await self.budget.report(origin, admin=admin), admin=admin)
+            report = await self.budget.report(origin, admin=admin)
+            week = time.time() - _FEEDBACK_WINDOW if admin else None
+            ratings = await self.feedback_counts(origin.workspace_id, since=week) if week is not None else []
+            return UsageWanted(report, admin=admin, feedback=tuple(ratings))
         except StoreUnavailable as error:
             log.warning("usage.store_unavailable", store=error.store, reason=error.reason)
             return UsageWanted(None, admin=admin, error=error)

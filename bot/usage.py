@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from agents.budgets import BudgetLevel, BudgetWarning, TopUsage, UsageReport
     from agents.errors import StoreUnavailable
+    from agents.feedback import FeedbackCount
     from agents.orchestrator import UsageWanted
 
-__all__ = ["reset_time", "token_usage_blocks", "warning_line"]
+__all__ = ["feedback_summary", "reset_time", "token_usage_blocks", "warning_line"]
 
 _BAR = 10
 
@@ -85,7 +86,18 @@ def _unreadable(error: StoreUnavailable | None, request_id: str) -> str:
     )
 
 
+def feedback_summary(counts: list[FeedbackCount]) -> str:
+    """Ratings per agent and model as mrkdwn lines (for the App Home and ``/orchestrate usage``)."""
+    if not counts:
+        return "No ratings yet."
+    return "\n".join(
+        f"• `{c.agent or '—'}` on `{c.model_id or '—'}`: :thumbsup: {c.up} · :thumbsdown: {c.down}" for c in counts
+    )
+
+
 def token_usage_blocks(wanted: UsageWanted, request_id: str) -> tuple[str, list[dict[str, Any]]]:
     """``/orchestrate usage`` as a private message: your budgets, and the top users for admins."""
     text = _unreadable(wanted.error, request_id) if wanted.report is None else _report(wanted.report)
+    if wanted.report is not None and wanted.admin:
+        text += "\n\n*Ratings of answers this week*\n" + feedback_summary(list(wanted.feedback))
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}]

@@ -131,7 +131,7 @@ async def test_a_runbook_that_runs_out_of_budget_stops_with_its_finished_steps(
 async def test_usage_shows_a_person_their_budget_and_an_admin_the_top(
     budget_bot: BotProcess, slack: FakeSlack, model: FakeBedrock
 ) -> None:
-    """``/orchestrate usage``: privately, your tokens against your budget; the policy's admin also sees the top."""
+    """``/orchestrate usage``: your tokens against your budget; an admin also sees the top and the ratings."""
     model.default_reply = lambda _call: Reply(text="It is fine.", input_tokens=300, output_tokens=100)
     user, channel = unique("U"), unique("C")
     await budget_bot.command("general: is it fine?", user=user, channel=channel, response_url=slack.new_response_url())
@@ -143,6 +143,7 @@ async def test_usage_shows_a_person_their_budget_and_an_admin_the_top(
     assert "Your daily token budget: 400 of 1,000 tokens" in body["text"]
     assert "40%" in body["text"]
     assert "Top users" not in body["text"]
+    assert "Ratings of answers" not in body["text"]
 
     theirs = await budget_bot.command("usage", user=ADMIN, channel=unique("C"), response_url=slack.new_response_url())
     text = theirs.json()["text"]
@@ -150,3 +151,4 @@ async def test_usage_shows_a_person_their_budget_and_an_admin_the_top(
     assert f"<@{user}>: 400 tokens" in text
     assert "`general`: " in text
     assert f"<#{channel}>" in text
+    assert "Ratings of answers this week" in text
