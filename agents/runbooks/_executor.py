@@ -177,10 +177,11 @@ class RunbookRunner:
             await emit(StepStarted(task, step.id, step.agent))
 
         async def on_finish(step: RunbookStep, outcome: StepOutcome) -> None:
-            log.info("runbook.step_finished", step=step.id, ok=outcome.ok, seconds=round(outcome.seconds, 3))
             if not outcome.skipped:
                 finished[step.id] = outcome
                 await self._journal(task, emit, finished)
+            # Logged once the outcome is journalled: from this line on, a resume re-uses the step.
+            log.info("runbook.step_finished", step=step.id, ok=outcome.ok, seconds=round(outcome.seconds, 3))
             await emit(_finished(task, step, outcome))
 
         budget_hits: dict[str, BudgetExceeded] = {}

@@ -141,7 +141,7 @@ async def test_a_suspended_task_survives_a_restart_and_another_process_continues
     [
         ("before", 0, "interrupted"),  # the started entry is durable, the tool never ran
         ("after", 1, "interrupted"),  # the tool ran, its result was not recorded: not run again
-        ("recorded", 1, '\\"executions\\": 1'),  # the recorded result is given to the model again
+        ("recorded", 1, '\\"executions\\":1'),  # the recorded result is given to the model again
     ],
     ids=["before", "after", "recorded"],
 )

@@ -265,7 +265,7 @@ async def test_the_corrected_call_runs_once_with_the_typed_input() -> None:
     assert started.progress == "Reading i-1, i-2…"
     (result,) = _results(model)[-1:]
     assert not result.is_error
-    assert '"ids": ["i-1", "i-2"]' in result.text
+    assert '"ids":["i-1","i-2"]' in result.text
 
 
 async def test_the_tool_context_carries_the_tasks_origin_and_request_id() -> None:
