@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
+from agents.approvals import ApprovalDesk, ApprovalGate, MemoryApprovals, RedisApprovals, SqliteApprovals
 from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
@@ -26,18 +27,21 @@ from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, Retr
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
+from agents.policy import Policy
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.stores import RedisJournal, RedisTaskQueue, open_journal
+from agents.stores._open import sqlite_path
 from agents.taskqueue import LocalTaskQueue
 from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
+    from agents.approvals import ApprovalStore
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
     from agents.settings import Settings
@@ -68,14 +72,17 @@ class _SharedState:
     limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
+    approvals: RedisApprovals
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
         redis = shared_redis(url)
-        journal = RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600)
+        retention = settings.orch_retention_days * 24 * 3600
+        journal = RedisJournal(redis, prefix=prefix, retention_seconds=retention)
         return cls(
             journal=journal,
+            approvals=RedisApprovals(redis, prefix=prefix, retention_seconds=retention),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
             queue=RedisTaskQueue(
@@ -113,6 +120,37 @@ async def _stop_watching(library: RunbookLibrary, watching: asyncio.Task[None] |
         await asyncio.gather(watching, return_exceptions=True)
 
 
+def _policy_source(settings: Settings) -> Callable[[], Policy]:
+    """Who may do what: the test policy file under the test hooks, else the default (nobody runs actions)."""
+    # Until the policy loader (ORCH_POLICY_FILE, with reload) is on main; then PolicySource.current.
+    if settings.orch_test_tools and settings.orch_test_policy_file:
+        from agents.testing.policy_file import read_policy  # noqa: PLC0415 - test hooks only
+
+        loaded = read_policy(settings.orch_test_policy_file)
+        return lambda: loaded
+    default = Policy.default()
+    return lambda: default
+
+
+def _approvals(
+    settings: Settings,
+    store: ApprovalStore,
+    journal: TaskJournal,
+    tool_context: Callable[[Task], ToolContext],
+    bench: TestBench | None,
+) -> tuple[ApprovalGate, ApprovalDesk]:
+    """The hook that turns action calls into approval requests, and the desk that decides them."""
+    policy = _policy_source(settings)
+    gate = ApprovalGate(
+        store=store,
+        policy=policy,
+        tool_context=tool_context,
+        timeout_seconds=settings.orch_approval_timeout_seconds,
+        fallback=bench.gate if bench is not None else None,
+    )
+    return gate, ApprovalDesk(store=store, policy=policy, journal=journal, sweep_every=1.0)
+
+
 @asynccontextmanager
 async def open_core(
     settings: Settings,
@@ -139,14 +177,17 @@ async def open_core(
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
         queue: TaskQueue
         journal: TaskJournal
+        approvals: ApprovalStore
         if private:
-            journal = MemoryJournal()
+            journal, approvals = MemoryJournal(), MemoryApprovals()
             queue, store_health = LocalTaskQueue(journal), StoreHealth(None, name="in memory")
         elif shared is not None:
             journal, queue, store_health = shared.journal, shared.queue, StoreHealth(shared.journal.ping, name="Redis")
+            approvals = shared.approvals
         else:
             sqlite = await open_journal(settings.orch_store_url)
             journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
+            approvals = await SqliteApprovals.open(sqlite_path(settings.orch_store_url))
         await queue.start()
         bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
         registry = default_registry() if bench is None else bench.registry(default_registry())
@@ -179,6 +220,8 @@ async def open_core(
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
+        gate, desk = _approvals(settings, approvals, journal, tool_context, bench)
+
         runbooks = RunbookLibrary(
             agents=registry.names(),
             directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
@@ -200,7 +243,9 @@ async def open_core(
                 default_model_id=bedrock.model_id,
                 tool_context=tool_context,
                 redactor=redactor,
-                gate=bench.gate if bench is not None else None,
+                gate=gate,
+                offered=gate.offered,
+                on_effect=desk.effect_done,
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
                 prompt_cache=bedrock.prompt_cache,
@@ -213,6 +258,7 @@ async def open_core(
             redactor=redactor,
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
+            approvals=desk,
         )
         watching = _watch_runbooks(runbooks, every=settings.orch_runbooks_poll_seconds)
         try:
@@ -221,5 +267,6 @@ async def open_core(
             await _stop_watching(runbooks, watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
+            await approvals.close()
             await journal.close()
             await loop_lag.stop()

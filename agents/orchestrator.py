@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from agents.approvals import ApprovalCards
 from agents.attempts import Attempts
 from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
 from agents.health import StoreHealth
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
+    from agents.approvals import ApprovalDesk
     from agents.catalog import AgentRegistry
     from agents.dedupe import Deduper
     from agents.health import ModelHealth
@@ -100,6 +102,7 @@ class Orchestrator:
         runbooks: RunbookLibrary | None = None,
         runbook_limits: tuple[int, float] = (4, 300.0),
         clock: Callable[[], float] = time.monotonic,
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
         self.redactor = redactor or Redactor()
@@ -134,6 +137,10 @@ class Orchestrator:
         )
         self._clock = clock
         self._started = clock()
+        #: Decisions on proposed actions (clicks on action cards, expiry); ``None``: no actions here.
+        self.approvals = approvals
+        if approvals is not None:
+            approvals.bind(self._lifecycle.requeue_waiting)
 
     @property
     def uptime(self) -> float:
@@ -230,6 +237,8 @@ class Orchestrator:
     def start(self, edge: Edge, *, consume: bool = True) -> None:
         """Render tasks through ``edge``; with ``consume``, run tasks from the queue (resuming unfinished ones)."""
         self._lifecycle.start(edge, consume=consume)
+        if self.approvals is not None:
+            self.approvals.start(edge if isinstance(edge, ApprovalCards) else None, sweep=consume)
 
     async def continue_task(self, request_id: str, result: str) -> bool:
         """Continue a suspended (``waiting``) task with ``result`` as its pending tool call's result.
@@ -240,6 +249,8 @@ class Orchestrator:
 
     async def drain(self, grace: float) -> int:
         """Stop admitting, wait up to ``grace`` seconds for running tasks; return how many were cut short."""
+        if self.approvals is not None:
+            await self.approvals.stop()
         return await self._lifecycle.drain(grace)
 
     async def history(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[TaskRecord]:
