@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.async_app import AsyncApp
 
+from bot.approvals import register_approvals
 from bot.commands import register_commands
 from bot.conversations import register_conversations
 from bot.home import register_home
@@ -55,6 +56,7 @@ def build_app(
     viewing = ViewingContext()
     register_conversations(app, orchestrator, viewing, region=region)
     register_home(app, orchestrator, viewing, slack_probe=slack_probe)
+    register_approvals(app, orchestrator)
 
     @app.error
     async def on_error(
