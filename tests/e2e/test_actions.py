@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from agents.testing.bedrock import Reply
-from bot.approval_card import APPROVE_ACTION
+from bot.approval_card import APPROVE_ACTION, REJECT_ACTION
 from bot.testing.environment import bot_env, free_port
 from tests.e2e.harness import BotProcess, unique
 from tests.e2e.slackcalls import in_channel, message_text
@@ -191,16 +192,19 @@ class Scenario:
             tmp_path / "policy.yaml", channel=self.channel, users=self.requester, approvers=self.approver, **rule
         )
 
-    async def propose(self, bot: BotProcess, *, answer: str = "Done: the web instance is stopping.") -> None:
-        """The model proposes stopping the instance; wait for the card. ``answer`` is the model's next turn."""
+    async def propose(self, bot: BotProcess) -> None:
+        """The model proposes stopping the instance; wait for the card.
+
+        Only the proposal is scripted here: a test scripts the model's next turn (:meth:`expect_answer`)
+        just before the click that continues the task, so nothing is left queued if it fails.
+        """
         self.bedrock.enqueue(
             Reply(
                 text="I'll propose stopping it.",
                 tool_uses=[
                     {"toolUseId": "tooluse_stop0001", "name": "ec2_stop", "input": {"instance_ids": [self.instance]}}
                 ],
-            ),
-            Reply(text=answer),
+            )
         )
         await bot.command(
             "infra: stop the web instance",
@@ -211,6 +215,10 @@ class Scenario:
         card = await wait_for(lambda: cards(self.slack, self.channel), "the action card")
         self.approval_id = button_value(card[0], APPROVE_ACTION)
         self.card_ts = str((card[0].response or {}).get("ts"))
+
+    def expect_answer(self, text: str = "Done: the web instance is stopping.") -> None:
+        """Script the model's turn after the decision."""
+        self.bedrock.enqueue(Reply(text=text))
 
     async def click(
         self, bot: BotProcess, user: str, *, action_id: str = APPROVE_ACTION, value: str | None = None
@@ -258,6 +266,7 @@ async def test_approve_by_an_allowed_user_stops_the_instance_updates_the_card_an
         assert "<!date^" in seen
         assert instance_state(moto_url, case.instance) == "running"  # nothing ran before the click
 
+        case.expect_answer()
         await case.click(bot, case.approver)
         await answered(slack, case.channel, "the web instance is stopping")
         assert instance_state(moto_url, case.instance) in {"stopping", "stopped"}
@@ -277,3 +286,227 @@ async def test_approve_by_an_allowed_user_stops_the_instance_updates_the_card_an
         assert "verified" in json.dumps(result)
     finally:
         await bot.stop()
+
+
+def tool_results(bedrock: FakeBedrock) -> str:
+    """Every toolResult the bot sent the model in its latest answer call, as JSON."""
+    messages = bedrock.answer_calls()[-1].body["messages"]
+    return json.dumps([block["toolResult"] for m in messages for block in m["content"] if "toolResult" in block])
+
+
+async def test_refused_clicks_are_told_privately_and_nothing_runs(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """A non-approver, the requester (self-approval is off) and tampered values are refused, each privately.
+
+    Tampered: an unknown id, garbage, a value carrying parameters, and someone else's approval id clicked on
+    this card. Nothing runs, the card keeps its buttons, and the real approver can still approve afterwards.
+    """
+    case = Scenario(slack, bedrock, moto_url)
+    other = Scenario(slack, bedrock, moto_url)  # another channel's approval, for the "someone else's id" case
+    policy = write_policy(  # the requester is an approver too: only the self-approval rule stops them
+        tmp_path / "policy.yaml",
+        channel=f"{case.channel}, {other.channel}",
+        users=f"{case.requester}, {other.requester}",
+        approvers=f"{case.approver}, {case.requester}, {other.requester}",
+    )
+    env = action_env(slack, bedrock, moto_url, f"sqlite:///{tmp_path}/orch.db", policy)
+    bot = await start(env, tmp_path / "bot.log")
+    try:
+        await case.propose(bot)
+        stranger = unique("U")
+        await case.click(bot, stranger)
+        said = await wait_for(lambda: ephemerals(slack, case.channel, stranger), "the refusal to the stranger")
+        assert "may not approve" in said[0]
+        assert "req-" in said[0]
+
+        await case.click(bot, case.requester)
+        said = await wait_for(lambda: ephemerals(slack, case.channel, case.requester), "the self-approval refusal")
+        assert "your own request" in said[0]
+
+        values = [
+            "apr-000000000000000000000000",  # well-formed, unknown
+            "garbage' OR 1=1 --",
+            json.dumps({"id": case.approval_id, "instance_ids": ["i-0123456789abcdef0"]}),
+        ]
+        for value in values:
+            await case.click(bot, case.approver, value=value)
+        said = await wait_for(
+            lambda: (e := ephemerals(slack, case.channel, case.approver)) and len(e) >= len(values) and e,
+            "three refusals to the approver",
+        )
+        assert all("nothing was done" in text for text in said)
+        assert instance_state(moto_url, case.instance) == "running"
+        assert not logged(bot, event="audit.action")
+        refused = logged(bot, event="audit.approval")
+        assert [e["decision"] for e in refused] == ["refused", "refused"]  # the two with a known approval
+
+        # Someone else's id on this card: the id alone decides what is checked, and that request's own
+        # requester may not approve it (self-approval), whichever card the click came from.
+        await other.propose(bot)
+        await case.click(bot, other.requester, value=other.approval_id)
+        said = await wait_for(lambda: ephemerals(slack, case.channel, other.requester), "the other id's refusal")
+        assert "your own request" in said[-1]
+        assert instance_state(moto_url, other.instance) == "running"
+
+        case.expect_answer()
+        await case.click(bot, case.approver)  # the real approval still works
+        await answered(slack, case.channel, "the web instance is stopping")
+        assert len(logged(bot, event="audit.action")) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_self_approval_runs_when_the_rule_allows_it(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """With ``allow_self_approval: true`` the requester (an approver) may approve their own action."""
+    case = Scenario(slack, bedrock, moto_url)
+    case.approver = case.requester
+    env = action_env(
+        slack, bedrock, moto_url, f"sqlite:///{tmp_path}/orch.db", case.policy(tmp_path, allow_self_approval=True)
+    )
+    bot = await start(env, tmp_path / "bot.log")
+    try:
+        await case.propose(bot)
+        case.expect_answer()
+        await case.click(bot, case.requester)
+        await answered(slack, case.channel, "the web instance is stopping")
+        assert instance_state(moto_url, case.instance) in {"stopping", "stopped"}
+        assert len(logged(bot, event="audit.action")) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_a_double_click_runs_the_action_once(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """Two approvers' clicks at the same moment: one decides, the other is told it was already approved."""
+    case = Scenario(slack, bedrock, moto_url)
+    second = unique("U")
+    policy = write_policy(
+        tmp_path / "policy.yaml",
+        channel=case.channel,
+        users=case.requester,
+        approvers=f"{case.approver}, {second}",
+    )
+    bot = await start(action_env(slack, bedrock, moto_url, f"sqlite:///{tmp_path}/orch.db", policy), tmp_path / "b.log")
+    try:
+        await case.propose(bot)
+        case.expect_answer()
+        await asyncio.gather(case.click(bot, case.approver), case.click(bot, second), case.click(bot, case.approver))
+        await answered(slack, case.channel, "the web instance is stopping")
+        decisions = [e["decision"] for e in logged(bot, event="audit.approval")]
+        assert sorted(decisions) == ["approved", "refused", "refused"]
+        told = ephemerals(slack, case.channel, case.approver) + ephemerals(slack, case.channel, second)
+        assert len(told) == 2
+        assert all("already approved" in text for text in told)
+        assert len(logged(bot, event="audit.action")) == 1
+    finally:
+        await bot.stop()
+
+
+async def test_reject_tells_the_model_who_rejected_and_nothing_runs(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """Reject: the card says so, the instance keeps running, and the model hears "rejected by <@…>"."""
+    case = Scenario(slack, bedrock, moto_url)
+    env = action_env(slack, bedrock, moto_url, f"sqlite:///{tmp_path}/orch.db", case.policy(tmp_path))
+    bot = await start(env, tmp_path / "bot.log")
+    try:
+        await case.propose(bot)
+        case.expect_answer("The stop was rejected, so the instance keeps running.")
+        await case.click(bot, case.approver, action_id=REJECT_ACTION)
+        await answered(slack, case.channel, "keeps running")
+        assert f"rejected by \\u2039@{case.approver}" in tool_results(bedrock) or (
+            f"rejected by <@{case.approver}>" in tool_results(bedrock)
+        )
+        assert instance_state(moto_url, case.instance) == "running"
+        assert not logged(bot, event="audit.action")
+        assert any(f"Rejected by <@{case.approver}>" in shown(c) for c in cards(slack, case.channel))
+    finally:
+        await bot.stop()
+
+
+async def test_approve_after_expiry_is_refused_and_the_model_hears_expired(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """A rule's ``expires_after`` elapses: the request expires, and a late click runs nothing.
+
+    The sweeper expires it, the card says so, the model hears "expired"; the late click is refused privately.
+    """
+    case = Scenario(slack, bedrock, moto_url)
+    env = action_env(slack, bedrock, moto_url, f"sqlite:///{tmp_path}/orch.db", case.policy(tmp_path, expires_after=1))
+    bot = await start(env, tmp_path / "bot.log")
+    try:
+        await case.propose(bot)
+        case.expect_answer("Nobody approved the stop in time.")
+        await answered(slack, case.channel, "in time")
+        assert "expired, nobody approved it" in tool_results(bedrock)
+        assert any("Expired" in shown(c) for c in cards(slack, case.channel))
+        await case.click(bot, case.approver)
+        said = await wait_for(lambda: ephemerals(slack, case.channel, case.approver), "the late click's refusal")
+        assert "expired" in said[0]
+        assert instance_state(moto_url, case.instance) == "running"
+        assert not logged(bot, event="audit.action")
+    finally:
+        await bot.stop()
+
+
+async def test_approve_then_kill_9_then_restart_runs_the_action_exactly_once(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """The process dies (SIGKILL) right after the approved action ran, before its result was recorded.
+
+    The next process resumes the task with the same tool call: the approval still allows it, the effect
+    ledger says it was started, so it is not run again; the answer is finished and the action ran once.
+    """
+    case = Scenario(slack, bedrock, moto_url)
+    store = f"sqlite:///{tmp_path}/orch.db"
+    env = action_env(slack, bedrock, moto_url, store, case.policy(tmp_path))
+    first = await start({**env, "ORCH_TEST_KILL_AT": "after"}, tmp_path / "first.log")
+    await case.propose(first)
+    await case.click(first, case.approver)
+    assert first.proc is not None
+    assert await asyncio.wait_for(first.proc.wait(), 30) == -signal.SIGKILL
+    await first.stop()
+    assert instance_state(moto_url, case.instance) in {"stopping", "stopped"}
+
+    case.expect_answer("The stop may or may not have happened; check the instance.")
+    second = await start(env, tmp_path / "second.log")
+    try:
+        await answered(slack, case.channel, "check the instance")
+        assert len(logged(first, second, event="audit.action")) == 1
+        assert "interrupted" in tool_results(bedrock)
+    finally:
+        await second.stop()
+
+
+async def test_two_replicas_clicked_at_the_same_moment_run_the_action_once(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path, redis_url: str
+) -> None:
+    """Two bot processes on one Redis each get a click at once: exactly one decides and one execution happens."""
+    case = Scenario(slack, bedrock, moto_url)
+    second_approver = unique("U")
+    policy = write_policy(
+        tmp_path / "policy.yaml",
+        channel=case.channel,
+        users=case.requester,
+        approvers=f"{case.approver}, {second_approver}",
+    )
+    prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
+    env = action_env(slack, bedrock, moto_url, redis_url, policy, ORCH_REDIS_PREFIX=prefix)
+    one = await start(env, tmp_path / "one.log")
+    two = await start(env, tmp_path / "two.log")
+    try:
+        await case.propose(one)
+        case.expect_answer()
+        await asyncio.gather(case.click(one, case.approver), case.click(two, second_approver))
+        await answered(slack, case.channel, "the web instance is stopping")
+        decisions = sorted(e["decision"] for e in logged(one, two, event="audit.approval"))
+        assert decisions == ["approved", "refused"]
+        assert len(logged(one, two, event="audit.action")) == 1
+        assert instance_state(moto_url, case.instance) in {"stopping", "stopped"}
+    finally:
+        await one.stop()
+        await two.stop()
