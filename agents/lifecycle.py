@@ -189,7 +189,10 @@ class TaskLifecycle:
         state = LoopState.from_json(record.checkpoint)
         if result is not None:
             state = state.decided(self._redact(result))
-        record = dataclasses.replace(record, status="queued", checkpoint=state.to_json(), updated_at=time.time())
+        # A decision starts a new run, not a retry of a crashed one: the attempts count crashes from here.
+        record = dataclasses.replace(
+            record, status="queued", checkpoint=state.to_json(), attempts=0, updated_at=time.time()
+        )
         log.info("task.continued", request_id=request_id, shared=self._queue.shared, decided=result is not None)
         if self._queue.shared:
             await self._queue.submit(record)
