@@ -152,7 +152,7 @@ def block_actions_form(
     message: dict[str, Any] = {"type": "message", "ts": message_ts, "text": "", "user": "UBOT"}
     if thread_ts is not None:
         message["thread_ts"] = thread_ts
-    payload = {
+    payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
         "api_app_id": APP_ID,
