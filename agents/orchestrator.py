@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
-    from agents.approvals import ApprovalDesk
+    from agents.approvals import Approval, ApprovalDesk
     from agents.catalog import AgentRegistry
     from agents.dedupe import Deduper
     from agents.health import ModelHealth
@@ -256,6 +256,15 @@ class Orchestrator:
     async def history(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[TaskRecord]:
         """The newest tasks of a workspace (of one person when ``user_id`` is given), newest first."""
         return await self._journal.recent(workspace_id, user_id=user_id, limit=limit)
+
+    async def recent_actions(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[Approval]:
+        """The newest proposed actions of a workspace (those ``user_id`` asked for or decided, when given)."""
+        if self.approvals is None:
+            return []
+        found = await self.approvals.store.recent(workspace_id, limit=limit * 4 if user_id else limit)
+        if user_id is not None:
+            found = [a for a in found if user_id in {a.requester_id, a.decided_by}]
+        return found[:limit]
 
     async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
         """Tasks and tokens since the wall-clock time ``since``."""

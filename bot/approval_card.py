@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from agents.approvals import Approval
     from bot.outfilter import OutputFilter
 
-__all__ = ["APPROVE_ACTION", "REJECT_ACTION", "card_blocks", "card_text"]
+__all__ = ["APPROVE_ACTION", "REJECT_ACTION", "actions_history", "card_blocks", "card_text"]
 
 APPROVE_ACTION = "orch_approval_approve"
 REJECT_ACTION = "orch_approval_reject"
@@ -121,3 +121,16 @@ def _buttons(approval: Approval) -> dict[str, Any]:
             },
         ],
     }
+
+
+def actions_history(approvals: list[Approval], clean: OutputFilter) -> str:
+    """Recent actions for ``/orchestrate history``: what, who asked, the decision and by whom, the result."""
+    lines = ["*Recent actions*"]
+    for approval in approvals:
+        decided = approval.state if not approval.decided_by else f"{approval.state} by <@{approval.decided_by}>"
+        result = f": {clean(approval.result)[:200]}" if approval.result else ""
+        lines.append(
+            f"• {_date(approval.created_at)} `{approval.action}` {clean(approval.card.summary)[:200]} "
+            f"(asked by <@{approval.requester_id}>) {decided}{result} `{approval.request_id}`"
+        )
+    return "\n".join(lines)

@@ -284,6 +284,20 @@ async def test_approve_by_an_allowed_user_stops_the_instance_updates_the_card_an
             if "toolResult" in block
         ]
         assert "verified" in json.dumps(result)
+
+        history_url = slack.new_response_url()  # /orchestrate history shows the action, its decision and result
+        await bot.command("history", user=case.requester, channel=case.channel, response_url=history_url)
+        listed = await wait_for(
+            lambda: "".join(
+                json.dumps(c.args)
+                for c in slack.calls
+                if c.method == "response_url" and c.args.get("_url") == history_url
+            ),
+            "the history",
+        )
+        assert "Recent actions" in listed
+        assert "ec2.stop" in listed
+        assert f"approved by \\u003c@{case.approver}" in listed or f"approved by <@{case.approver}" in listed
     finally:
         await bot.stop()
 
