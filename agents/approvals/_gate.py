@@ -13,7 +13,8 @@
   :class:`Deny`, which the model hears as the call's result; still pending → :class:`Suspend` again,
   with no new card.
 
-Any other write tool is handed to ``fallback`` (the test bench's gate), or denied.
+Every tool that is not an action goes to ``fallback`` when there is one (the test bench's gate); without
+one, reads run and any other write is denied.
 """
 
 from __future__ import annotations
@@ -86,11 +87,11 @@ class ApprovalGate:
 
     async def decide(self, task: Task, tool: Tool[Any], call: ToolCall) -> Decision:
         """Allow, deny or suspend ``call`` (see the module docstring)."""
-        if tool.effect == "read":
-            return Allow()
         if not tool.action or tool.prepare is None:
             if self._fallback is not None:
                 return await self._fallback.decide(task, tool, call)
+            if tool.effect == "read":
+                return Allow()
             return Deny("this tool changes things and has no approval path, so it never runs")
         grant = self._grant(task, tool.action)
         if grant is None:
