@@ -19,6 +19,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
 from agents.approvals import ApprovalDesk, ApprovalGate, MemoryApprovals, RedisApprovals, SqliteApprovals
 from agents.aws import AwsClients
+from agents.budgets import BudgetGuard, MemoryTokenBudgets, RedisTokenBudgets, SqliteTokenBudgets
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth, StoreHealth
@@ -27,7 +28,7 @@ from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, Retr
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
-from agents.policy import Policy
+from agents.policy import PolicySource
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
@@ -42,8 +43,11 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     from agents.approvals import ApprovalStore
+    from agents.budgets import TokenBudgets
+    from agents.catalog import AgentRegistry
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
+    from agents.policy import UserGroups
     from agents.settings import Settings
     from agents.task import Task
     from agents.taskqueue import TaskQueue
@@ -66,9 +70,10 @@ def shared_redis(url: str) -> Redis:
 
 @dataclass(frozen=True, slots=True)
 class _SharedState:
-    """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
+    """What replicas share through Redis: the journal, rate limits, event dedupe, the task queue and token counts."""
 
     journal: RedisJournal
+    budgets: RedisTokenBudgets
     limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
@@ -83,6 +88,7 @@ class _SharedState:
         return cls(
             journal=journal,
             approvals=RedisApprovals(redis, prefix=prefix, retention_seconds=retention),
+            budgets=RedisTokenBudgets(redis, prefix=prefix),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
             queue=RedisTaskQueue(
@@ -98,49 +104,84 @@ class _SharedState:
         )
 
 
-def _watch_runbooks(library: RunbookLibrary, *, every: float) -> asyncio.Task[None] | None:
-    """Reload the team's runbooks on SIGHUP and, unless ``every`` is 0, when their files change; the poller's task."""
-    if library.directory is None:
-        return None
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-        # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, library.reload)
-    if every <= 0:
-        return None
-    return asyncio.create_task(library.watch(every=every), name="runbook-watch")
+def _watch_files(library: RunbookLibrary, policy: PolicySource, *, every: float) -> list[asyncio.Task[None]]:
+    """Reload the team's runbooks and the policy on SIGHUP and, unless ``every`` is 0, when their files change.
+
+    One SIGHUP handler reloads both (a loop has one handler per signal: two would replace each other).
+    The policy's Slack user groups are refreshed every few minutes and after each policy reload.
+    Returns the background tasks, for :func:`_stop_watching`.
+    """
+    reloads = [
+        reload
+        for reload, configured in ((library.reload, library.directory), (policy.reload, policy.path))
+        if configured is not None
+    ]
+
+    def reload_all() -> None:
+        for reload in reloads:
+            reload()
+
+    if reloads:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_all)
+    tasks: list[asyncio.Task[None]] = []
+    if every > 0 and library.directory is not None:
+        tasks.append(asyncio.create_task(library.watch(every=every), name="runbook-watch"))
+    if every > 0 and policy.path is not None:
+        tasks.append(asyncio.create_task(policy.watch(every=every), name="policy-watch"))
+    if policy.watches_usergroups:
+        tasks.append(asyncio.create_task(policy.keep_usergroups_fresh(), name="policy-usergroups"))
+    return tasks
 
 
-async def _stop_watching(library: RunbookLibrary, watching: asyncio.Task[None] | None) -> None:
-    if library.directory is None:
-        return
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-    if watching is not None:
-        watching.cancel()
-        await asyncio.gather(watching, return_exceptions=True)
+async def _open_stores(
+    settings: Settings, shared: _SharedState | None, *, private: bool
+) -> tuple[TaskJournal, TaskQueue, StoreHealth, TokenBudgets]:
+    """The journal, the queue, the store's health probe and the token counters, all in the one store."""
+    if private:
+        journal = MemoryJournal()
+        return journal, LocalTaskQueue(journal), StoreHealth(None, name="in memory"), MemoryTokenBudgets()
+    if shared is not None:
+        health = StoreHealth(shared.journal.ping, name="Redis")
+        return shared.journal, shared.queue, health, shared.budgets
+    sqlite = await open_journal(settings.orch_store_url)
+    counters = await SqliteTokenBudgets.open(sqlite.connection)  # the same file, the same connection
+    return sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite"), counters
 
 
-def _policy_source(settings: Settings) -> Callable[[], Policy]:
-    """Who may do what: the test policy file under the test hooks, else the default (nobody runs actions)."""
-    # Until the policy loader (ORCH_POLICY_FILE, with reload) is on main; then PolicySource.current.
-    if settings.orch_test_tools and settings.orch_test_policy_file:
-        from agents.testing.policy_file import read_policy  # noqa: PLC0415 - test hooks only
+async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: list[asyncio.Task[None]]) -> None:
+    if library.directory is not None or policy.path is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
-        loaded = read_policy(settings.orch_test_policy_file)
-        return lambda: loaded
-    default = Policy.default()
-    return lambda: default
+
+async def _open_approvals(settings: Settings, shared: _SharedState | None, *, private: bool) -> ApprovalStore:
+    """The approval records, in the same store as the journal."""
+    if private:
+        return MemoryApprovals()
+    if shared is not None:
+        return shared.approvals
+    return await SqliteApprovals.open(sqlite_path(settings.orch_store_url))
 
 
 def _approvals(
     settings: Settings,
+    *,
     store: ApprovalStore,
     journal: TaskJournal,
     tool_context: Callable[[Task], ToolContext],
     bench: TestBench | None,
+    source: PolicySource,
 ) -> tuple[ApprovalGate, ApprovalDesk]:
-    """The hook that turns action calls into approval requests, and the desk that decides them."""
-    policy = _policy_source(settings)
+    """The hook that turns action calls into approval requests, and the desk that decides them.
+
+    Both read the policy as it is at that moment (``source.current``: a reload applies to the next click).
+    """
+    policy = source.current
     gate = ApprovalGate(
         store=store,
         policy=policy,
@@ -156,16 +197,37 @@ async def open_core(
     settings: Settings,
     *,
     files: FileSource | None = None,
+    usergroups: UserGroups | None = None,
     offline_model: bool = False,
     metrics: Metrics | None = None,
     private: bool = False,
+    tools: Callable[[AgentRegistry], AgentRegistry] | None = None,
+    observe_model: Callable[[ChatModel], ChatModel] | None = None,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
     ``offline_model`` swaps Bedrock for the scripted :class:`FakeChatModel` (the console's ``--fake-llm``).
     ``private``: the tasks are the caller's own (the console's): kept in memory, run in this process.
+    ``usergroups``: how to read the members of the Slack user groups the policy names (the edge's).
+    A broken ``ORCH_POLICY_FILE`` raises :class:`~agents.errors.ConfigError` before anything is opened.
+    ``tools`` replaces the agents' tools (evals and the demo serve them from cassettes); ``observe_model``
+    wraps the model adapter (evals count its calls and tokens).
     """
     bedrock = settings.bedrock
+    bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
+    registry = default_registry() if bench is None else bench.registry(default_registry())
+    if tools is not None:
+        registry = tools(registry)
+    runbooks = RunbookLibrary(
+        agents=registry.names(),
+        directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
+    )
+    policy = PolicySource(
+        Path(settings.orch_policy_file) if settings.orch_policy_file else None,
+        agents=registry.names(),
+        runbooks=lambda: frozenset(runbook.name for runbook in runbooks.all()),
+        usergroups=usergroups,
+    )
     admission_settings = settings.admission
     async with (
         bedrock_client(region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50) as br,
@@ -175,25 +237,15 @@ async def open_core(
         loop_lag = LoopLag()
         loop_lag.start()
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
-        queue: TaskQueue
-        journal: TaskJournal
-        approvals: ApprovalStore
-        if private:
-            journal, approvals = MemoryJournal(), MemoryApprovals()
-            queue, store_health = LocalTaskQueue(journal), StoreHealth(None, name="in memory")
-        elif shared is not None:
-            journal, queue, store_health = shared.journal, shared.queue, StoreHealth(shared.journal.ping, name="Redis")
-            approvals = shared.approvals
-        else:
-            sqlite = await open_journal(settings.orch_store_url)
-            journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
-            approvals = await SqliteApprovals.open(sqlite_path(settings.orch_store_url))
+        journal, queue, store_health, counters = await _open_stores(settings, shared, private=private)
+        budget = BudgetGuard(counters, limits=lambda: policy.current().budgets, metrics=metrics)
+        approvals = await _open_approvals(settings, shared, private=private)
         await queue.start()
-        bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
-        registry = default_registry() if bench is None else bench.registry(default_registry())
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
         )
+        if observe_model is not None:
+            adapter = observe_model(adapter)
         breaker = CircuitBreaker(threshold=bedrock.breaker_threshold, cool_down=bedrock.breaker_cool_down_seconds)
         metrics.track_breaker(lambda: breaker.state)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id, breaker=breaker)
@@ -215,18 +267,19 @@ async def open_core(
             router_model = RetryingChatModel(
                 adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers, breaker=breaker)
             )
-            router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
+            router = ModelRouter(
+                registry, router_model, model_id=bedrock.router_model_id, redactor=redactor, budget=budget
+            )
 
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
-        gate, desk = _approvals(settings, approvals, journal, tool_context, bench)
-
-        runbooks = RunbookLibrary(
-            agents=registry.names(),
-            directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
+        gate, desk = _approvals(
+            settings, store=approvals, journal=journal, tool_context=tool_context, bench=bench, source=policy
         )
+
         orchestrator = Orchestrator(
+            policy=policy,
             runbooks=runbooks,
             runbook_limits=(settings.orch_runbook_max_parallel_steps, settings.orch_runbook_step_timeout_seconds),
             registry=registry,
@@ -249,6 +302,7 @@ async def open_core(
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
                 prompt_cache=bedrock.prompt_cache,
+                budget=budget,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
@@ -259,12 +313,13 @@ async def open_core(
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
             approvals=desk,
+            budget=budget,
         )
-        watching = _watch_runbooks(runbooks, every=settings.orch_runbooks_poll_seconds)
+        watching = _watch_files(runbooks, policy, every=settings.orch_runbooks_poll_seconds)
         try:
             yield orchestrator
         finally:
-            await _stop_watching(runbooks, watching)
+            await _stop_watching(runbooks, policy, watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
             await approvals.close()

@@ -9,13 +9,17 @@ the request ID.
 
     OrchError
     ├── ConfigError                 a developer/operator mistake: bad settings; stops start-up
+    ├── UserGroupUnavailable        a chat user group's members could not be read; has ``group_id``, ``reason``
     └── TaskError                   a runtime failure of one task; shown to its user
         ├── InvalidTask             the input cannot be run (empty, too long, unknown agent…)
+        ├── PolicyDenied            the policy does not let this person use that here; has ``what``, ``asked``,
+        │                           ``admins``, ``rule``
         ├── AdmissionDenied         the task is valid but may not run now
         │   ├── RateLimited         per-user rate limit; has ``retry_after``
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
         │   └── ShuttingDown        the process is draining; has ``retry_after``
         ├── RunbookFailed           a runbook step failed (and may not be skipped); has ``step``, ``reason``
+        ├── BudgetExceeded          a daily token budget is used up; has ``budget``, ``limit``, ``used``, ``resets_at``
         ├── StoreUnavailable        the task store (Redis, SQLite) cannot be reached; has ``store``, ``reason``
         ├── ToolFailed              a data source failed; goes back to the model as an error result
         │   └── InvalidToolInput    the model's tool input does not fit the tool's input model; has ``fields``
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 __all__ = [
     "AdmissionDenied",
+    "BudgetExceeded",
     "ConfigError",
     "InvalidTask",
     "InvalidToolInput",
@@ -55,6 +60,7 @@ __all__ = [
     "LLMTransient",
     "LLMUnavailable",
     "OrchError",
+    "PolicyDenied",
     "RateLimited",
     "RunbookFailed",
     "ShuttingDown",
@@ -62,6 +68,7 @@ __all__ = [
     "TaskError",
     "TooManyTasks",
     "ToolFailed",
+    "UserGroupUnavailable",
 ]
 
 
@@ -75,6 +82,15 @@ class ConfigError(OrchError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{name}: {fix}" for name, fix in problems))
+
+
+class UserGroupUnavailable(OrchError):
+    """A chat platform's user group (``group_id``) could not be read; ``reason`` says why (a vendor code)."""
+
+    def __init__(self, *, group_id: str, reason: str) -> None:
+        self.group_id = group_id
+        self.reason = reason
+        super().__init__(f"user group {group_id} unavailable: {reason}")
 
 
 class TaskError(OrchError):
@@ -92,6 +108,24 @@ class InvalidTask(TaskError):
         self.reason = reason
         self.hint = hint
         super().__init__(reason)
+
+
+class PolicyDenied(TaskError):
+    """The policy does not let this person use ``asked`` here.
+
+    ``what`` is the kind (``agent``, ``runbook``, or ``agents`` when the person may use none at all),
+    ``asked`` the name (``infra``, ``incident-triage``; ``*`` for any agent), ``admins`` the user ids who
+    can grant it, ``rule`` why no rule allowed it (for the audit log).
+    """
+
+    code = "not_allowed"
+
+    def __init__(self, *, what: str, asked: str, admins: frozenset[str], rule: str) -> None:
+        self.what = what
+        self.asked = asked
+        self.admins = admins
+        self.rule = rule
+        super().__init__(f"{what} {asked} not allowed: {rule}")
 
 
 class AdmissionDenied(TaskError):
@@ -308,3 +342,36 @@ class RunbookFailed(TaskError):
         self.step = step
         self.reason = reason
         super().__init__(f"step {step} failed: {reason}")
+
+
+class BudgetExceeded(TaskError):
+    """A daily token budget (``ORCH_POLICY_FILE``'s ``budgets``) is used up, so no model call is made.
+
+    ``level`` is ``user``, ``channel`` or ``workspace``; ``budget`` names it for people ("your daily budget");
+    ``limit`` and ``used`` are tokens; ``resets_at`` is the wall-clock time it resets (the next UTC midnight).
+    ``step`` is the runbook step that was stopped, when a runbook ran into it.
+    """
+
+    code = "budget_exceeded"
+
+    def __init__(
+        self, *, level: str, budget: str, limit: int, used: int, resets_at: float, step: str | None = None
+    ) -> None:
+        self.level = level
+        self.budget = budget
+        self.limit = limit
+        self.used = used
+        self.resets_at = resets_at
+        self.step = step
+        super().__init__(f"{budget} of {limit:,} tokens is used up ({used:,} used)")
+
+    def at_step(self, step: str) -> BudgetExceeded:
+        """The same refusal, as it stopped runbook step ``step``."""
+        return BudgetExceeded(
+            level=self.level,
+            budget=self.budget,
+            limit=self.limit,
+            used=self.used,
+            resets_at=self.resets_at,
+            step=step,
+        )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from agents.approvals import Approval
+    from agents.budgets import BudgetWarning
     from agents.errors import TaskError
     from agents.llm import Usage
     from agents.router import Routing
@@ -47,6 +48,8 @@ class TaskResult:
     attempts: int
     sources: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
+    #: The daily token budgets this task left at 80% or more, for a warning under the answer.
+    budget: BudgetWarning | None = None
 
 
 @dataclass(frozen=True, slots=True)

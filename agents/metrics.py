@@ -69,6 +69,12 @@ class Metrics:
         self.refused = Counter(
             "orch_admission_refused", "Tasks refused before running, by reason.", ["reason"], registry=r
         )
+        self.budget_refusals = Counter(
+            "orch_tokens_budget_refusals",
+            "Tasks stopped by a daily token budget, by budget (user, channel, workspace) and stage (submit, call).",
+            ["budget", "stage"],
+            registry=r,
+        )
         self.rejected_requests = Counter(
             "orch_slack_requests_rejected",
             "HTTP requests refused before acting: failed verification (401) or unreadable when verified (400).",
@@ -88,6 +94,13 @@ class Metrics:
         )
         self.bedrock_breaker_opened = Gauge(
             "orch_bedrock_breaker_opened", "Times the Bedrock circuit breaker opened since start.", registry=r
+        )
+        self.feedback = Counter(
+            "orch_feedback",
+            "Ratings of answers kept, by agent, model and rating (up or down); a person changing their mind "
+            "counts again, so the App Home's counts (the latest rating of each person) are the ones to read.",
+            ["agent", "model", "rating"],
+            registry=r,
         )
         self.in_flight = Gauge("orch_tasks_in_flight", "Tasks admitted and not yet finished.", registry=r)
         self.queue_depth = Gauge(

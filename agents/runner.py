@@ -11,6 +11,8 @@ a turn's tools run it publishes its state (:class:`LoopCheckpoint`, kept by the 
 :meth:`TaskRunner.resume` continues a task from there. Every tool call passes the :class:`ToolGate` first
 (allow, deny, or suspend the task: :class:`TaskSuspended`); a ``write`` tool's call is recorded in the
 effect ledger before and after it runs, and a recorded call is never run again (:mod:`agents.effects`).
+Before every model call the daily token budgets are checked (:mod:`agents.budgets`): a used-up one ends
+the task with :class:`~agents.errors.BudgetExceeded`; every call's tokens are counted after it.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from agents.approvals import Approval
+    from agents.budgets import BudgetGuard
     from agents.catalog import AgentSpec
     from agents.effects import EffectLedger
     from agents.events import EventSink
@@ -118,12 +121,15 @@ class TaskRunner:
         prompt_cache: bool = True,
         offered: Callable[[Task, Tool[Any]], bool] | None = None,
         on_effect: Callable[[Task, ToolCall, ToolResult], Awaitable[None]] | None = None,
+        budget: BudgetGuard | None = None,
     ) -> None:
         # Which of an agent's tools this task's person may have offered (actions: only where the policy
         # grants them); a tool not offered is unknown to the model and to the loop.
         self._offered = offered
         # Told once a write effect ran here (not when its recorded result is re-used): the action card's result.
         self._on_effect = on_effect
+        # Daily token budgets: checked before every model call (a used-up one stops the task), counted after.
+        self._budget = budget
         self._prompt_cache = prompt_cache  # ORCH_PROMPT_CACHE: cache points where the model takes them
         self._gate = gate or AllowAll()
         self._ledger = ledger or MemoryJournal()
@@ -185,7 +191,7 @@ class TaskRunner:
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
         first = 0
         if state is None:
-            messages = [ChatMessage("user", self._redact(_user_turn(task)))]
+            messages = [self._first_turn(task)]
             progress = _Progress(Usage(), 0, [], [], [])
         else:
             messages, progress, first = list(state.messages), _Progress.of(state), state.turn
@@ -203,7 +209,7 @@ class TaskRunner:
             if turn and progress.text and not progress.text[-1].endswith("\n"):
                 progress.text.append("\n\n")
                 await sink.emit(AnswerDelta(task, "\n\n"))
-            reply = await self._turn(task, request, sink, progress)
+            reply = await self._turn(task, request, sink, progress, agent=agent.name)
             progress.last_turn = turn == self._limits.max_turns - 1
             retry = await self._after_stop(task, reply, messages, sink, progress)
             if retry is not None:
@@ -233,6 +239,7 @@ class TaskRunner:
                 return None
             messages.append(ChatMessage("user", tool_results=results))
         return TaskResult(
+            budget=None if self._budget is None else await self._budget.warning(task.origin),
             text="".join(progress.text),
             agent=agent.name,
             routing_reason=routing.reason,
@@ -244,6 +251,11 @@ class TaskRunner:
             failed_sources=tuple(dict.fromkeys(s for s in progress.failed if s not in progress.sources)),
         )
 
+    def _first_turn(self, task: Task) -> ChatMessage:
+        """The task's opening user turn, redacted: the thread as context blocks, then the question."""
+        context, text = _user_turn(task)
+        return ChatMessage("user", self._redact(text), context=tuple(self._redact(piece) for piece in context))
+
     async def _checkpoint(self, task: Task, sink: EventSink, state: LoopState) -> bool:
         """Publish the loop's state for the journal; whether it was recorded (a resume can then find it)."""
         try:
@@ -252,7 +264,12 @@ class TaskRunner:
             return False  # a resume could not find these calls again: their write effects must not run
         return True
 
-    async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
+    async def _turn(
+        self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress, *, agent: str
+    ) -> ModelReply:
+        """One model call: the daily token budgets checked before it (used up: the task stops), counted after."""
+        if self._budget is not None:
+            await self._budget.check(task.origin)
         reply: ModelReply | None = None
         progress.turn_start = len(progress.text)
         async for event in self._model.stream(request):
@@ -267,6 +284,8 @@ class TaskRunner:
             raise RuntimeError("model stream ended without a reply")
         progress.usage += reply.usage
         progress.attempts += reply.attempts
+        if self._budget is not None:
+            await self._budget.spend(task.origin, reply.usage, agent=agent)
         return reply
 
     async def _after_stop(
@@ -280,8 +299,8 @@ class TaskRunner:
         if stop == stops.CONTEXT_FULL:
             progress.trimmed = True  # once: older thread context and long tool results go, the turn is retried
             await self._withdraw(task, sink, progress, progress.turn_start, stop)
-            first = _user_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
-            return stops.trimmed(messages, self._redact(first))
+            first = self._first_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
+            return stops.trimmed(messages, first)
         if stop in stops.MALFORMED and not progress.last_turn:
             said = reply.text if reply.text.strip() else stops.MALFORMED_STAND_IN
             return [*messages, ChatMessage("assistant", said), ChatMessage("user", stops.MALFORMED_FEEDBACK)]
@@ -496,7 +515,8 @@ class TaskRunner:
             return False, f"{failure.source} failed: {failure.reason}{transient}", "failed"
         except TimeoutError:
             return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds.", "timed out"
-        return True, json.dumps(output.data, default=str, ensure_ascii=False), output.summary
+        # Compact JSON: every byte of a tool result is new input on the turn after it, where no cache helps.
+        return True, json.dumps(output.data, default=str, ensure_ascii=False, separators=(",", ":")), output.summary
 
     def _bounded(self, text: str) -> str:
         # Redact before cutting: a cut through a secret would leave a prefix no pattern recognises.
@@ -510,19 +530,19 @@ class TaskRunner:
         )
 
 
-def _user_turn(task: Task) -> str:
-    """The task, preceded by the thread so far and shared files, as clearly delimited, untrusted data.
+def _user_turn(task: Task) -> tuple[tuple[str, ...], str]:
+    """The thread so far (one delimited, untrusted block per message), then the shared files and the task.
 
-    The caller redacts the result: people paste tokens into threads too.
+    Each earlier message is a block of its own, and the thread comes first: the next follow-up in the
+    thread sends the same blocks again and more after them, so the prompt cache serves what it has seen
+    (:mod:`agents.llm._caching`). The caller redacts the result: people paste tokens into threads too.
     """
+    context = tuple(untrusted_block("thread_context", m.text, author=m.author) for m in task.context)
     parts: list[str] = []
     if task.origin.viewing_channel_id:  # an id checked against Slack's id pattern, not free text
         parts.append(f"(The person is looking at Slack channel {task.origin.viewing_channel_id} as they ask.)")
-    if task.context:
-        messages = [untrusted_block("message", m.text, author=m.author) for m in task.context]
-        parts.append(untrusted_block("thread_context", messages))
     if task.files:
         files = [untrusted_block("file", f.name, id=f.id, bytes=str(f.size)) for f in task.files]
         parts.append(untrusted_block("shared_files", files))
     parts.append(task.text)
-    return "\n\n".join(parts)
+    return context, "\n\n".join(parts)

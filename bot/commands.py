@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from agents.errors import StoreUnavailable
-from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
+from agents.errors import PolicyDenied, StoreUnavailable
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.task import Origin
 from bot.approval_card import actions_history
 from bot.health import SlackProbe, health_report
@@ -21,6 +21,7 @@ from bot.markup import to_plain_text
 from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.targets import Target
+from bot.usage import token_usage_blocks
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -48,31 +49,7 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         request_id: str = context["request_id"]
         if command.get("text", "").strip().lower() == "history":
             await ack()
-            user_id = command.get("user_id") or ""
-            everyone = await is_admin(client, user_id)
-            try:
-                records = await orchestrator.history(
-                    command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
-                )
-                actions = await orchestrator.recent_actions(
-                    command.get("team_id") or "", user_id=None if everyone else user_id, limit=10
-                )
-            except StoreUnavailable as error:
-                log.warning("history.store_unavailable", store=error.store, reason=error.reason)
-                await respond(
-                    text=(
-                        ":warning: Your history could not be read: orch's task store is unreachable.\n"
-                        f"Please try again in a minute.\nRequest ID: `{request_id}`"
-                    ),
-                    response_type="ephemeral",
-                )
-                return
-            text, blocks = history_blocks(records, everyone=everyone, clean=clean)
-            if actions:
-                listed = actions_history(actions, clean)
-                blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:2900]}})
-                text += "\n" + listed
-            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            await _history(orchestrator, command, client, respond, request_id=request_id, clean=clean)
             return
         origin = Origin(
             workspace_id=command.get("team_id") or "unknown",
@@ -93,14 +70,21 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         match outcome:
             case HelpWanted():
                 text, blocks = usage_blocks(
-                    outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
+                    outcome.agents, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
                 )
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
-            case RunbooksWanted(library=library):
+            case RunbooksWanted(library=library, allowed=allowed):
                 await ack()
                 admin = bool(library.problems) and await is_admin(client, command.get("user_id") or "")
-                text, blocks = runbook_list_blocks(library, admin=admin)
+                text, blocks = runbook_list_blocks(library, admin=admin, only=allowed)
                 await respond(text=text, blocks=blocks, response_type="ephemeral")
+            case Refused(error=PolicyDenied() as denial):
+                # Our own words, names the core checked, and the admins' mentions: not filtered, so they link.
+                text, blocks = failure_blocks(denial, request_id, region=region)
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
+            case UsageWanted():
+                text, blocks = token_usage_blocks(outcome, request_id)
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
             case Refused(error=refusal):
                 text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -112,3 +96,40 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         await ack()
         text, blocks = await health_report(orchestrator, slack_probe)
         await respond(text=text, blocks=blocks, response_type="ephemeral")
+
+
+async def _history(
+    orchestrator: Orchestrator,
+    command: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    *,
+    request_id: str,
+    clean: OutputFilter,
+) -> None:
+    """``/orchestrate history``: the person's recent tasks (a workspace admin's: everyone's), privately."""
+    user_id = command.get("user_id") or ""
+    everyone = await is_admin(client, user_id)
+    try:
+        records = await orchestrator.history(
+            command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
+        )
+        actions = await orchestrator.recent_actions(
+            command.get("team_id") or "", user_id=None if everyone else user_id, limit=10
+        )
+    except StoreUnavailable as error:
+        log.warning("history.store_unavailable", store=error.store, reason=error.reason)
+        await respond(
+            text=(
+                ":warning: Your history could not be read: orch's task store is unreachable.\n"
+                f"Please try again in a minute.\nRequest ID: `{request_id}`"
+            ),
+            response_type="ephemeral",
+        )
+        return
+    text, blocks = history_blocks(records, everyone=everyone, clean=clean)
+    if actions:
+        listed = actions_history(actions, clean)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:2900]}})
+        text += "\n" + listed
+    await respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bot.testing.environment import ORCH_BOT, SIGNING_SECRET
-from bot.testing.slack import block_actions_form, event_callback, sign_request, slash_command_form
+from bot.testing.slack import block_actions_form, event_callback, interaction_body, sign_request, slash_command_form
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -167,3 +167,11 @@ class BotProcess:
         )
         headers = {"Content-Type": "application/x-www-form-urlencoded", **sign_request(body, SIGNING_SECRET)}
         return await self.post(body, headers)
+
+    async def interact(self, payload: dict[str, Any]) -> Ack:
+        """Deliver a signed interaction (``block_actions``, ``view_submission``) as Slack posts it."""
+        body = interaction_body(payload)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign_request(body, SIGNING_SECRET)}
+        ack = await self.post(body, headers)
+        ACK_LATENCIES_MS.append(ack.ms)
+        return ack

@@ -26,8 +26,8 @@ def message_text(call: SlackCall) -> str:
         text = block.get("text")
         parts.append(text if isinstance(text, str) else (text or {}).get("text", ""))
         for element in block.get("elements", []):
-            inner = element.get("text", "")
-            parts.append(inner if isinstance(inner, str) else (inner or {}).get("text", ""))  # a button's label
+            inner = element.get("text", "")  # a button's text is an object
+            parts.append(inner if isinstance(inner, str) else str((inner or {}).get("text", "")))
     return "\n".join(parts)
 
 

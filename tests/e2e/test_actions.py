@@ -48,14 +48,14 @@ def write_policy(path: Path, *, channel: str, users: str, approvers: str, **rule
 def action_env(
     slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, store: str, policy: str, **extra: str
 ) -> dict[str, str]:
-    """The bot's environment: test hooks on (the policy file, the kill switch), AWS on moto."""
+    """The bot's environment: the policy file, the test hooks (the kill switch), AWS on moto."""
     return bot_env(
         slack_api_url=slack.base_url,
         bedrock_url=bedrock.endpoint_url,
         store_url=store,
         aws_url=moto_url,
         ORCH_TEST_TOOLS="true",
-        ORCH_TEST_POLICY_FILE=policy,
+        ORCH_POLICY_FILE=policy,
         **extra,
     )
 
