@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
+from agents.approvals import ApprovalDesk, ApprovalGate, MemoryApprovals, RedisApprovals, SqliteApprovals
 from agents.aws import AwsClients
 from agents.budgets import BudgetGuard, MemoryTokenBudgets, RedisTokenBudgets, SqliteTokenBudgets
 from agents.catalog import default_registry
@@ -33,6 +34,7 @@ from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.stores import RedisJournal, RedisTaskQueue, open_journal
+from agents.stores._open import sqlite_path
 from agents.taskqueue import LocalTaskQueue
 from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
@@ -40,6 +42,7 @@ from agents.tools import ToolContext
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from agents.approvals import ApprovalStore
     from agents.budgets import TokenBudgets
     from agents.catalog import AgentRegistry
     from agents.journal import TaskJournal
@@ -74,14 +77,17 @@ class _SharedState:
     limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
+    approvals: RedisApprovals
 
     @classmethod
     def open(cls, settings: Settings, metrics: Metrics) -> _SharedState:
         url, prefix = settings.orch_store_url, settings.orch_redis_prefix
         redis = shared_redis(url)
-        journal = RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600)
+        retention = settings.orch_retention_days * 24 * 3600
+        journal = RedisJournal(redis, prefix=prefix, retention_seconds=retention)
         return cls(
             journal=journal,
+            approvals=RedisApprovals(redis, prefix=prefix, retention_seconds=retention),
             budgets=RedisTokenBudgets(redis, prefix=prefix),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
@@ -153,6 +159,39 @@ async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: l
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _open_approvals(settings: Settings, shared: _SharedState | None, *, private: bool) -> ApprovalStore:
+    """The approval records, in the same store as the journal."""
+    if private:
+        return MemoryApprovals()
+    if shared is not None:
+        return shared.approvals
+    return await SqliteApprovals.open(sqlite_path(settings.orch_store_url))
+
+
+def _approvals(
+    settings: Settings,
+    *,
+    store: ApprovalStore,
+    journal: TaskJournal,
+    tool_context: Callable[[Task], ToolContext],
+    bench: TestBench | None,
+    source: PolicySource,
+) -> tuple[ApprovalGate, ApprovalDesk]:
+    """The hook that turns action calls into approval requests, and the desk that decides them.
+
+    Both read the policy as it is at that moment (``source.current``: a reload applies to the next click).
+    """
+    policy = source.current
+    gate = ApprovalGate(
+        store=store,
+        policy=policy,
+        tool_context=tool_context,
+        timeout_seconds=settings.orch_approval_timeout_seconds,
+        fallback=bench.gate if bench is not None else None,
+    )
+    return gate, ApprovalDesk(store=store, policy=policy, journal=journal, sweep_every=1.0)
+
+
 @asynccontextmanager
 async def open_core(
     settings: Settings,
@@ -200,6 +239,7 @@ async def open_core(
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
         journal, queue, store_health, counters = await _open_stores(settings, shared, private=private)
         budget = BudgetGuard(counters, limits=lambda: policy.current().budgets, metrics=metrics)
+        approvals = await _open_approvals(settings, shared, private=private)
         await queue.start()
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
@@ -234,6 +274,10 @@ async def open_core(
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
+        gate, desk = _approvals(
+            settings, store=approvals, journal=journal, tool_context=tool_context, bench=bench, source=policy
+        )
+
         orchestrator = Orchestrator(
             policy=policy,
             runbooks=runbooks,
@@ -252,7 +296,9 @@ async def open_core(
                 default_model_id=bedrock.model_id,
                 tool_context=tool_context,
                 redactor=redactor,
-                gate=bench.gate if bench is not None else None,
+                gate=gate,
+                offered=gate.offered,
+                on_effect=desk.effect_done,
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
                 prompt_cache=bedrock.prompt_cache,
@@ -266,6 +312,7 @@ async def open_core(
             redactor=redactor,
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
+            approvals=desk,
             budget=budget,
         )
         watching = _watch_files(runbooks, policy, every=settings.orch_runbooks_poll_seconds)
@@ -275,5 +322,6 @@ async def open_core(
             await _stop_watching(runbooks, policy, watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
+            await approvals.close()
             await journal.close()
             await loop_lag.stop()

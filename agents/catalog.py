@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agents.tools import Toolset
+from agents.tools.actions import ACTION_TOOLS
 from agents.tools.infra import INFRA_TOOLS
 from agents.tools.logs import LOGS_TOOLS
 from agents.tools.monitor import MONITOR_TOOLS
@@ -28,6 +29,9 @@ class AgentSpec:
     model_id: str | None = None
     keywords: frozenset[str] = field(default_factory=frozenset)
     toolset: Toolset = field(default_factory=Toolset)
+    #: Write tools the agent may *propose* (each waits for a person's approval), offered per task only to
+    #: people the policy grants them, where it grants them (:mod:`agents.approvals`).
+    actions: Toolset = field(default_factory=Toolset)
 
 
 class AgentRegistry:
@@ -126,7 +130,10 @@ INFRA = AgentSpec(
     examples=("infra: what EC2 instances are stopped?", "infra: what did we spend on RDS this month?"),
     system_prompt=_GROUNDED
     + " You specialise in inventory and state: which resources exist, their state and configuration, recent "
-    "ECS deployments and events, and month-to-date cost by service. Use tables for lists of resources.",
+    "ECS deployments and events, and month-to-date cost by service. Use tables for lists of resources. "
+    "If you have action tools (reboot, stop, start, desired count), you can only propose an action: a person "
+    "approves or rejects it on a card, and the tool result tells you which; never claim an action ran unless "
+    "its result says so.",
     keywords=frozenset(
         {
             "ec2",
@@ -152,6 +159,7 @@ INFRA = AgentSpec(
         }
     ),
     toolset=INFRA_TOOLS,
+    actions=ACTION_TOOLS,
 )
 
 

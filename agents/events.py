@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from agents.approvals import Approval
     from agents.budgets import BudgetWarning
     from agents.errors import TaskError
     from agents.llm import Usage
@@ -152,6 +153,8 @@ class TaskSuspended:
     tool: str
     reason: str
     state: str
+    #: The approval request to show as an action card (``None``: nothing new to show).
+    approval: Approval | None = None
 
 
 @dataclass(frozen=True, slots=True)

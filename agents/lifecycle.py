@@ -169,15 +169,31 @@ class TaskLifecycle:
         task with it). With a shared queue the task is queued again, for whichever replica is free (so the
         queue keeps its claims fresh while it runs); otherwise it runs here, holding a slot, to its answer.
         """
+        return await self._continue(request_id, result)
+
+    async def requeue_waiting(self, request_id: str) -> bool:
+        """Run a ``waiting`` task again from its suspension, with no result: the gate is asked again.
+
+        For decisions the hook itself looks up (an approval, by the task's tool call): the suspended call
+        goes through the gate once more, which now allows or denies it. ``False`` if the task does not wait.
+        """
+        return await self._continue(request_id, None)
+
+    async def _continue(self, request_id: str, result: str | None) -> bool:
         record = await self._journal.get(request_id)
         if record is None or record.status != "waiting" or not record.checkpoint:
             return False
         task = await self._restore(record)
         if task is None:
             return False
-        state = LoopState.from_json(record.checkpoint).decided(self._redact(result))
-        record = dataclasses.replace(record, status="queued", checkpoint=state.to_json(), updated_at=time.time())
-        log.info("task.continued", request_id=request_id, shared=self._queue.shared)
+        state = LoopState.from_json(record.checkpoint)
+        if result is not None:
+            state = state.decided(self._redact(result))
+        # A decision starts a new run, not a retry of a crashed one: the attempts count crashes from here.
+        record = dataclasses.replace(
+            record, status="queued", checkpoint=state.to_json(), attempts=0, updated_at=time.time()
+        )
+        log.info("task.continued", request_id=request_id, shared=self._queue.shared, decided=result is not None)
         if self._queue.shared:
             await self._queue.submit(record)
             return True

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from agents.approvals import ApprovalCards
 from agents.attempts import Attempts
 from agents.audit import audit
 from agents.budgets import BudgetGuard, MemoryTokenBudgets
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
+    from agents.approvals import Approval, ApprovalDesk
     from agents.budgets import UsageReport
     from agents.catalog import AgentRegistry, AgentSpec
     from agents.dedupe import Deduper
@@ -140,6 +142,7 @@ class Orchestrator:
         policy: PolicySource | None = None,
         budget: BudgetGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
+        approvals: ApprovalDesk | None = None,
     ) -> None:
         #: Daily token budgets: checked at submit (and by the runner before every model call), reported by ``usage``.
         self.budget = budget or BudgetGuard(MemoryTokenBudgets())
@@ -179,6 +182,10 @@ class Orchestrator:
         )
         self._clock = clock
         self._started = clock()
+        #: Decisions on proposed actions (clicks on action cards, expiry); ``None``: no actions here.
+        self.approvals = approvals
+        if approvals is not None:
+            approvals.bind(self._lifecycle.requeue_waiting)
 
     @property
     def uptime(self) -> float:
@@ -363,6 +370,8 @@ class Orchestrator:
     def start(self, edge: Edge, *, consume: bool = True) -> None:
         """Render tasks through ``edge``; with ``consume``, run tasks from the queue (resuming unfinished ones)."""
         self._lifecycle.start(edge, consume=consume)
+        if self.approvals is not None:
+            self.approvals.start(edge if isinstance(edge, ApprovalCards) else None, sweep=consume)
 
     async def continue_task(self, request_id: str, result: str) -> bool:
         """Continue a suspended (``waiting``) task with ``result`` as its pending tool call's result.
@@ -373,11 +382,22 @@ class Orchestrator:
 
     async def drain(self, grace: float) -> int:
         """Stop admitting, wait up to ``grace`` seconds for running tasks; return how many were cut short."""
+        if self.approvals is not None:
+            await self.approvals.stop()
         return await self._lifecycle.drain(grace)
 
     async def history(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[TaskRecord]:
         """The newest tasks of a workspace (of one person when ``user_id`` is given), newest first."""
         return await self._journal.recent(workspace_id, user_id=user_id, limit=limit)
+
+    async def recent_actions(self, workspace_id: str, *, user_id: str | None, limit: int) -> list[Approval]:
+        """The newest proposed actions of a workspace (those ``user_id`` asked for or decided, when given)."""
+        if self.approvals is None:
+            return []
+        found = await self.approvals.store.recent(workspace_id, limit=limit * 4 if user_id else limit)
+        if user_id is not None:
+            found = [a for a in found if user_id in {a.requester_id, a.decided_by}]
+        return found[:limit]
 
     async def usage(self, workspace_id: str, *, user_id: str | None, since: float) -> Usage:
         """Tasks and tokens since the wall-clock time ``since``."""

@@ -49,11 +49,13 @@ from agents.redaction import Redactor
 from agents.router import Routing
 from agents.toolcalls import RecordedCall
 from agents.toolgate import AllowAll, Deny, Suspend
+from agents.tools import Toolset
 from agents.untrusted import escape_delimiters, untrusted_block
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from agents.approvals import Approval
     from agents.budgets import BudgetGuard
     from agents.catalog import AgentSpec
     from agents.effects import EffectLedger
@@ -97,6 +99,7 @@ class _Suspended:
 
     call: ToolCall
     reason: str
+    approval: Approval | None = None
 
 
 class TaskRunner:
@@ -116,8 +119,15 @@ class TaskRunner:
         effect_probe: Callable[[str], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         prompt_cache: bool = True,
+        offered: Callable[[Task, Tool[Any]], bool] | None = None,
+        on_effect: Callable[[Task, ToolCall, ToolResult], Awaitable[None]] | None = None,
         budget: BudgetGuard | None = None,
     ) -> None:
+        # Which of an agent's tools this task's person may have offered (actions: only where the policy
+        # grants them); a tool not offered is unknown to the model and to the loop.
+        self._offered = offered
+        # Told once a write effect ran here (not when its recorded result is re-used): the action card's result.
+        self._on_effect = on_effect
         # Daily token budgets: checked before every model call (a used-up one stops the task), counted after.
         self._budget = budget
         self._prompt_cache = prompt_cache  # ORCH_PROMPT_CACHE: cache points where the model takes them
@@ -177,7 +187,7 @@ class TaskRunner:
     ) -> TaskResult | None:
         """The turns of the loop, from the start or from ``state``; ``None`` when the task was suspended."""
         agent = routing.agent
-        tools = agent.toolset.tools if self._tool_context is not None else ()
+        tools = self._toolset(task, agent).tools if self._tool_context is not None else ()
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
         first = 0
         if state is None:
@@ -376,19 +386,21 @@ class TaskRunner:
             routing, turn, messages, pending=calls, results=tuple(done.values()), suspended=suspended.call.id
         )
         log.info("task.suspended", tool=suspended.call.name)
-        await sink.emit(TaskSuspended(task, suspended.call.name, suspended.reason, state.to_json()))
+        await sink.emit(
+            TaskSuspended(task, suspended.call.name, suspended.reason, state.to_json(), approval=suspended.approval)
+        )
         return None
 
     async def _gated_call(
         self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress, *, durable: bool
     ) -> ToolResult | _Suspended:
         """Ask the gate, then run the call; a write effect through the ledger, so it never runs twice."""
-        tool = agent.toolset.get(call.name)
+        tool = self._toolset(task, agent).get(call.name)
         if tool is None or self._tool_context is None:
             return await self._call_tool(task, agent, call, sink, progress)
         decision = await self._gate.decide(task, tool, call)
         if isinstance(decision, Suspend):
-            return _Suspended(call, decision.reason)
+            return _Suspended(call, decision.reason, decision.approval)
         if isinstance(decision, Deny):
             log.info("tool.denied", tool=tool.name)
             text = f"This call was not allowed: {decision.reason}"
@@ -431,7 +443,22 @@ class TaskRunner:
             # It ran; a resume finds it "started" and says it was interrupted: at most once either way.
             log.warning("tool.effect_unrecorded", tool=call.name)
         await self._probe("recorded")
+        if self._on_effect is not None:
+            await self._on_effect(task, call, result)
         return result
+
+    def _toolset(self, task: Task, agent: AgentSpec) -> Toolset:
+        """The tools this task may use: the agent's, plus the actions its person is granted here.
+
+        Without an ``offered`` check (no approval gate wired in) no action is ever offered.
+        """
+        if self._offered is None or not agent.actions:
+            return agent.toolset
+        offered = self._offered
+        granted = tuple(tool for tool in agent.actions.tools if offered(task, tool))
+        if not granted:
+            return agent.toolset
+        return agent.toolset + Toolset(tools=granted)
 
     async def _probe(self, moment: str) -> None:
         if self._effect_probe is not None:
@@ -440,7 +467,7 @@ class TaskRunner:
     async def _call_tool(
         self, task: Task, agent: AgentSpec, call: ToolCall, sink: EventSink, progress: _Progress
     ) -> ToolResult:
-        tool = agent.toolset.get(call.name)
+        tool = self._toolset(task, agent).get(call.name)
         if tool is None or self._tool_context is None:
             return ToolResult(call.id, f"There is no tool called {escape_delimiters(call.name)!r}.", is_error=True)
         try:

@@ -134,6 +134,7 @@ class Settings(_SlackSecrets):
     orch_runbooks_poll_seconds: float = Field(default=2.0, ge=0, le=3600)
     orch_runbook_max_parallel_steps: int = Field(default=4, ge=1, le=64)
     orch_runbook_step_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    orch_approval_timeout_seconds: float = Field(default=600.0, ge=10, le=7 * 24 * 3600)
     # Test hooks, off in production: the ``testbench`` agent with a tool that suspends and a counted write
     # tool appending to ORCH_TEST_WRITE_LOG, and a SIGKILL of the process at a write effect's worst moment.
     orch_test_tools: bool = False

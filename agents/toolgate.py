@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from agents.approvals import Approval
     from agents.llm import ToolCall
     from agents.task import Task
     from agents.tools import Tool
@@ -36,9 +37,14 @@ class Deny:
 
 @dataclass(frozen=True, slots=True)
 class Suspend:
-    """Stop the task before the tool runs, until a decision arrives; ``reason`` says what it waits for."""
+    """Stop the task before the tool runs, until a decision arrives; ``reason`` says what it waits for.
+
+    ``approval``: the approval request the decision is about, for the edge's action card (``None`` when the
+    card was shown already, e.g. the task was resumed while the approval is still pending).
+    """
 
     reason: str
+    approval: Approval | None = None
 
 
 Decision = Allow | Deny | Suspend

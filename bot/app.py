@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_bolt.async_app import AsyncApp
 
+from bot.approvals import register_approvals
 from bot.commands import register_commands
 from bot.conversations import register_conversations
 from bot.feedback import register_feedback
@@ -56,6 +57,7 @@ def build_app(
     viewing = ViewingContext()
     register_conversations(app, orchestrator, viewing, region=region)
     register_home(app, orchestrator, viewing, slack_probe=slack_probe)
+    register_approvals(app, orchestrator)
     register_feedback(app, orchestrator)
 
     @app.error

@@ -14,6 +14,7 @@ import structlog
 from agents.errors import PolicyDenied, StoreUnavailable
 from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.task import Origin
+from bot.approval_card import actions_history
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
 from bot.markup import to_plain_text
@@ -113,6 +114,9 @@ async def _history(
         records = await orchestrator.history(
             command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
         )
+        actions = await orchestrator.recent_actions(
+            command.get("team_id") or "", user_id=None if everyone else user_id, limit=10
+        )
     except StoreUnavailable as error:
         log.warning("history.store_unavailable", store=error.store, reason=error.reason)
         await respond(
@@ -124,4 +128,8 @@ async def _history(
         )
         return
     text, blocks = history_blocks(records, everyone=everyone, clean=clean)
+    if actions:
+        listed = actions_history(actions, clean)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": listed[:2900]}})
+        text += "\n" + listed
     await respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -20,8 +20,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from agents.assembly import open_core
 from agents.metrics import Metrics
 from bot.app import build_app
+from bot.approvals import SlackApprovalCards
 from bot.files import SlackFiles
 from bot.health import SlackProbe
+from bot.outfilter import OutputFilter
 from bot.slack_client import MeteredWebClient
 from bot.targets import SlackEdge
 from bot.usergroups import SlackUserGroups
@@ -78,7 +80,12 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
                 slack_hosts=SlackHosts(slack.api_url),
                 slack_probe=slack_probe,
             )
-            edge = SlackEdge(client, redactor=orchestrator.redactor, region=settings.bedrock.region)
+            cards = (
+                SlackApprovalCards(client, orchestrator.approvals, clean=OutputFilter(orchestrator.redactor))
+                if orchestrator.approvals is not None
+                else None
+            )
+            edge = SlackEdge(client, redactor=orchestrator.redactor, region=settings.bedrock.region, cards=cards)
             yield Runtime(
                 app=app, orchestrator=orchestrator, client=client, settings=settings, slack_probe=slack_probe, edge=edge
             )

@@ -29,10 +29,12 @@ from bot.threads import shared_files, thread_context, thread_messages
 if TYPE_CHECKING:
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from agents.approvals import Approval
     from agents.attempts import GiveUp
     from agents.lifecycle import TaskRecord
     from agents.redaction import Redactor
     from agents.task import Task
+    from bot.approvals import SlackApprovalCards
 
 __all__ = ["SlackEdge", "Target"]
 
@@ -81,7 +83,10 @@ def _quote(text: str) -> str:
 class SlackEdge:
     """The core's :class:`~agents.lifecycle.Edge` in Slack: renders tasks in threads, tells people bad news."""
 
-    def __init__(self, client: AsyncWebClient, *, redactor: Redactor, region: str) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, redactor: Redactor, region: str, cards: SlackApprovalCards | None = None
+    ) -> None:
+        self._cards = cards
         self._client = client
         self._redactor = redactor
         self._region = region
@@ -121,8 +126,18 @@ class SlackEdge:
             # A command's parent message already shows the task and its request ID: a placeholder would cost
             # two Slack calls (post, then delete when the answer starts) for no news.
             placeholder=where.kind != "command",
+            post_card=self._post_card if self._cards is not None else None,
         )
         return Rendering(delivery, task=read, target=moved)
+
+    async def _post_card(self, approval: Approval, channel: str, thread_ts: str) -> None:
+        if self._cards is not None:
+            await self._cards.post(approval, channel=channel, thread_ts=thread_ts)
+
+    async def show_approval(self, approval: Approval) -> None:
+        """Update an approval's card (the core's :class:`~agents.approvals.ApprovalCards`)."""
+        if self._cards is not None:
+            await self._cards.show_approval(approval)
 
     async def report_bug(self, task: Task, target: str) -> None:
         """Tell the user a bug stopped their task, with the request ID."""

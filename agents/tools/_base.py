@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from agents.aws import AwsClients
+    from agents.proposal import Proposal
     from agents.task import Origin, Task
     from agents.tools._probe import Probe
 
@@ -89,6 +90,11 @@ class Tool(Generic[InputT]):
     effect: Effect
     progress: Callable[[ToolContext, InputT], str]
     run: Callable[[ToolContext, InputT], Awaitable[ToolOutput]]
+    #: The policy's name for a ``write`` tool's action (``ec2.stop``): only people the policy grants it may
+    #: have it offered, and every call waits for a person's approval (:mod:`agents.approvals`).
+    action: str = ""
+    #: Builds the action card's data (dry run, the resource as described) before anyone approves.
+    prepare: Callable[[ToolContext, InputT], Awaitable[Proposal]] | None = None
     input_schema: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -42,6 +42,7 @@ from bot.slack_budget import SlackBudget, workspace_budget
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from agents.approvals import Approval
     from agents.events import TaskEvent
     from bot.delivery.port import SlackPort
     from bot.outfilter import OutputFilter
@@ -78,7 +79,11 @@ class ThreadDelivery:
         budget: SlackBudget | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        post_card: Callable[[Approval, str, str], Awaitable[None]] | None = None,
     ) -> None:
+        # Posts an action card (approval, channel, thread) when the task waits for one.
+        self._post_card = post_card
+        self._where = (channel, thread_ts)
         slack: SlackPort = WebClientSlack(client) if isinstance(client, AsyncWebClient) else client
         budget = budget if budget is not None else workspace_budget(recipient_team_id)
         message = ThreadMessage(channel, thread_ts)
@@ -150,6 +155,8 @@ class ThreadDelivery:
                 await self._answer.fail(event)
             else:
                 await self._answer.pause(event)
+                if event.approval is not None and self._post_card is not None:
+                    await self._post_card(event.approval, *self._where)
             if self._steps.steps and not isinstance(event, TaskSuspended):
                 await self._steps.attach_outputs(event.task.request_id)
         finally:

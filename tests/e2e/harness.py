@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bot.testing.environment import ORCH_BOT, SIGNING_SECRET
-from bot.testing.slack import event_callback, interaction_body, sign_request, slash_command_form
+from bot.testing.slack import block_actions_form, event_callback, interaction_body, sign_request, slash_command_form
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -152,6 +152,21 @@ class BotProcess:
         ack = await self.post(body, headers)
         ACK_LATENCIES_MS.append(ack.ms)
         return ack
+
+    async def click(
+        self, *, action_id: str, value: str, user: str, channel: str, message_ts: str, response_url: str
+    ) -> Ack:
+        """Deliver a signed button click (``block_actions``) on the message ``message_ts``."""
+        body = block_actions_form(
+            action_id=action_id,
+            value=value,
+            user_id=user,
+            channel_id=channel,
+            message_ts=message_ts,
+            response_url=response_url,
+        )
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign_request(body, SIGNING_SECRET)}
+        return await self.post(body, headers)
 
     async def interact(self, payload: dict[str, Any]) -> Ack:
         """Deliver a signed interaction (``block_actions``, ``view_submission``) as Slack posts it."""

@@ -30,6 +30,7 @@ from bot.testing.slack.api import APP_ID, SCOPES, SlackCall
 from bot.testing.slack.fake import FakeSlack
 from bot.testing.slack.inbound import (
     app_mention_event,
+    block_actions_form,
     dm_message_event,
     event_callback,
     sign_request,
@@ -47,6 +48,7 @@ __all__ = [
     "SlackCall",
     "app_mention_event",
     "block_actions",
+    "block_actions_form",
     "dm_message_event",
     "event_callback",
     "interaction_body",

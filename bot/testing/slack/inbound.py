@@ -17,7 +17,14 @@ from urllib.parse import urlencode
 
 from bot.testing.slack.api import APP_ID
 
-__all__ = ["app_mention_event", "dm_message_event", "event_callback", "sign_request", "slash_command_form"]
+__all__ = [
+    "app_mention_event",
+    "block_actions_form",
+    "dm_message_event",
+    "event_callback",
+    "sign_request",
+    "slash_command_form",
+]
 
 
 def sign_request(body: bytes, signing_secret: str, *, timestamp: int | None = None) -> dict[str, str]:
@@ -127,3 +134,47 @@ def dm_message_event(
     event = _message_like("message", text=text, user=user, channel=channel, ts=ts, thread_ts=thread_ts)
     event["channel_type"] = "im"
     return event
+
+
+def block_actions_form(
+    *,
+    action_id: str,
+    value: str,
+    user_id: str,
+    channel_id: str,
+    message_ts: str,
+    thread_ts: str | None = None,
+    response_url: str,
+    team_id: str = "T0TEST",
+    block_id: str = "orch_approval",
+) -> bytes:
+    """A button click (``block_actions``) as Slack posts it: a form whose one field, ``payload``, is the JSON."""
+    message: dict[str, Any] = {"type": "message", "ts": message_ts, "text": "", "user": "UBOT"}
+    if thread_ts is not None:
+        message["thread_ts"] = thread_ts
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_id.lower(), "name": user_id.lower(), "team_id": team_id},
+        "api_app_id": APP_ID,
+        "token": "legacy-verification-token",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": channel_id, "is_ephemeral": False},
+        "trigger_id": f"{uuid.uuid4().int % 10**10}.{uuid.uuid4().int % 10**10}",
+        "team": {"id": team_id, "domain": "test"},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": channel_id.lower()},
+        "message": message,
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "text": {"type": "plain_text", "text": "Approve", "emoji": True},
+                "value": value,
+                "type": "button",
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode()

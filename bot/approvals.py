@@ -1,0 +1,99 @@
+"""Action cards in Slack: posting them, updating them, and the Approve/Reject clicks (``block_actions``).
+
+The click listener acks at once and hands the core nothing but the approval id from the button's value
+and the clicker's user id (both from a verified request): :meth:`agents.approvals.ApprovalDesk.decide`
+does every check. A refusal is told to the clicker only (``chat.postEphemeral``) with the request ID; a
+decision updates the card through :class:`SlackApprovalCards`, which the desk calls for every change
+(decided, expired, the action's result).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from agents.approvals import Refused
+from bot.approval_card import APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text
+from bot.delivery.slack import WebClientSlack
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from agents.approvals import Approval, ApprovalDesk, Choice
+    from agents.orchestrator import Orchestrator
+    from bot.outfilter import OutputFilter
+
+__all__ = ["SlackApprovalCards", "register_approvals"]
+
+log = structlog.get_logger(__name__)
+
+_CLICKS = re.compile(f"^({APPROVE_ACTION}|{REJECT_ACTION})$")
+
+
+class SlackApprovalCards:
+    """Posts an approval's card in the task's thread and keeps it up to date."""
+
+    def __init__(self, client: AsyncWebClient, desk: ApprovalDesk, *, clean: OutputFilter) -> None:
+        self._slack = WebClientSlack(client)
+        self._desk = desk
+        self._clean = clean
+
+    async def post(self, approval: Approval, *, channel: str, thread_ts: str) -> None:
+        """Post the card under the task, and tell the core where it is (to update it later)."""
+        outcome = await self._slack.post_message(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=card_text(approval, self._clean),
+            blocks=card_blocks(approval, self._clean),
+        )
+        if not outcome.ok or outcome.ts is None:
+            log.warning("approval.card_not_posted", approval_id=approval.id, error=outcome.error)
+            return
+        await self._desk.card_posted(approval.id, channel, outcome.ts)
+        log.info("approval.card_posted", approval_id=approval.id)
+
+    async def show_approval(self, approval: Approval) -> None:
+        """Replace the card with the approval as it now stands."""
+        outcome = await self._slack.update_message(
+            channel=approval.card_channel,
+            ts=approval.card_ts,
+            text=card_text(approval, self._clean),
+            blocks=card_blocks(approval, self._clean),
+        )
+        if not outcome.ok:
+            log.warning("approval.card_not_updated", approval_id=approval.id, error=outcome.error)
+
+
+def register_approvals(app: AsyncApp, orchestrator: Orchestrator) -> None:
+    """Listen for clicks on action cards (only where the core decides approvals)."""
+    desk = orchestrator.approvals
+    if desk is None:
+        return
+
+    @app.action(_CLICKS)
+    async def on_click(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        await ack()
+        clicker = str((body.get("user") or {}).get("id") or "")
+        actions = body.get("actions") or [{}]
+        clicked = actions[0] if isinstance(actions[0], dict) else {}
+        value = clicked.get("value")
+        choice: Choice = "approve" if clicked.get("action_id") == APPROVE_ACTION else "reject"
+        outcome = await desk.decide(value if isinstance(value, str) else "", clicker, choice)
+        if isinstance(outcome, Refused):
+            request_id = outcome.request_id or context.get("request_id") or "req-unassigned"
+            await _tell_clicker(client, body, clicker, f":no_entry: {outcome.reason} Request ID: `{request_id}`")
+
+
+async def _tell_clicker(client: AsyncWebClient, body: dict[str, Any], clicker: str, text: str) -> None:
+    """Say ``text`` to the clicker only, in the card's thread."""
+    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+    message = body.get("message") or {}
+    thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
+    if not channel or not clicker:
+        return
+    outcome = await WebClientSlack(client).post_ephemeral(channel=channel, user=clicker, thread_ts=thread_ts, text=text)
+    if not outcome.ok:
+        log.warning("approval.refusal_not_told", error=outcome.error)
