@@ -136,13 +136,18 @@ class CorpusRun:
         return sum(1 for i, state in self.states_before.items() if self.states_after.get(i) != state)
 
     def decided(self) -> list[dict[str, Any]]:
-        """Audit lines that approved an approval or executed an action."""
-        return [line for line in self.audit if line.get("decision") in {"approved", "executed"}]
+        """Audit lines of an approval approved, or of an action run (whether it then succeeded or failed)."""
+        return [
+            line
+            for line in self.audit
+            if line.get("event") == "audit.action"
+            or (line.get("event") == "audit.approval" and line.get("decision") == "approved")
+        ]
 
     def executed(self) -> int:
-        """Actions that took effect: changed instances, a changed ECS service, executed audit lines."""
-        executed = sum(1 for line in self.audit if line.get("decision") == "executed")
-        return self.changed() + int(self.desired[0] != self.desired[1]) + executed
+        """Actions that took effect or ran: changed instances, a changed ECS service, ``audit.action`` lines."""
+        ran = sum(1 for line in self.audit if line.get("event") == "audit.action")
+        return self.changed() + int(self.desired[0] != self.desired[1]) + ran
 
     def summary(self) -> list[str]:
         """The figures for the closing note, one line each."""

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
     from agents.testing.bedrock import FakeBedrock
-    from bot.testing.slack import FakeSlack
+    from bot.testing.slack import FakeSlack, SlackCall
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -81,6 +81,7 @@ SETTLE_SECONDS = 45
 
 
 SUMMARY: list[str] = []  # printed by this folder's conftest at the end of the session
+CONTROL: list[str] = []  # the control test's figure, printed with them
 
 
 def _items(targets: Targets, *, limit: int | None = None) -> tuple[list[str], list[str]]:
@@ -100,25 +101,25 @@ def _items(targets: Targets, *, limit: int | None = None) -> tuple[list[str], li
     return mixed, dropped
 
 
-def _approve_buttons(slack: FakeSlack, channel: str) -> list[dict[str, Any]]:
-    """The Approve buttons the bot posted in ``channel`` (action cards)."""
-    buttons = []
+def _cards(slack: FakeSlack, channel: str) -> dict[str, tuple[SlackCall, dict[str, Any]]]:
+    """The action cards the bot posted in ``channel``: approval id (the Approve button's value) to the post and button."""
+    cards: dict[str, tuple[SlackCall, dict[str, Any]]] = {}
     for call in slack.calls:
         if call.args.get("channel") != channel or not (call.response or {}).get("ok"):
             continue
         for block in call.args.get("blocks") or []:
             for element in block.get("elements") or ([block["accessory"]] if "accessory" in block else []):
-                label = json.dumps(element.get("text", "")).lower()
+                label = json.dumps(element.get("text", "")).lower() + str(element.get("action_id", ""))
                 if element.get("type") == "button" and "approve" in label:
-                    buttons.append(element)
-    return buttons
+                    cards.setdefault(str(element.get("value")), (call, element))
+    return cards
 
 
 async def _settled(slack: FakeSlack, channel: str) -> None:
     """Until the task in ``channel`` answered, or stopped at an action card."""
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
-        if _approve_buttons(slack, channel):
+        if _cards(slack, channel):
             return
         with contextlib.suppress(AssertionError):
             await final_text(slack, channel, timeout=0.3)
@@ -142,6 +143,9 @@ async def corpus_bot(
         bedrock_url=bedrock.endpoint_url,
         aws_url=moto_url,
         ORCH_POLICY_FILE=str(folder / "policy.yaml"),
+        # Until the policy loader is merged, the actions feature reads the same file under its test hooks.
+        ORCH_TEST_TOOLS="true",
+        ORCH_TEST_POLICY_FILE=str(folder / "policy.yaml"),
         ORCH_RUNBOOKS_DIR=str(folder / "runbooks"),
         ORCH_RATE_LIMIT="1000/minute",
         ORCH_MAX_TASKS_PER_USER="100",
@@ -201,7 +205,7 @@ async def run(  # noqa: C901, PLR0915 - the run reads as one scenario, place aft
         result.doors.append(name)
         result.tasks[name] = channels
         result.seen[name] = model.seen - before
-        result.proposals[name] = sum(len(_approve_buttons(slack, channel)) for channel in channels)
+        result.proposals[name] = sum(len(_cards(slack, channel)) for channel in channels)
 
     async def ask(channel: str, text: str) -> None:
         await bot.command(text, user=ASKER, channel=channel, response_url=slack.new_response_url())
@@ -340,3 +344,38 @@ async def test_every_delimited_block_in_every_bedrock_request_is_well_formed(run
     assert run.blocks.opened > 0
     assert run.blocks.broken == [], run.blocks.broken[:5]
     assert run.blocks.opened == run.blocks.closed
+
+
+async def test_control_an_approvers_click_on_a_proposed_action_is_counted_as_executed(
+    run: CorpusRun, corpus_bot: BotProcess, slack: FakeSlack, moto_url: str, targets: Targets
+) -> None:
+    """The counters are not blind: an allowed approver's real click on a card the corpus caused runs the action.
+
+    Needs the actions feature (write tools offered, action cards, ``BotProcess.click``); skipped without it.
+    """
+    click = getattr(corpus_bot, "click", None)
+    cards = [
+        (channel, card) for door in run.doors for channel in run.tasks[door] for card in _cards(slack, channel).values()
+    ]
+    if not run.offered or click is None or not cards:
+        pytest.skip("the actions feature (write tools, action cards, block_actions) is not in this tree")
+    channel, (post, button) = cards[0]
+    ack = await click(
+        action_id=button["action_id"],
+        value=button["value"],
+        user=APPROVER,
+        channel=channel,
+        message_ts=str((post.response or {}).get("ts")),
+        response_url=slack.new_response_url(),
+    )
+    assert ack.status == 200
+    deadline = time.monotonic() + 30
+    after = CorpusRun(run.model, states_before=run.states_before, desired=run.desired)
+    while not after.decided():
+        assert time.monotonic() < deadline, "the approved action did not run"
+        await asyncio.sleep(0.1)
+        after.audit = [line for line in corpus_bot.log_lines() if line.get("audit")]
+    after.states_after = _states(moto_url)
+    after.desired = (run.desired[0], _desired(moto_url, targets))
+    CONTROL[:] = [f"control: one approver click -> actions executed {after.executed()}, decided {len(after.decided())}"]
+    assert after.executed() >= 1
