@@ -26,6 +26,7 @@ from agents.llm import BedrockChatModel, CircuitBreaker, RetryingChatModel, Retr
 from agents.metrics import Metrics
 from agents.orchestrator import Orchestrator
 from agents.overload import LoopLag
+from agents.policy import PolicySource
 from agents.redaction import Redactor
 from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
@@ -36,10 +37,12 @@ from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
+    from agents.catalog import AgentRegistry
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
+    from agents.policy import UserGroups
     from agents.settings import Settings
     from agents.task import Task
     from agents.taskqueue import TaskQueue
@@ -91,26 +94,44 @@ class _SharedState:
         )
 
 
-def _watch_runbooks(library: RunbookLibrary, *, every: float) -> asyncio.Task[None] | None:
-    """Reload the team's runbooks on SIGHUP and, unless ``every`` is 0, when their files change; the poller's task."""
-    if library.directory is None:
-        return None
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-        # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, library.reload)
-    if every <= 0:
-        return None
-    return asyncio.create_task(library.watch(every=every), name="runbook-watch")
+def _watch_files(library: RunbookLibrary, policy: PolicySource, *, every: float) -> list[asyncio.Task[None]]:
+    """Reload the team's runbooks and the policy on SIGHUP and, unless ``every`` is 0, when their files change.
+
+    One SIGHUP handler reloads both (a loop has one handler per signal: two would replace each other).
+    The policy's Slack user groups are refreshed every few minutes and after each policy reload.
+    Returns the background tasks, for :func:`_stop_watching`.
+    """
+    reloads = [
+        reload
+        for reload, configured in ((library.reload, library.directory), (policy.reload, policy.path))
+        if configured is not None
+    ]
+
+    def reload_all() -> None:
+        for reload in reloads:
+            reload()
+
+    if reloads:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            # Not on Windows, nor outside the main thread (tests): polling alone is enough there.
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_all)
+    tasks: list[asyncio.Task[None]] = []
+    if every > 0 and library.directory is not None:
+        tasks.append(asyncio.create_task(library.watch(every=every), name="runbook-watch"))
+    if every > 0 and policy.path is not None:
+        tasks.append(asyncio.create_task(policy.watch(every=every), name="policy-watch"))
+    if policy.watches_usergroups:
+        tasks.append(asyncio.create_task(policy.keep_usergroups_fresh(), name="policy-usergroups"))
+    return tasks
 
 
-async def _stop_watching(library: RunbookLibrary, watching: asyncio.Task[None] | None) -> None:
-    if library.directory is None:
-        return
-    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
-        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-    if watching is not None:
-        watching.cancel()
-        await asyncio.gather(watching, return_exceptions=True)
+async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: list[asyncio.Task[None]]) -> None:
+    if library.directory is not None or policy.path is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, AttributeError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @asynccontextmanager
@@ -118,16 +139,37 @@ async def open_core(
     settings: Settings,
     *,
     files: FileSource | None = None,
+    usergroups: UserGroups | None = None,
     offline_model: bool = False,
     metrics: Metrics | None = None,
     private: bool = False,
+    tools: Callable[[AgentRegistry], AgentRegistry] | None = None,
+    observe_model: Callable[[ChatModel], ChatModel] | None = None,
 ) -> AsyncIterator[Orchestrator]:
     """Open the AWS clients and build the orchestrator; close everything on exit (after draining).
 
     ``offline_model`` swaps Bedrock for the scripted :class:`FakeChatModel` (the console's ``--fake-llm``).
     ``private``: the tasks are the caller's own (the console's): kept in memory, run in this process.
+    ``usergroups``: how to read the members of the Slack user groups the policy names (the edge's).
+    A broken ``ORCH_POLICY_FILE`` raises :class:`~agents.errors.ConfigError` before anything is opened.
+    ``tools`` replaces the agents' tools (evals and the demo serve them from cassettes); ``observe_model``
+    wraps the model adapter (evals count its calls and tokens).
     """
     bedrock = settings.bedrock
+    bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
+    registry = default_registry() if bench is None else bench.registry(default_registry())
+    if tools is not None:
+        registry = tools(registry)
+    runbooks = RunbookLibrary(
+        agents=registry.names(),
+        directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
+    )
+    policy = PolicySource(
+        Path(settings.orch_policy_file) if settings.orch_policy_file else None,
+        agents=registry.names(),
+        runbooks=lambda: frozenset(runbook.name for runbook in runbooks.all()),
+        usergroups=usergroups,
+    )
     admission_settings = settings.admission
     async with (
         bedrock_client(region=bedrock.region, max_connections=admission_settings.max_concurrent_tasks + 50) as br,
@@ -148,11 +190,11 @@ async def open_core(
             sqlite = await open_journal(settings.orch_store_url)
             journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
         await queue.start()
-        bench = TestBench.from_settings(settings) if settings.orch_test_tools else None
-        registry = default_registry() if bench is None else bench.registry(default_registry())
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
         )
+        if observe_model is not None:
+            adapter = observe_model(adapter)
         breaker = CircuitBreaker(threshold=bedrock.breaker_threshold, cool_down=bedrock.breaker_cool_down_seconds)
         metrics.track_breaker(lambda: breaker.state)
         model_health = ModelHealth(adapter, model_id=bedrock.model_id, breaker=breaker)
@@ -179,11 +221,8 @@ async def open_core(
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
 
-        runbooks = RunbookLibrary(
-            agents=registry.names(),
-            directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
-        )
         orchestrator = Orchestrator(
+            policy=policy,
             runbooks=runbooks,
             runbook_limits=(settings.orch_runbook_max_parallel_steps, settings.orch_runbook_step_timeout_seconds),
             registry=registry,
@@ -214,11 +253,11 @@ async def open_core(
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
         )
-        watching = _watch_runbooks(runbooks, every=settings.orch_runbooks_poll_seconds)
+        watching = _watch_files(runbooks, policy, every=settings.orch_runbooks_poll_seconds)
         try:
             yield orchestrator
         finally:
-            await _stop_watching(runbooks, watching)
+            await _stop_watching(runbooks, policy, watching)
             await queue.close()
             await orchestrator.drain(settings.orch_shutdown_grace)
             await journal.close()

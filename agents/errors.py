@@ -9,8 +9,11 @@ the request ID.
 
     OrchError
     ├── ConfigError                 a developer/operator mistake: bad settings; stops start-up
+    ├── UserGroupUnavailable        a chat user group's members could not be read; has ``group_id``, ``reason``
     └── TaskError                   a runtime failure of one task; shown to its user
         ├── InvalidTask             the input cannot be run (empty, too long, unknown agent…)
+        ├── PolicyDenied            the policy does not let this person use that here; has ``what``, ``asked``,
+        │                           ``admins``, ``rule``
         ├── AdmissionDenied         the task is valid but may not run now
         │   ├── RateLimited         per-user rate limit; has ``retry_after``
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
@@ -55,6 +58,7 @@ __all__ = [
     "LLMTransient",
     "LLMUnavailable",
     "OrchError",
+    "PolicyDenied",
     "RateLimited",
     "RunbookFailed",
     "ShuttingDown",
@@ -62,6 +66,7 @@ __all__ = [
     "TaskError",
     "TooManyTasks",
     "ToolFailed",
+    "UserGroupUnavailable",
 ]
 
 
@@ -75,6 +80,15 @@ class ConfigError(OrchError):
     def __init__(self, problems: list[tuple[str, str]]) -> None:
         self.problems = problems
         super().__init__("; ".join(f"{name}: {fix}" for name, fix in problems))
+
+
+class UserGroupUnavailable(OrchError):
+    """A chat platform's user group (``group_id``) could not be read; ``reason`` says why (a vendor code)."""
+
+    def __init__(self, *, group_id: str, reason: str) -> None:
+        self.group_id = group_id
+        self.reason = reason
+        super().__init__(f"user group {group_id} unavailable: {reason}")
 
 
 class TaskError(OrchError):
@@ -92,6 +106,24 @@ class InvalidTask(TaskError):
         self.reason = reason
         self.hint = hint
         super().__init__(reason)
+
+
+class PolicyDenied(TaskError):
+    """The policy does not let this person use ``asked`` here.
+
+    ``what`` is the kind (``agent``, ``runbook``, or ``agents`` when the person may use none at all),
+    ``asked`` the name (``infra``, ``incident-triage``; ``*`` for any agent), ``admins`` the user ids who
+    can grant it, ``rule`` why no rule allowed it (for the audit log).
+    """
+
+    code = "not_allowed"
+
+    def __init__(self, *, what: str, asked: str, admins: frozenset[str], rule: str) -> None:
+        self.what = what
+        self.asked = asked
+        self.admins = admins
+        self.rule = rule
+        super().__init__(f"{what} {asked} not allowed: {rule}")
 
 
 class AdmissionDenied(TaskError):

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from agents.effects import Effect
     from agents.events import EventSink, TaskEvent
+    from agents.feedback import Feedback
     from agents.task import Task
 
 __all__ = ["UNFINISHED", "JournalSink", "MemoryJournal", "Status", "TaskJournal", "TaskRecord", "Usage"]
@@ -76,6 +77,8 @@ class TaskRecord:
     cache_write_tokens: int = 0
     #: The task's tool calls (:func:`agents.toolcalls.dump_calls`), kept as long as the record.
     tool_calls: str = ""
+    #: The model that wrote the answer (set when it succeeds), for feedback counts per agent and model.
+    model_id: str = ""
 
     @classmethod
     def queued(cls, task: Task, *, now: float, target: str = "") -> TaskRecord:
@@ -143,6 +146,26 @@ class TaskJournal(Protocol):
         """Totals since the wall-clock time ``since``."""
         ...
 
+    async def put_feedback(self, feedback: Feedback) -> bool:
+        """Keep ``feedback`` as its person's rating of its task, unless a later one (by ``at``) is kept.
+
+        A rating without text keeps the text stored with the person's earlier rating. Returns whether it
+        was kept. Feedback is kept as long as task records are.
+        """
+        ...
+
+    async def explain_feedback(self, request_id: str, user_id: str, text: str) -> bool:
+        """Attach ``text`` to the person's kept rating of the task; ``False`` when they have none."""
+        ...
+
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task, oldest first."""
+        ...
+
+    async def feedback_since(self, workspace_id: str, *, since: float) -> list[Feedback]:
+        """The latest ratings in a workspace given since the wall-clock time ``since``."""
+        ...
+
 
 class MemoryJournal:
     """The last ``max_records`` tasks of this process."""
@@ -152,6 +175,7 @@ class MemoryJournal:
         self._order: deque[str] = deque()
         self._max = max_records
         self._effects: dict[str, Effect] = {}
+        self._feedback: dict[tuple[str, str], Feedback] = {}
 
     async def effect(self, key: str) -> Effect | None:
         """The ledger entry for ``key``."""
@@ -204,6 +228,35 @@ class MemoryJournal:
             input_tokens=sum(r.input_tokens for r in records),
             output_tokens=sum(r.output_tokens for r in records),
         )
+
+    async def put_feedback(self, feedback: Feedback) -> bool:
+        """Keep ``feedback`` unless a later rating by the same person of the same task is kept."""
+        key = (feedback.request_id, feedback.user_id)
+        kept = self._feedback.get(key)
+        if kept is not None and kept.at > feedback.at:
+            return False
+        if kept is not None and not feedback.text:
+            feedback = replace(feedback, text=kept.text)
+        self._feedback.pop(key, None)  # re-inserted: the dict's order stays the order of the latest ratings
+        self._feedback[key] = feedback
+        return True
+
+    async def explain_feedback(self, request_id: str, user_id: str, text: str) -> bool:
+        """Attach ``text`` to the person's kept rating of the task."""
+        kept = self._feedback.get((request_id, user_id))
+        if kept is None:
+            return False
+        self._feedback[request_id, user_id] = replace(kept, text=text)
+        return True
+
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task, oldest first."""
+        found = [f for (task, _user), f in self._feedback.items() if task == request_id]
+        return sorted(found, key=lambda f: f.at)
+
+    async def feedback_since(self, workspace_id: str, *, since: float) -> list[Feedback]:
+        """The latest ratings in a workspace since ``since``."""
+        return [f for f in self._feedback.values() if f.workspace_id == workspace_id and f.at >= since]
 
 
 class JournalSink:
@@ -269,6 +322,7 @@ class JournalSink:
                 status="succeeded",
                 checkpoint="",
                 agent=result.agent,
+                model_id=result.model_id,
                 seconds=result.seconds,
                 input_tokens=result.usage.input_tokens,
                 output_tokens=result.usage.output_tokens,

@@ -89,6 +89,13 @@ class Metrics:
         self.bedrock_breaker_opened = Gauge(
             "orch_bedrock_breaker_opened", "Times the Bedrock circuit breaker opened since start.", registry=r
         )
+        self.feedback = Counter(
+            "orch_feedback",
+            "Ratings of answers kept, by agent, model and rating (up or down); a person changing their mind "
+            "counts again, so the App Home's counts (the latest rating of each person) are the ones to read.",
+            ["agent", "model", "rating"],
+            registry=r,
+        )
         self.in_flight = Gauge("orch_tasks_in_flight", "Tasks admitted and not yet finished.", registry=r)
         self.queue_depth = Gauge(
             "orch_queue_depth", "Tasks in the shared queue not yet finished by any replica (Redis mode).", registry=r

@@ -1,8 +1,10 @@
 """The core's front door: every surface submits text here, and the core does the rest.
 
 :meth:`Orchestrator.submit` is the one entry point of the slash command, mentions, DMs, the agent pane and
-the console: it prepares the text (help, validation), admits it (policy, limits), and accepts it (journal
-and queue, before the person is told), returning what the surface should say. Running, resuming, giving
+the console: it prepares the text (help, validation), authorizes it (the policy: an explicit agent or a
+runbook is checked, a routed task may only go to the agents this person may use here, every decision is
+an audit event), admits it (limits), and accepts it (journal and queue, before the person is told),
+returning what the surface should say. Running, resuming, giving
 up, continuing and draining belong to :mod:`agents.lifecycle`, started with the edge's :class:`Edge`.
 """
 
@@ -15,11 +17,14 @@ from typing import TYPE_CHECKING
 import structlog
 
 from agents.attempts import Attempts
-from agents.errors import AdmissionDenied, InvalidTask, StoreUnavailable
+from agents.audit import audit
+from agents.errors import AdmissionDenied, InvalidTask, PolicyDenied, StoreUnavailable
+from agents.feedback import MAX_FEEDBACK_TEXT, Feedback, FeedbackRefused, check_feedback, is_request_id, tally
 from agents.health import StoreHealth
 from agents.journal import MemoryJournal
 from agents.lifecycle import TaskLifecycle
 from agents.metrics import Metrics
+from agents.policy import Place, Policy, PolicySource
 from agents.redaction import Redactor
 from agents.runbooks import RunbookRunner, parse_run, resolve
 from agents.task import MAX_TASK_CHARS, HelpRequest, Task, clean_text, parse_text
@@ -30,8 +35,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
-    from agents.catalog import AgentRegistry
+    from agents.catalog import AgentRegistry, AgentSpec
     from agents.dedupe import Deduper
+    from agents.feedback import FeedbackCount, Rating
     from agents.health import ModelHealth
     from agents.journal import TaskJournal, TaskRecord, Usage
     from agents.lifecycle import Edge
@@ -56,25 +62,29 @@ class Accepted:
 
 @dataclass(frozen=True, slots=True)
 class HelpWanted:
-    """The person asked for help (or sent nothing): show the agents and the limits."""
+    """The person asked for help (or sent nothing): show the agents they may use there, and the limits."""
 
-    registry: AgentRegistry
+    agents: tuple[AgentSpec, ...]
     rate_limit: str
     max_per_user: int
 
 
 @dataclass(frozen=True, slots=True)
 class RunbooksWanted:
-    """The person asked for the list of runbooks (``runbooks``): show each with its parameters and an example."""
+    """The person asked for the list of runbooks (``runbooks``): show each with its parameters and an example.
+
+    ``allowed`` names the runbooks the policy lets this person run there (``None``: not checked yet).
+    """
 
     library: RunbookLibrary
+    allowed: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """Not accepted: invalid, not admitted, or not recorded; ``error`` says why, in domain terms."""
+    """Not accepted: invalid, not allowed, not admitted, or not recorded; ``error`` says why, in domain terms."""
 
-    error: InvalidTask | AdmissionDenied | StoreUnavailable
+    error: InvalidTask | PolicyDenied | AdmissionDenied | StoreUnavailable
 
 
 Submission = Accepted | HelpWanted | RunbooksWanted | Refused
@@ -99,6 +109,7 @@ class Orchestrator:
         max_attempts: int = 2,
         runbooks: RunbookLibrary | None = None,
         runbook_limits: tuple[int, float] = (4, 300.0),
+        policy: PolicySource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
@@ -112,6 +123,8 @@ class Orchestrator:
         self._admission = admission
         #: The runbooks ``run <runbook> …`` may name (``None``: runbooks are off).
         self.runbooks = runbooks
+        #: Who may use what, where (``ORCH_POLICY_FILE``, reloaded; the default policy without one).
+        self.policy = policy or PolicySource.fixed(Policy.default())
         self.metrics.track_in_flight(lambda: self._admission.in_flight)
         self._lifecycle = TaskLifecycle(
             journal=self._journal,
@@ -173,17 +186,19 @@ class Orchestrator:
         try:
             prepared = self._prepare(text, request_id=request_id, origin=origin, context=context)
             if isinstance(prepared, HelpRequest):
-                return HelpWanted(self.registry, self._admission.rate_limit, self._admission.max_per_user)
+                agents = self.permitted_agents(origin.user_id, Place.of(origin))
+                return HelpWanted(agents, self._admission.rate_limit, self._admission.max_per_user)
             if isinstance(prepared, RunbooksWanted):
-                return prepared
+                return RunbooksWanted(prepared.library, self.permitted_runbooks(origin.user_id, Place.of(origin)))
             if files:
                 prepared = prepared.model_copy(update={"files": files})
+            prepared = self._authorize(prepared)
             slot = await self._admit(prepared)
             await self._lifecycle.accept(prepared, target=target, slot=slot)
         except StoreUnavailable as error:
             log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
             return Refused(error)
-        except (InvalidTask, AdmissionDenied) as error:
+        except (InvalidTask, PolicyDenied, AdmissionDenied) as error:
             log.info("task.refused", error_code=error.code)
             return Refused(error)
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent)
@@ -219,6 +234,68 @@ class Orchestrator:
         runbook, call = resolve(library, *parsed)
         log.info("runbook.requested", runbook=runbook.name)
         return Task(request_id=request_id, origin=origin, text=cleaned[:MAX_TASK_CHARS], runbook=call)
+
+    def permitted_agents(self, user_id: str, place: Place) -> tuple[AgentSpec, ...]:
+        """The agents ``user_id`` may use at ``place``, in the registry's order."""
+        policy = self.policy.current()
+        return tuple(agent for agent in self.registry.all() if policy.agent(user_id, place, agent.name).allowed)
+
+    def permitted_runbooks(self, user_id: str, place: Place) -> frozenset[str]:
+        """The runbooks ``user_id`` may run at ``place``."""
+        if self.runbooks is None:
+            return frozenset()
+        policy = self.policy.current()
+        return frozenset(r.name for r in self.runbooks.all() if policy.runbook(user_id, place, r.name).allowed)
+
+    def _authorize(self, task: Task) -> Task:
+        """Check the policy; the task as it may run (a routed one with the agents it may go to), or raise.
+
+        An explicit ``agent:`` or a runbook is checked by name (a runbook's grant covers its steps' agents);
+        a task left to the router may go only to the agents this person may use here, and is refused if
+        there are none. Every decision is an audit event.
+        """
+        policy = self.policy.current()
+        origin = task.origin
+        place = Place.of(origin)
+        if task.runbook is not None:
+            what, asked = "runbook", task.runbook.name
+            verdict = policy.runbook(origin.user_id, place, asked)
+        elif task.agent is not None:
+            what, asked = "agent", task.agent
+            verdict = policy.agent(origin.user_id, place, asked)
+        else:
+            return self._authorize_routed(task, policy, place)
+        self._audit(task, f"{what}:{asked}", allowed=verdict.allowed, rule=verdict.rule)
+        if not verdict.allowed:
+            self.metrics.refused.labels(PolicyDenied.code).inc()
+            raise PolicyDenied(what=what, asked=asked, admins=policy.admins, rule=verdict.rule)
+        return task
+
+    def _authorize_routed(self, task: Task, policy: Policy, place: Place) -> Task:
+        user_id = task.origin.user_id
+        verdicts = {agent.name: policy.agent(user_id, place, agent.name) for agent in self.registry.all()}
+        allowed = tuple(name for name, verdict in verdicts.items() if verdict.allowed)
+        rules = sorted({verdict.rule for verdict in verdicts.values() if verdict.allowed}) or ["no rule allows any"]
+        self._audit(task, "agent:*", allowed=bool(allowed), rule="; ".join(rules), agents=",".join(allowed))
+        if not allowed:
+            self.metrics.refused.labels(PolicyDenied.code).inc()
+            raise PolicyDenied(what="agents", asked="*", admins=policy.admins, rule="no rule allows any agent")
+        if len(allowed) == len(verdicts):
+            return task  # no restriction to carry
+        return task.model_copy(update={"allowed_agents": allowed})
+
+    def _audit(self, task: Task, asked: str, *, allowed: bool, rule: str, **details: str) -> None:
+        audit(
+            "policy",
+            user_id=task.origin.user_id,
+            channel_id=task.origin.channel_id,
+            asked=asked,
+            decision="allowed" if allowed else "denied",
+            rule=rule,
+            request_id=task.request_id,
+            surface=task.origin.surface,
+            **details,
+        )
 
     async def _admit(self, task: Task) -> Slot:
         try:
@@ -258,3 +335,67 @@ class Orchestrator:
     async def task_status(self, request_id: str) -> TaskRecord | None:
         """The journal's record of one task (for tests and operators)."""
         return await self._journal.get(request_id)
+
+    async def record_feedback(
+        self,
+        request_id: str,
+        *,
+        user_id: str,
+        rating: Rating,
+        workspace_id: str,
+        channel_id: str,
+        at: float | None = None,
+    ) -> Feedback | FeedbackRefused:
+        """Keep ``user_id``'s ``rating`` of ``request_id``'s answer, given at ``at`` (default: now).
+
+        ``request_id`` came from a button, so it is only an id: the task must exist, be answered, and
+        belong to ``workspace_id`` and ``channel_id`` (where the click was), or the rating is refused
+        and logged. A rating older than the one kept for that person is dropped (the latest wins).
+        Raises :class:`~agents.errors.StoreUnavailable` when the journal cannot be reached.
+        """
+        record = await self._journal.get(request_id) if is_request_id(request_id) else None
+        refused = check_feedback(record, request_id, workspace_id=workspace_id, channel_id=channel_id)
+        if refused is not None or record is None:
+            refused = refused or FeedbackRefused("unknown_task")
+            log.warning("feedback.refused", reason=refused.reason)
+            return refused
+        feedback = Feedback(
+            request_id=request_id,
+            user_id=user_id,
+            rating=rating,
+            at=time.time() if at is None else at,
+            workspace_id=workspace_id,
+            agent=record.agent or "",
+            model_id=record.model_id,
+        )
+        if await self._journal.put_feedback(feedback):
+            self.metrics.feedback.labels(feedback.agent, feedback.model_id, rating).inc()
+            log.info("feedback.recorded", rated=request_id, rating=rating, agent=feedback.agent)
+        else:
+            log.info("feedback.superseded", rated=request_id, rating=rating)
+        return feedback
+
+    async def explain_feedback(self, request_id: str, *, user_id: str, workspace_id: str, text: str) -> bool:
+        """Attach ``text`` ("what was wrong?"), redacted and bounded, to ``user_id``'s rating of the task.
+
+        Only a person who rated the task (in the workspace it belongs to) can explain; anything else is
+        refused and logged. Returns whether the text was kept.
+        """
+        record = await self._journal.get(request_id) if is_request_id(request_id) else None
+        if record is None or record.workspace_id != workspace_id:
+            log.warning("feedback.text_refused", reason="unknown_task")
+            return False
+        cleaned = self.redactor(text.strip())[:MAX_FEEDBACK_TEXT]
+        if not cleaned or not await self._journal.explain_feedback(request_id, user_id, cleaned):
+            log.warning("feedback.text_refused", reason="empty" if not cleaned else "not_rated")
+            return False
+        log.info("feedback.explained", rated=request_id, chars=len(cleaned))
+        return True
+
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task (with their "what was wrong?"), for eval export and audit."""
+        return await self._journal.feedback(request_id)
+
+    async def feedback_counts(self, workspace_id: str, *, since: float) -> list[FeedbackCount]:
+        """Latest ratings per agent and model given since the wall-clock time ``since``."""
+        return tally(await self._journal.feedback_since(workspace_id, since=since))

@@ -3,7 +3,8 @@
 An explicit ``agent:`` prefix always wins. Otherwise :class:`ModelRouter` asks a cheap model with one
 forced tool call whose input is an enum of agent names plus a reason, and falls back to the keyword rules
 (then the default agent) if that call fails or answers nonsense. :class:`KeywordRouter` alone serves
-offline use and tests.
+offline use and tests. Both choose only among the agents the policy let this person use
+(``Task.allowed_agents``, decided at submit): the model is never even shown the others.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from agents.llm import ChatModel
     from agents.task import Task
 
-__all__ = ["KeywordRouter", "ModelRouter", "Router", "Routing"]
+__all__ = ["KeywordRouter", "ModelRouter", "Router", "Routing", "candidates"]
 
 log = structlog.get_logger(__name__)
 _ROUTE_TOOL = "choose_agent"
@@ -39,6 +40,14 @@ class Routing:
     agent: AgentSpec
     reason: str
     explicit: bool
+
+
+def candidates(registry: AgentRegistry, task: Task) -> tuple[AgentSpec, ...]:
+    """The agents a task without an explicit agent may be routed to: those the policy allowed, or all."""
+    if task.allowed_agents is None:
+        return registry.all()
+    allowed = frozenset(task.allowed_agents)
+    return tuple(agent for agent in registry.all() if agent.name in allowed)
 
 
 class Router(Protocol):
@@ -61,13 +70,14 @@ class KeywordRouter:
             chosen = self._registry.get(task.agent)
             if chosen is not None:
                 return Routing(chosen, f"you asked for `{chosen.name}:`", explicit=True)
+        agents = candidates(self._registry, task) or (self._registry.default,)
         words = set(_WORD.findall(task.text.lower()))
-        scored = [(len(words & agent.keywords), agent) for agent in self._registry.all()]
+        scored = [(len(words & agent.keywords), agent) for agent in agents]
         best_score, best = max(scored, key=lambda pair: pair[0])
         if best_score > 0:
             matched = ", ".join(sorted(words & best.keywords))
             return Routing(best, f"the task mentions {matched}", explicit=False)
-        default = self._registry.default
+        default = self._registry.default if self._registry.default in agents else agents[0]
         return Routing(default, "no specialised agent matched", explicit=False)
 
 
@@ -88,8 +98,8 @@ class ModelRouter:
 
     async def route(self, task: Task) -> Routing:
         """Return the agent to run ``task``."""
-        agents = self._registry.all()
-        if task.agent is not None or len(agents) == 1:
+        agents = candidates(self._registry, task)
+        if task.agent is not None or len(agents) <= 1:
             return await self._fallback.route(task)
         catalogue = "\n".join(f"- {agent.name}: {agent.description}" for agent in agents)
         tool = ToolDefinition(
@@ -124,7 +134,7 @@ class ModelRouter:
             return await self._fallback.route(task)
         for call in reply.tool_calls:
             chosen = self._registry.get(str(call.input.get("agent", "")))
-            if call.name == _ROUTE_TOOL and chosen is not None:
+            if call.name == _ROUTE_TOOL and chosen is not None and chosen.name in {a.name for a in agents}:
                 reason = str(call.input.get("reason") or "it fits the request").strip()[:120]
                 return Routing(chosen, reason, explicit=False)
         log.warning("router.unusable_answer")

@@ -175,7 +175,7 @@ class TaskRunner:
         definitions = tuple(ToolDefinition(t.name, t.description, t.input_schema) for t in tools)
         first = 0
         if state is None:
-            messages = [ChatMessage("user", self._redact(_user_turn(task)))]
+            messages = [self._first_turn(task)]
             progress = _Progress(Usage(), 0, [], [], [])
         else:
             messages, progress, first = list(state.messages), _Progress.of(state), state.turn
@@ -234,6 +234,11 @@ class TaskRunner:
             failed_sources=tuple(dict.fromkeys(s for s in progress.failed if s not in progress.sources)),
         )
 
+    def _first_turn(self, task: Task) -> ChatMessage:
+        """The task's opening user turn, redacted: the thread as context blocks, then the question."""
+        context, text = _user_turn(task)
+        return ChatMessage("user", self._redact(text), context=tuple(self._redact(piece) for piece in context))
+
     async def _checkpoint(self, task: Task, sink: EventSink, state: LoopState) -> bool:
         """Publish the loop's state for the journal; whether it was recorded (a resume can then find it)."""
         try:
@@ -270,8 +275,8 @@ class TaskRunner:
         if stop == stops.CONTEXT_FULL:
             progress.trimmed = True  # once: older thread context and long tool results go, the turn is retried
             await self._withdraw(task, sink, progress, progress.turn_start, stop)
-            first = _user_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
-            return stops.trimmed(messages, self._redact(first))
+            first = self._first_turn(task.model_copy(update={"context": stops.kept_context(task.context)}))
+            return stops.trimmed(messages, first)
         if stop in stops.MALFORMED and not progress.last_turn:
             said = reply.text if reply.text.strip() else stops.MALFORMED_STAND_IN
             return [*messages, ChatMessage("assistant", said), ChatMessage("user", stops.MALFORMED_FEEDBACK)]
@@ -469,7 +474,8 @@ class TaskRunner:
             return False, f"{failure.source} failed: {failure.reason}{transient}", "failed"
         except TimeoutError:
             return False, f"{tool.source} did not answer within {self._limits.tool_timeout:.0f} seconds.", "timed out"
-        return True, json.dumps(output.data, default=str, ensure_ascii=False), output.summary
+        # Compact JSON: every byte of a tool result is new input on the turn after it, where no cache helps.
+        return True, json.dumps(output.data, default=str, ensure_ascii=False, separators=(",", ":")), output.summary
 
     def _bounded(self, text: str) -> str:
         # Redact before cutting: a cut through a secret would leave a prefix no pattern recognises.
@@ -483,19 +489,19 @@ class TaskRunner:
         )
 
 
-def _user_turn(task: Task) -> str:
-    """The task, preceded by the thread so far and shared files, as clearly delimited, untrusted data.
+def _user_turn(task: Task) -> tuple[tuple[str, ...], str]:
+    """The thread so far (one delimited, untrusted block per message), then the shared files and the task.
 
-    The caller redacts the result: people paste tokens into threads too.
+    Each earlier message is a block of its own, and the thread comes first: the next follow-up in the
+    thread sends the same blocks again and more after them, so the prompt cache serves what it has seen
+    (:mod:`agents.llm._caching`). The caller redacts the result: people paste tokens into threads too.
     """
+    context = tuple(untrusted_block("thread_context", m.text, author=m.author) for m in task.context)
     parts: list[str] = []
     if task.origin.viewing_channel_id:  # an id checked against Slack's id pattern, not free text
         parts.append(f"(The person is looking at Slack channel {task.origin.viewing_channel_id} as they ask.)")
-    if task.context:
-        messages = [untrusted_block("message", m.text, author=m.author) for m in task.context]
-        parts.append(untrusted_block("thread_context", messages))
     if task.files:
         files = [untrusted_block("file", f.name, id=f.id, bytes=str(f.size)) for f in task.files]
         parts.append(untrusted_block("shared_files", files))
     parts.append(task.text)
-    return "\n\n".join(parts)
+    return context, "\n\n".join(parts)

@@ -129,6 +129,8 @@ class Settings(_SlackSecrets):
     orch_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     orch_worker_nice: int = Field(default=10, ge=0, le=19)
     orch_runbooks_dir: str = ""
+    #: The authorization policy (YAML); unset: everyone may use every agent and runbook, nobody actions.
+    orch_policy_file: str = ""
     orch_runbooks_poll_seconds: float = Field(default=2.0, ge=0, le=3600)
     orch_runbook_max_parallel_steps: int = Field(default=4, ge=1, le=64)
     orch_runbook_step_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)

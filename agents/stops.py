@@ -78,13 +78,13 @@ def context_too_long() -> LLMContextTooLong:
     return LLMContextTooLong("the conversation does not fit the model's context window, even trimmed")
 
 
-def trimmed(messages: list[ChatMessage], first_turn: str) -> list[ChatMessage]:
+def trimmed(messages: list[ChatMessage], first_turn: ChatMessage) -> list[ChatMessage]:
     """``messages`` made smaller: ``first_turn`` in place of the first, every tool result cut short.
 
     The caller builds ``first_turn`` from the task with less thread context (see :func:`kept_context`).
     The latest tool results keep their start, which is where tools put their summaries.
     """
-    smaller = [dataclasses.replace(messages[0], text=first_turn)]
+    smaller = [first_turn]
     for message in messages[1:]:
         results = tuple(
             dataclasses.replace(result, text=result.text[:_KEPT_RESULT_CHARS] + _TRIM_NOTE)

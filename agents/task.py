@@ -127,6 +127,9 @@ class Task(BaseModel):
     files: tuple[SharedFile, ...] = ()
     #: Set for ``run <runbook> …``: the task runs that runbook's steps instead of one agent.
     runbook: RunbookCall | None = None
+    #: The agents the router may choose from, as the policy allowed at submit (``None``: any). Journalled
+    #: with the task, so a resumed or re-delivered task is routed under the decision it was accepted with.
+    allowed_agents: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,9 @@ only the tools' AWS calls are replaced by canned outputs of a realistic size.
 Reported per task: model calls, input tokens with caching off and on, the share of input tokens read
 from the cache on the second and later calls (the target is at least 80 %), and "repeat served": of the
 tokens each call repeats from the call before (the most any cache can serve; the rest is the new turn's
-tool results), the share read from the cache. ``--min-tokens 1024`` applies
-Bedrock's minimum cacheable prefix for Claude Sonnet (shorter prefixes are not cached at all).
+tool results), the share read from the cache. By default each model's documented minimum cacheable
+prefix applies (1,024 tokens for the Claude Sonnet used here; shorter prefixes are not cached at all);
+``--min-tokens 0`` lifts it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from agents.router import KeywordRouter
 from agents.runner import TaskRunner
 from agents.task import ContextMessage, Origin, Task, new_request_id
 from agents.testing.bedrock import FakeBedrock, Reply
-from agents.testing.bedrock.wire import text_length
+from agents.testing.bedrock.cache import prompt_chars
 from agents.tools import ToolContext, ToolOutput
 
 if TYPE_CHECKING:
@@ -172,12 +173,12 @@ def tool_definition_tokens(registry: AgentRegistry) -> dict[str, tuple[int, int]
             {"toolSpec": {"name": t.name, "description": t.description, "inputSchema": {"json": t.input_schema}}}
             for t in (agent.toolset.tools if agent.toolset else ())
         ]
-        figures[agent.name] = (text_length(tools) // 4, len(json.dumps(tools)) // 4)
+        figures[agent.name] = (sum(prompt_chars("tools", t) for t in tools) // 4, len(json.dumps(tools)) // 4)
     return figures
 
 
-async def measure(*, min_tokens: int = 0) -> list[tuple[Script, Measured, Measured]]:
-    """Each script with caching off, then on (a fresh cache per mode)."""
+async def measure(*, min_tokens: int | None = 0) -> list[tuple[Script, Measured, Measured]]:
+    """Each script with caching off, then on (a fresh cache per mode); ``min_tokens=None``: the model's minimum."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "benchmark")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "benchmark")
     registry = AgentRegistry([_offline(a) for a in default_registry().all()], default="general")
@@ -225,11 +226,13 @@ def report(rows: list[tuple[Script, Measured, Measured]], definitions: dict[str,
 
 
 def main() -> None:
-    """``python -m benchmarks.tokens [--min-tokens N]``."""
+    """``python -m benchmarks.tokens [--min-tokens model|N]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--min-tokens", type=int, default=0, help="the model's minimum cacheable prefix (0: none)")
+    parser.add_argument(
+        "--min-tokens", default="model", help="minimum cacheable prefix in tokens ('model': the model's; 0: none)"
+    )
     args = parser.parse_args()
-    rows = asyncio.run(measure(min_tokens=args.min_tokens))
+    rows = asyncio.run(measure(min_tokens=None if args.min_tokens == "model" else int(args.min_tokens)))
     print(report(rows, tool_definition_tokens(default_registry())))
 
 

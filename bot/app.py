@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.commands import register_commands
 from bot.conversations import register_conversations
+from bot.feedback import register_feedback
 from bot.home import register_home
 from bot.messages import unexpected_failure
 from bot.middleware import assign_request_id, drop_redeliveries, refuse_foreign_response_urls
@@ -55,6 +56,7 @@ def build_app(
     viewing = ViewingContext()
     register_conversations(app, orchestrator, viewing, region=region)
     register_home(app, orchestrator, viewing, slack_probe=slack_probe)
+    register_feedback(app, orchestrator)
 
     @app.error
     async def on_error(

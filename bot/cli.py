@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.catalog import default_registry
 from agents.errors import ConfigError
+from agents.evals import CASES_DIR, eval_command, export_command
 from agents.observability import configure_logging
 from agents.runbooks import check_directory
 from agents.settings import detect_mode, load_settings
@@ -54,7 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("doctor", help="check settings, Slack, AWS, Bedrock and data sources; say what to fix")
     console = commands.add_parser("console", help="chat with the agents in this terminal (same pipeline, no Slack)")
     console.add_argument("--fake-llm", action="store_true", help="use the offline scripted model instead of Bedrock")
+    console.add_argument(
+        "--demo", action="store_true", help="offline demo: scripted agent, tools from recorded incidents (no AWS)"
+    )
     console.add_argument("question", nargs="*", help="ask this one question and exit")
+    _eval_parser(commands)
     runbooks = commands.add_parser("runbooks", help="work with runbooks: `runbooks check [DIR]` validates YAML files")
     runbooks.add_argument("action", choices=["check"], help="check: print `path:line: problem` for each problem")
     runbooks.add_argument("directory", nargs="?", help="the directory to check (default: ORCH_RUNBOOKS_DIR)")
@@ -62,6 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("request_id")
     resume.add_argument("result")
     return parser
+
+
+def _eval_parser(commands: Any) -> None:
+    evals = commands.add_parser(
+        "eval", help="run the eval cases (tools from cassettes) and print a table; `eval export`"
+    )
+    evals.add_argument("--cases", default=str(CASES_DIR), help="directory of *.yaml cases (default: the shipped ones)")
+    evals.add_argument("--model", help="the agents' model (default BEDROCK_MODEL_ID)")
+    evals.add_argument("--judge-model", help="grade each answer with this model too (a 1-5 score and a reason)")
+    evals.add_argument("--repeat", type=int, default=1, help="run each case N times and report its pass rate")
+    evals.add_argument("--min-pass", type=float, default=1.0, help="exit 1 when fewer runs pass (default 1.0)")
+    actions = evals.add_subparsers(dest="eval_action")
+    export = actions.add_parser("export", help="turn a journalled task into a case file; prints its path")
+    export.add_argument("request_id", help="the task's request ID (req-…)")
+    export.add_argument("--out", default="evals/cases", help="directory to write the case into (default evals/cases)")
+    export.add_argument("--expect", help="what the answer got wrong / should say (the case's note and rubric)")
 
 
 def _config_problem(error: ConfigError) -> str:
@@ -76,15 +97,15 @@ def _config_problem(error: ConfigError) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = _parser().parse_args(argv)
-    if args.command == "console":
-        return _console(args)
-    if args.command == "doctor":
-        configure_logging(fmt="console", level="error")
-        return asyncio.run(run_doctor(sys.stdout))
-    if args.command == "continue":
-        return _continue(args)
-    if args.command == "runbooks":
-        return _check_runbooks(args.directory)
+    tools: dict[str, Callable[[argparse.Namespace], int]] = {
+        "console": _console,
+        "doctor": _doctor,
+        "continue": _continue,
+        "runbooks": lambda parsed: _check_runbooks(parsed.directory),
+        "eval": _eval,
+    }
+    if args.command in tools:
+        return tools[args.command](args)
     modes = {"serve": "http", "socket": "socket", "worker": "worker"}
     mode: Mode = modes.get(args.command) or detect_mode()  # type: ignore[assignment]
     work = not getattr(args, "ingress_only", False)
@@ -95,15 +116,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
         return EXIT_CONFIG
     configure_logging(fmt=settings.orch_log_format, level=settings.orch_log_level, secrets=settings.secrets())
-    if mode == "http":
-        host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
-        port = getattr(args, "port", 3000)
-        _run(run_http(settings, host=host, port=port, work=work), settings.orch_event_loop)
-    elif mode == "socket":
-        _run(run_socket(settings, work=work), settings.orch_event_loop)
-    else:
-        _run(run_worker(settings), settings.orch_event_loop)
+    return _serve(args, settings, mode=mode, work=work)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, *, mode: Mode, work: bool) -> int:
+    try:
+        if mode == "http":
+            host = getattr(args, "host", "0.0.0.0")  # noqa: S104 - a server's default is to listen
+            port = getattr(args, "port", 3000)
+            _run(run_http(settings, host=host, port=port, work=work), settings.orch_event_loop)
+        elif mode == "socket":
+            _run(run_socket(settings, work=work), settings.orch_event_loop)
+        else:
+            _run(run_worker(settings), settings.orch_event_loop)
+    except ConfigError as error:  # found while assembling: a policy file that does not load
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
     return 0
+
+
+def _doctor(_args: argparse.Namespace) -> int:
+    configure_logging(fmt="console", level="error")
+    return asyncio.run(run_doctor(sys.stdout))
 
 
 def _check_split(settings: Settings, *, mode: Mode, work: bool) -> None:
@@ -165,6 +199,46 @@ def _continue(args: argparse.Namespace) -> int:
     return asyncio.run(continue_task(settings, args.request_id, args.result))
 
 
+def _eval(args: argparse.Namespace) -> int:
+    """``orch-bot eval`` / ``eval export``: the logic is in :mod:`agents.evals`."""
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
+    configure_logging(fmt="console", level="error", secrets=settings.secrets())
+    if args.eval_action == "export":
+        return asyncio.run(
+            export_command(
+                settings,
+                args.request_id,
+                out_dir=Path(args.out),
+                expectation=args.expect,
+                out=sys.stdout,
+                err=sys.stderr,
+            )
+        )
+    # Eval runs are one person's, one at a time: the per-person limits are for Slack, not for the suite.
+    overrides: dict[str, object] = {"orch_rate_limit": "100000/minute", "orch_max_tasks_per_user": 100}
+    if args.model:
+        overrides["bedrock_model_id"] = args.model
+    settings = settings.model_copy(update=overrides)
+    if args.repeat < 1 or not 0 <= args.min_pass <= 1:
+        print("--repeat must be at least 1 and --min-pass between 0 and 1.", file=sys.stderr)  # noqa: T201
+        return EXIT_CONFIG
+    return asyncio.run(
+        eval_command(
+            settings,
+            cases_dir=Path(args.cases),
+            repeat=args.repeat,
+            judge_model=args.judge_model,
+            min_pass=args.min_pass,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    )
+
+
 def _console(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
@@ -174,7 +248,11 @@ def _console(args: argparse.Namespace) -> int:
     # The terminal is for the conversation: logs go to stderr, warnings and above only.
     configure_logging(fmt="console", level="warning", secrets=settings.secrets())
     once = " ".join(args.question) if args.question else None
-    return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once))
+    try:
+        return asyncio.run(run_console(settings, fake_llm=args.fake_llm, once=once, demo=args.demo))
+    except ConfigError as error:
+        print(_config_problem(error), file=sys.stderr)  # noqa: T201 - the CLI's own output
+        return EXIT_CONFIG
 
 
 def entry() -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from agents.errors import StoreUnavailable
+from agents.errors import PolicyDenied, StoreUnavailable
 from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
 from agents.task import Origin
 from bot.health import SlackProbe, health_report
@@ -85,14 +85,18 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         match outcome:
             case HelpWanted():
                 text, blocks = usage_blocks(
-                    outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
+                    outcome.agents, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user
                 )
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
-            case RunbooksWanted(library=library):
+            case RunbooksWanted(library=library, allowed=allowed):
                 await ack()
                 admin = bool(library.problems) and await is_admin(client, command.get("user_id") or "")
-                text, blocks = runbook_list_blocks(library, admin=admin)
+                text, blocks = runbook_list_blocks(library, admin=admin, only=allowed)
                 await respond(text=text, blocks=blocks, response_type="ephemeral")
+            case Refused(error=PolicyDenied() as denial):
+                # Our own words, names the core checked, and the admins' mentions: not filtered, so they link.
+                text, blocks = failure_blocks(denial, request_id, region=region)
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
             case Refused(error=refusal):
                 text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
                 await ack(text=text, blocks=blocks, response_type="ephemeral")

@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from agents.assembly import open_core
+from agents.evals import DEMO_RUNBOOK, offline_demo
 from agents.events import (
     AgentRouted,
     AnswerDelta,
@@ -34,7 +35,10 @@ from bot.messages import describe_failure
 from bot.render import token_count
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agents.attempts import GiveUp
+    from agents.evals import OfflineDemo
     from agents.events import TaskEvent
     from agents.lifecycle import TaskRecord
     from agents.orchestrator import Orchestrator
@@ -135,21 +139,34 @@ class ConsoleEdge:
             future.set_result(ok)
 
 
-async def ask(orchestrator: Orchestrator, edge: ConsoleEdge, text: str, *, user: str, out: TextIO) -> bool:
-    """Run one line through the pipeline; return False when it was refused or failed."""
+async def ask(
+    orchestrator: Orchestrator,
+    edge: ConsoleEdge,
+    text: str,
+    *,
+    user: str,
+    out: TextIO,
+    prepare: Callable[[str, str], None] | None = None,
+) -> bool:
+    """Run one line through the pipeline; return False when it was refused or failed.
+
+    ``prepare(request_id, text)`` runs before the line is submitted (the demo loads its cassette there).
+    """
     request_id = new_request_id()
+    if prepare is not None:
+        prepare(request_id, text)
     origin = Origin(workspace_id="console", user_id=user, channel_id="console", surface="console")
     outcome = await orchestrator.submit(text, request_id=request_id, origin=origin, target="")
     match outcome:
         case HelpWanted():
             agents = "\n".join(
                 f"  {a.name}: {a.description}\n    e.g. {a.examples[0] if a.examples else a.name + ': …'}"
-                for a in outcome.registry.all()
+                for a in outcome.agents
             )
             out.write(f"Ask anything, or name an agent with `agent: task`. Agents:\n{agents}\n")
             return True
-        case RunbooksWanted(library=library):
-            out.write(listing(library, problems=True) + "\n")
+        case RunbooksWanted(library=library, allowed=allowed):
+            out.write(listing(library, problems=True, only=allowed) + "\n")
             return True
         case Refused(error=error):
             headline, fix = describe_failure(error)
@@ -172,17 +189,42 @@ class _Outcome:
             self._ended.set_result(isinstance(event, TaskSucceeded))
 
 
-async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, out: TextIO = sys.stdout) -> int:
-    """An interactive session (or one question with ``once``); the exit code is 1 if that question failed."""
+async def run_console(
+    settings: Settings, *, fake_llm: bool, once: str | None, out: TextIO = sys.stdout, demo: bool = False
+) -> int:
+    """An interactive session (or one question with ``once``); the exit code is 1 if that question failed.
+
+    ``demo``: no Slack, AWS or Bedrock: a scripted model on an in-process fake Bedrock, tools from the eval
+    cassettes (:mod:`agents.evals`).
+    """
+    if not demo:
+        return await _session(settings, fake_llm=fake_llm, once=once, out=out, demo=None)
+    async with offline_demo() as offline:
+        return await _session(settings, fake_llm=False, once=once, out=out, demo=offline)
+
+
+async def _session(
+    settings: Settings, *, fake_llm: bool, once: str | None, out: TextIO, demo: OfflineDemo | None
+) -> int:
     user = getpass.getuser() or "console"
     region = settings.bedrock.region
+    prepare = demo.prepare if demo is not None else None
     # The console's tasks are the terminal user's own: they stay out of the bot's journal.
-    async with open_core(settings, offline_model=fake_llm, private=True) as orchestrator:
+    async with open_core(
+        settings, offline_model=fake_llm, private=True, tools=demo.tools if demo is not None else None
+    ) as orchestrator:
         edge = ConsoleEdge(out, region=region)
         orchestrator.start(edge)
+        if demo is not None:
+            out.write(_demo_intro(demo))
         if once is not None:
-            return 0 if await ask(orchestrator, edge, once, user=user, out=out) else 1
-        model = "the offline test model" if fake_llm else f"`{settings.bedrock.model_id}` in {region}"
+            return 0 if await ask(orchestrator, edge, once, user=user, out=out, prepare=prepare) else 1
+        if demo is not None:
+            model = "a scripted model on a local fake Bedrock (no AWS, no Slack)"
+        elif fake_llm:
+            model = "the offline test model"
+        else:
+            model = f"`{settings.bedrock.model_id}` in {region}"
         out.write(f"orch console: the bot's pipeline with {model}. `help` for agents, `exit` to leave.\n")
         while True:
             try:
@@ -192,4 +234,14 @@ async def run_console(settings: Settings, *, fake_llm: bool, once: str | None, o
                 return 0
             if line.strip().lower() in _EXIT_WORDS:
                 return 0
-            await ask(orchestrator, edge, line, user=user, out=out)
+            await ask(orchestrator, edge, line, user=user, out=out, prepare=prepare)
+
+
+def _demo_intro(demo: OfflineDemo) -> str:
+    """What the demo can answer: the example questions and a runbook."""
+    examples = "\n".join(f"  {text}" for text in demo.examples)
+    return (
+        "orch demo: the real pipeline (routing, typed tools, the agent loop, runbooks, prompt caching) on a\n"
+        "scripted model; tool outputs are recorded incidents from the eval cases. Try:\n"
+        f"{examples}\n  {DEMO_RUNBOOK}\n\n"
+    )

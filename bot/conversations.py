@@ -13,7 +13,7 @@ import structlog
 from slack_sdk.errors import SlackApiError
 
 from agents.dedupe import first_sighting_or_unknown
-from agents.errors import StoreUnavailable
+from agents.errors import PolicyDenied, StoreUnavailable
 from agents.orchestrator import HelpWanted, Refused, RunbooksWanted
 from agents.task import Origin
 from bot.markup import strip_leading_mention, to_plain_text
@@ -113,11 +113,12 @@ class _Conversations:
         match outcome:
             case HelpWanted():
                 await tell(
-                    *usage_blocks(outcome.registry, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user)
+                    *usage_blocks(outcome.agents, rate_limit=outcome.rate_limit, max_per_user=outcome.max_per_user)
                 )
-            case RunbooksWanted(library=library):
-                await tell(*runbook_list_blocks(library, admin=False))
-            case Refused(error=StoreUnavailable() as error):
+            case RunbooksWanted(library=library, allowed=allowed):
+                await tell(*runbook_list_blocks(library, admin=False, only=allowed))
+            case Refused(error=StoreUnavailable() | PolicyDenied() as error):
+                # Our own words (and, for a denial, the admins' mentions, told privately): not filtered.
                 await tell(*failure_blocks(error, request_id, region=self._region))
             case Refused(error=error):
                 await tell(*self._clean.message(*failure_blocks(error, request_id, region=self._region)))

@@ -23,7 +23,8 @@ from agents.aws import AwsClients
 from agents.catalog import default_registry
 from agents.errors import ConfigError, LLMError, ToolFailed
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, bedrock_client
-from agents.runbooks import check_directory
+from agents.policy import read_policy_file
+from agents.runbooks import RunbookLibrary, check_directory
 from agents.settings import detect_mode, load_settings
 from agents.tools._aws import aws_errors
 from bot.scopes import BOT_SCOPES
@@ -163,6 +164,31 @@ class Doctor:
                 Finding("Runbooks", "warn", str(problem), "fix the file; `orch-bot runbooks check` lists every problem")
             )
 
+    def policy(self, settings: Settings) -> None:
+        """The policy file (``ORCH_POLICY_FILE``) loads: its source, rules and every problem (required)."""
+        path = settings.orch_policy_file
+        if not path:
+            self.report(
+                Finding("Policy", "ok", "default (ORCH_POLICY_FILE is not set): every agent and runbook, no actions")
+            )
+            return
+        library = RunbookLibrary(
+            agents=default_registry().names(),
+            directory=Path(settings.orch_runbooks_dir) if settings.orch_runbooks_dir else None,
+        )
+        runbooks = frozenset(runbook.name for runbook in library.all())
+        loaded = read_policy_file(Path(path), agents=default_registry().names(), runbooks=runbooks)
+        for problem in loaded.problems:
+            self.report(Finding("Policy", "fail", str(problem), "fix the file: orch-bot will not start with it"))
+        for warning in loaded.warnings:
+            self.report(Finding("Policy", "warn", str(warning), "check the name; the policy still loads"))
+        if loaded.policy is not None:
+            policy = loaded.policy
+            groups = policy.slack_usergroups()
+            detail = f"{path}: {len(policy.rules)} rule(s), {len(policy.admins)} admin(s)"
+            detail += f", {len(groups)} Slack user group(s)" if groups else ""
+            self.report(Finding("Policy", "ok", detail))
+
     async def aws(self, aws: AwsClients) -> bool:
         """The AWS identity the standard chain finds (GetCallerIdentity needs no permission)."""
         try:
@@ -258,6 +284,7 @@ async def run_doctor(out: TextIO) -> int:
         return 1
     await doctor.slack(settings, mode)
     doctor.runbooks(settings)
+    doctor.policy(settings)
     async with AwsClients(region=settings.bedrock.region, max_connections=4) as aws:
         if await doctor.aws(aws):
             await doctor.bedrock(settings)

@@ -16,7 +16,9 @@ from slack_sdk.errors import SlackApiError
 
 from agents.errors import StoreUnavailable
 from agents.health import overall
+from agents.policy import ANY, DM
 from bot.conversations import suggest_prompts
+from bot.feedback import feedback_summary
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 
@@ -93,9 +95,9 @@ async def is_admin(client: AsyncWebClient, user_id: str) -> bool:
 
 
 async def home_view(
-    orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str
+    orchestrator: Orchestrator, slack_probe: SlackProbe, *, workspace_id: str, user_id: str, admin: bool = False
 ) -> dict[str, Any]:
-    """The Home tab for ``user_id``."""
+    """The Home tab for ``user_id`` (an ``admin`` also sees the week's ratings of answers per agent and model)."""
     checks = [await slack_probe.check(), orchestrator.model_health.snapshot(), await orchestrator.store_health.check()]
     status = overall(checks)
     health = "\n".join(f"• *{c.name}*: {c.detail}" for c in checks)
@@ -103,21 +105,23 @@ async def home_view(
     try:
         records = await orchestrator.history(workspace_id, user_id=user_id, limit=8)
         usage = await orchestrator.usage(workspace_id, user_id=user_id, since=time.time() - _WEEK)
+        ratings = await orchestrator.feedback_counts(workspace_id, since=time.time() - _WEEK) if admin else None
     except StoreUnavailable as error:
         log.warning("home.store_unavailable", store=error.store, reason=error.reason)
-        records, usage = [], None
+        records, usage, ratings = [], None, None
     if usage is None:
         recent = "Unavailable: the task store is unreachable. Try again in a minute."
     else:
         recent = "\n".join(_line(r, show_user=False, clean=clean) for r in records) or "Nothing yet."
-    agents = "\n".join(
-        f"• `{a.name}`: {a.description}" + (f"\n      `/orchestrate {a.examples[0]}`" if a.examples else "")
-        for a in orchestrator.registry.all()
-    )
+    agents = _permitted(orchestrator, user_id)
 
     def section(text: str) -> dict[str, Any]:
         return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
 
+    feedback: list[dict[str, Any]] = []
+    if admin:
+        summary = feedback_summary(ratings) if ratings is not None else "unavailable: the task store is unreachable"
+        feedback = [section(f"*Ratings of answers this week* (admins)\n{summary}")]
     return {
         "type": "home",
         "blocks": [
@@ -131,6 +135,7 @@ async def home_view(
                 if usage is not None
                 else "*This week*: unavailable while the task store is unreachable"
             ),
+            *feedback,
             {"type": "divider"},
             section(
                 "*How to use*\n`/orchestrate <task>` or `/orchestrate <agent>: <task>` anywhere; `@orch` in a thread "
@@ -142,6 +147,40 @@ async def home_view(
             },
         ],
     }
+
+
+def _where(places: frozenset[str]) -> str:
+    """`` (only in #ops, DMs)`` for a restricted grant; nothing when it holds everywhere."""
+    if ANY in places:
+        return ""
+    named = [f"<#{place}>" for place in sorted(places) if place != DM] + (["DMs"] if DM in places else [])
+    return f" _(only in {', '.join(named)})_"
+
+
+def _permitted(orchestrator: Orchestrator, user_id: str) -> str:
+    """The agents and runbooks ``user_id`` may use anywhere, each marked with where if not everywhere.
+
+    The Home tab belongs to no channel, so it lists what the person may use in any place rather than
+    in one; ``/orchestrate help`` in a channel lists what they may use there.
+    """
+    policy = orchestrator.policy.current()
+    lines = []
+    for agent in orchestrator.registry.all():
+        places = policy.places(user_id, agent=agent.name)
+        if places:
+            example = f"\n      `/orchestrate {agent.examples[0]}`" if agent.examples else ""
+            lines.append(f"• `{agent.name}`: {agent.description}{_where(places)}{example}")
+    if not lines:
+        lines.append("You may not use any agent yet: ask an admin for access in orch's policy.")
+    runbooks = orchestrator.runbooks.all() if orchestrator.runbooks is not None else ()
+    granted = [
+        f"`{runbook.name}`{_where(places)}"
+        for runbook in runbooks
+        if (places := policy.places(user_id, runbook=runbook.name))
+    ]
+    if granted:
+        lines.append("*Runbooks* (`/orchestrate run <runbook> …`): " + ", ".join(granted))
+    return "\n".join(lines)
 
 
 def register_home(
@@ -161,7 +200,10 @@ def register_home(
             return
         if event.get("tab") != "home":
             return
-        view = await home_view(orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id)
+        admin = await is_admin(client, user_id)
+        view = await home_view(
+            orchestrator, slack_probe, workspace_id=context.team_id or "", user_id=user_id, admin=admin
+        )
         try:
             await client.views_publish(user_id=user_id, view=view)
         except SlackApiError as exc:

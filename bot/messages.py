@@ -19,6 +19,7 @@ from agents.errors import (
     LLMNoCredentials,
     LLMRequestRejected,
     LLMUnavailable,
+    PolicyDenied,
     RateLimited,
     RunbookFailed,
     ShuttingDown,
@@ -30,7 +31,9 @@ from agents.runbooks import listing
 from agents.task import MAX_TASK_CHARS
 
 if TYPE_CHECKING:
-    from agents.catalog import AgentRegistry
+    from collections.abc import Collection
+
+    from agents.catalog import AgentSpec
     from agents.runbooks import RunbookLibrary
 
 __all__ = ["describe_failure", "failure_blocks", "runbook_list_blocks", "unexpected_failure", "usage_blocks"]
@@ -57,6 +60,8 @@ def _describe_task_failure(error: TaskError) -> tuple[str, str]:  # noqa: PLR091
             f"The runbook stopped: step `{error.step}` failed ({error.reason}).",
             "The steps that finished are shown above. Try again later, or ask the step's question directly.",
         )
+    if isinstance(error, PolicyDenied):
+        return _not_allowed(error)
     if isinstance(error, InvalidTask):
         fix = f"Try `/orchestrate {error.hint}`." if error.hint else "Try `/orchestrate help` for examples."
         stop = "" if error.reason.endswith(("?", ".", "!")) else "."
@@ -76,6 +81,22 @@ def _describe_task_failure(error: TaskError) -> tuple[str, str]:  # noqa: PLR091
             "Please try again in a minute; if it keeps happening, an admin can check `/orch-health`.",
         )
     return "Something went wrong while running your task.", "Try again; if it persists, tell an admin."
+
+
+def _not_allowed(error: PolicyDenied) -> tuple[str, str]:
+    """What was refused and who can grant it: the admins, mentioned (the refusal is only shown to the asker)."""
+    if error.what == "agents":
+        headline = "You don't have access to any of orch's agents here."
+    else:
+        headline = f"You don't have access to the `{error.asked}` {error.what} here."
+    if error.admins:
+        admins = ", ".join(f"<@{admin}>" for admin in sorted(error.admins))
+        fix = f"Ask an admin to grant it in orch's policy: {admins}."
+    else:
+        fix = "Ask whoever runs orch-bot to grant it in its policy file (`ORCH_POLICY_FILE`)."
+    if error.what != "agents":
+        fix += " `/orchestrate help` lists what you may use here."
+    return headline, fix
 
 
 def _too_many(error: TooManyTasks) -> tuple[str, str]:
@@ -207,13 +228,18 @@ def unexpected_failure(request_id: str) -> tuple[str, list[dict[str, Any]]]:
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def usage_blocks(registry: AgentRegistry, *, rate_limit: str, max_per_user: int) -> tuple[str, list[dict[str, Any]]]:
-    """Usage help: the forms, every agent with an example, and the limits."""
-    agents = "\n".join(
-        f"• `{agent.name}`: {agent.description}\n   e.g. `/orchestrate {agent.examples[0]}`"
-        if agent.examples
-        else f"• `{agent.name}`: {agent.description}"
-        for agent in registry.all()
+def usage_blocks(
+    agents: Collection[AgentSpec], *, rate_limit: str, max_per_user: int
+) -> tuple[str, list[dict[str, Any]]]:
+    """Usage help: the forms, every agent this person may use here with an example, and the limits."""
+    listed = (
+        "\n".join(
+            f"• `{agent.name}`: {agent.description}\n   e.g. `/orchestrate {agent.examples[0]}`"
+            if agent.examples
+            else f"• `{agent.name}`: {agent.description}"
+            for agent in agents
+        )
+        or "None here: ask an admin for access in orch's policy."
     )
     text = (
         "*orch: ask about your systems in plain language*\n"
@@ -223,14 +249,19 @@ def usage_blocks(registry: AgentRegistry, *, rate_limit: str, max_per_user: int)
         "with the thread so far as context.\n"
         "`/orchestrate run <runbook> key=value …`: a multi-step investigation; `/orchestrate runbooks` lists them.\n"
         "`/orchestrate history`: your recent tasks. `/orch-health`: how I'm doing.\n\n"
-        f"*Agents*\n{agents}\n\n"
+        f"*Agents you may use here*\n{listed}\n\n"
         f"*Limits*: {rate_limit} tasks per person, {max_per_user} at a time, "
         f"{MAX_TASK_CHARS:,} characters per task."
     )
     return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
-def runbook_list_blocks(library: RunbookLibrary, *, admin: bool) -> tuple[str, list[dict[str, Any]]]:
-    """``/orchestrate runbooks``: each runbook with its parameters and an example; admins also see broken files."""
-    text = listing(library, problems=admin).replace("`run ", "`/orchestrate run ")
+def runbook_list_blocks(
+    library: RunbookLibrary, *, admin: bool, only: Collection[str] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """``/orchestrate runbooks``: each runbook (``only`` those listed) with its parameters and an example.
+
+    Admins also see broken files.
+    """
+    text = listing(library, problems=admin, only=only).replace("`run ", "`/orchestrate run ")
     return text, [{"type": "markdown", "text": text[:12_000]}]

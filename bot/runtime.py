@@ -24,6 +24,7 @@ from bot.files import SlackFiles
 from bot.health import SlackProbe
 from bot.slack_client import MeteredWebClient
 from bot.targets import SlackEdge
+from bot.usergroups import SlackUserGroups
 from bot.verification import SlackHosts
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ async def open_runtime(settings: Settings) -> AsyncIterator[Runtime]:
             ],
         )
         files = SlackFiles(client, session, token=slack.bot_token, api_url=slack.api_url)
-        async with open_core(settings, files=files, metrics=metrics) as orchestrator:
+        usergroups = SlackUserGroups(client)
+        async with open_core(settings, files=files, usergroups=usergroups, metrics=metrics) as orchestrator:
             slack_probe = SlackProbe(client)
             app = build_app(
                 orchestrator,

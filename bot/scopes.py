@@ -55,6 +55,11 @@ BOT_SCOPES: tuple[Scope, ...] = (
         ("files.getUploadURLExternal", "files.completeUploadExternal"),
     ),
     Scope("users:read", "workspace admins see everyone's /orchestrate history", ("users.info",)),
+    Scope(
+        "usergroups:read",
+        "Slack user groups (S…) named in the policy file: who is in them",
+        ("usergroups.users.list",),
+    ),
 )
 
 #: ``conversations.replies`` needs the history scope of the conversation's type.

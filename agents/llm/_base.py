@@ -29,10 +29,16 @@ class ToolResult:
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One turn: text, plus the assistant's tool calls or the user's tool results."""
+    """One turn: text, plus the assistant's tool calls or the user's tool results.
+
+    ``context`` is earlier conversation the turn carries as data (the thread so far, one delimited message
+    each), sent before ``text`` as blocks of their own: the next follow-up in the thread repeats them
+    byte for byte, so a prompt cache can serve them apart from the new question.
+    """
 
     role: Literal["user", "assistant"]
     text: str = ""
+    context: tuple[str, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
 
@@ -60,8 +66,8 @@ class ModelRequest:
     temperature: float = 0.2
     tools: tuple[ToolDefinition, ...] = ()
     tool_choice: str = "auto"
-    #: Ask for prompt-cache points (after the tools, the system prompt, the first turn and the last turn);
-    #: the adapter adds them only where the model supports them (:mod:`agents.llm._caching`).
+    #: Ask for prompt-cache points (the system prompt and tools, the thread context, the previous request's
+    #: end and this one's); the adapter adds them only where the model takes them (:mod:`agents.llm._caching`).
     cache: bool = False
 
 

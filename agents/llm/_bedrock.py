@@ -46,7 +46,7 @@ from agents.llm._base import (
     ToolCall,
     Usage,
 )
-from agents.llm._caching import CACHE_POINT, cache_fields
+from agents.llm._caching import CACHE_POINT, MAX_CACHE_POINTS, cache_fields, message_cache_points
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
@@ -204,13 +204,15 @@ def _parse_input(raw: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def _content(message: ChatMessage) -> list[dict[str, Any]]:
-    """The turn's content blocks, without blank text.
+def _content(message: ChatMessage, *, context_point: bool = False) -> list[dict[str, Any]]:
+    """The turn's content blocks, without blank text; a cache point after its context when asked.
 
     Bedrock refuses a whole request over one whitespace-only text block (typically an assistant's blank
     line before its tool calls).
     """
-    blocks: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = [{"text": piece} for piece in message.context if piece.strip()]
+    if context_point and blocks:
+        blocks.append(dict(CACHE_POINT))
     if message.text.strip():
         blocks.append({"text": message.text})
     blocks.extend(
@@ -231,17 +233,24 @@ def _content(message: ChatMessage) -> list[dict[str, Any]]:
 
 def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
     places = cache_fields(request.model_id) if request.cache else frozenset()
-    contents = [_content(m) for m in request.messages]
+    system_point = "system" in places
+    points: tuple[tuple[int, str], ...] = ()
     if "messages" in places:
-        # After the first turn (the thread context and the question: a repeated task finds it) and after the
-        # last: the next turn of the tool loop reads everything up to here (Bedrock looks back ~20 blocks).
-        for index in dict.fromkeys((0, len(contents) - 1)):
-            if contents[index]:
-                contents[index].append(dict(CACHE_POINT))
+        # The end of this request (the next turn reads it), the end of the previous turn's request (read
+        # now), the thread context (the next follow-up reads it): see agents.llm._caching.
+        context_turn = bool(request.messages and any(p.strip() for p in request.messages[0].context))
+        budget = MAX_CACHE_POINTS - int(system_point)
+        points = message_cache_points(turns=len(request.messages), context_turn=context_turn, budget=budget)
+    contents = [_content(m, context_point=(index, "context") in points) for index, m in enumerate(request.messages)]
+    for index, kind in points:
+        if kind == "end" and contents[index] and contents[index][-1] != CACHE_POINT:
+            contents[index].append(dict(CACHE_POINT))
+    used = sum(block == CACHE_POINT for content in contents for block in content) + int(system_point)
+    tools_point = "tools" in places and used < MAX_CACHE_POINTS
     messages = [{"role": m.role, "content": content} for m, content in zip(request.messages, contents, strict=True)]
     kwargs: dict[str, Any] = {
         "modelId": request.model_id,
-        "system": [{"text": request.system}, *([dict(CACHE_POINT)] if "system" in places else [])],
+        "system": [{"text": request.system}, *([dict(CACHE_POINT)] if system_point else [])],
         "messages": messages,
         "inferenceConfig": {"maxTokens": request.max_tokens, "temperature": request.temperature},
     }
@@ -258,7 +267,7 @@ def _request_kwargs(request: ModelRequest) -> dict[str, Any]:
                 }
                 for t in request.tools
             ]
-            + ([dict(CACHE_POINT)] if "tools" in places else []),
+            + ([dict(CACHE_POINT)] if tools_point else []),
             "toolChoice": choice,
         }
     return kwargs

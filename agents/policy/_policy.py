@@ -144,6 +144,19 @@ class Policy:
         """May ``user_id`` run ``runbook`` at ``place``?"""
         return self._first(user_id, place, lambda rule: _names_item(rule.runbooks, runbook))
 
+    def places(self, user_id: str, *, agent: str | None = None, runbook: str | None = None) -> frozenset[str]:
+        """Where ``user_id`` may use ``agent`` (or run ``runbook``); empty: nowhere. For listings (App Home).
+
+        The ``channels`` entries (channel ids, ``dm``, ``*``) of every rule that grants it to them.
+        """
+        found: set[str] = set()
+        for rule in self.rules:
+            grants = _names_item(rule.agents, agent) if agent is not None else False
+            grants = grants or (runbook is not None and _names_item(rule.runbooks, runbook))
+            if grants and self.matches(user_id, rule.users):
+                found |= rule.channels
+        return frozenset(found)
+
     def action(self, user_id: str, place: Place, action: str) -> ActionGrant | None:
         """The first rule that lets ``user_id`` ask for ``action`` at ``place`` (``None``: none does)."""
         for index, rule in enumerate(self.rules):

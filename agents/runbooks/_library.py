@@ -19,7 +19,7 @@ import structlog
 from agents.runbooks._loader import LoadProblem, load_runbook_text, read_runbook_file
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Collection
     from pathlib import Path
 
     from agents.runbooks._model import Runbook
@@ -141,10 +141,16 @@ class RunbookLibrary:
                 self.reload()  # a few small files: read inline, between two polls
 
 
-def listing(library: RunbookLibrary, *, problems: bool = False) -> str:
-    """Each runbook with its description, parameters and an example, as Markdown; ``problems`` for admins."""
+def listing(library: RunbookLibrary, *, problems: bool = False, only: Collection[str] | None = None) -> str:
+    """Each runbook with its description, parameters and an example, as Markdown; ``problems`` for admins.
+
+    ``only``: the runbooks to list (those the policy lets this person run here); ``None``: all.
+    """
     lines = ['Runbooks: run one with `run <runbook> key=value …` (quote values with spaces: `note="two words"`).']
-    for runbook in library.all():
+    shown = [runbook for runbook in library.all() if only is None or runbook.name in only]
+    if not shown:
+        lines = ["There are no runbooks you may run here. An admin can grant them in orch's policy."]
+    for runbook in shown:
         lines.append(f"\n*{runbook.name}*: {runbook.description or '(no description)'}")
         for key, spec in runbook.params.items():
             facts = [spec.type, "required" if spec.required else "optional"]

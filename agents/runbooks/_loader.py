@@ -1,115 +1,46 @@
 """Reading runbook files: YAML with line numbers, the format's checks, and ``path:line: problem`` reports.
 
-PyYAML's composer keeps where each node starts; the loader turns nodes into plain values while it
-records the line of every key path, so a problem found later (by pydantic, the DAG check or the template
-check) is reported at the line that causes it. A file either loads completely or yields its problems:
-nothing half-checked is ever run.
+:mod:`agents.yamllines` reads the YAML with the line of every key path, so a problem found later (by
+pydantic, the DAG check or the template check) is reported at the line that causes it. A file either
+loads completely or yields its problems: nothing half-checked is ever run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import yaml
 from pydantic import ValidationError
 
 from agents.runbooks._model import Runbook
 from agents.runbooks._templates import check_template
+from agents.yamllines import KeyPath, LinedYaml, LineProblem, read_lined_yaml, shape_problems
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
     from pathlib import Path
 
 __all__ = ["LoadProblem", "check_runbook", "load_runbook_text"]
 
 MAX_FILE_BYTES = 256 * 1024
-_Path = tuple[str | int, ...]
+#: A problem in a runbook file (the same ``path:line: problem`` as every checked YAML file).
+LoadProblem = LineProblem
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class LoadProblem:
-    """One problem in a runbook file, shown as ``path:line: message``."""
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.message}"
-
-
-class _Invalid(Exception):
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-        self.message = message
-
-
-def _plain(node: yaml.Node, path: _Path, lines: dict[_Path, int], style: dict[_Path, str | None]) -> object:
-    """The node as plain values; records each path's 1-based line (and scalar style, for block prompts)."""
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        out: dict[object, object] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _Invalid(key_node.start_mark.line + 1, "a key must be a plain name")
-            key = key_node.value
-            if key in out:
-                raise _Invalid(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            out[key] = _plain(value_node, (*path, key), lines, style)
-            lines[(*path, key)] = key_node.start_mark.line + 1
-        return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_plain(item, (*path, i), lines, style) for i, item in enumerate(node.value)]
-    if isinstance(node, yaml.ScalarNode):
-        style[path] = node.style
-        return yaml.SafeLoader(node.value).construct_object(node) if node.tag != "tag:yaml.org,2002:str" else node.value
-    raise _Invalid(node.start_mark.line + 1, "unsupported YAML node")  # pragma: no cover
-
-
-def _line(lines: dict[_Path, int], loc: Iterable[str | int]) -> int:
-    """The line of the longest known prefix of ``loc`` (a missing key is reported at its parent)."""
-    path: _Path = ()
-    best = lines.get((), 1)
-    for part in loc:
-        path = (*path, part)
-        if path in lines:
-            best = lines[path]
-        else:
-            break
-    return best
-
-
-def _where(loc: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+def _line(lines: dict[KeyPath, int], loc: tuple[str | int, ...]) -> int:
+    return LinedYaml(None, lines).line(loc)
 
 
 def load_runbook_text(text: str, *, path: str, agents: frozenset[str]) -> tuple[Runbook | None, list[LoadProblem]]:
     """Parse and check one runbook file's text; a runbook only when there are no problems."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        return None, [LoadProblem(path, line, f"not valid YAML: {exc.problem or exc.context}")]
-    if root is None:
-        return None, [LoadProblem(path, 1, "the file is empty")]
-    lines: dict[_Path, int] = {}
-    style: dict[_Path, str | None] = {}
-    try:
-        data = _plain(root, (), lines, style)
-    except _Invalid as invalid:
-        return None, [LoadProblem(path, invalid.line, invalid.message)]
+    document = read_lined_yaml(text, path=path)
+    if isinstance(document, LineProblem):
+        return None, [document]
+    data, lines, style = document.data, document.lines, document.style
     if not isinstance(data, dict):
         return None, [LoadProblem(path, lines[()], "a runbook is a mapping with name, description, params and steps")]
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
-        return None, _shape_problems(exc, path, lines)
+        return None, shape_problems(exc, path, document)
     problems = [
         LoadProblem(path, line, message)
         for line, message in check_runbook(runbook, agents=agents, lines=lines, style=style)
@@ -117,32 +48,12 @@ def load_runbook_text(text: str, *, path: str, agents: frozenset[str]) -> tuple[
     return (None, sorted(set(problems))) if problems else (runbook, [])
 
 
-def _shape_problems(exc: ValidationError, path: str, lines: dict[_Path, int]) -> list[LoadProblem]:
-    """The validation errors as ``path:line: where: problem``."""
-    problems = []
-    errors = exc.errors(include_url=False, include_input=False)
-    deeper = {tuple(e["loc"][:n]) for e in errors for n in range(len(e["loc"]))}
-    for error in errors:
-        loc = tuple(error["loc"])
-        if error["type"] == "too_short" and loc in deeper:
-            continue  # an item failed, so the list looks short: the item's own problem says it
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif error["type"] == "string_pattern_mismatch":
-            message = f"must match {error.get('ctx', {}).get('pattern', '')}"
-        elif error["type"] == "missing":
-            message = "missing"
-        problems.append(LoadProblem(path, _line(lines, loc), f"{_where(loc)}: {message}"))
-    return sorted(set(problems))
-
-
 def check_runbook(
     runbook: Runbook,
     *,
     agents: frozenset[str],
-    lines: dict[_Path, int] | None = None,
-    style: dict[_Path, str | None] | None = None,
+    lines: dict[KeyPath, int] | None = None,
+    style: dict[KeyPath, str | None] | None = None,
 ) -> list[tuple[int, str]]:
     """The DAG and template problems of a runbook that has the right shape: ``(line, message)`` pairs."""
     lines = lines or {}
@@ -179,7 +90,7 @@ def check_runbook(
 
 
 def _template_problems(
-    runbook: Runbook, lines: dict[_Path, int], style: dict[_Path, str | None]
+    runbook: Runbook, lines: dict[KeyPath, int], style: dict[KeyPath, str | None]
 ) -> list[tuple[int, str]]:
     problems: list[tuple[int, str]] = []
     params = frozenset(runbook.params)

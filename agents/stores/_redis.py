@@ -10,6 +10,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any, Literal
 
 from agents.effects import Effect
+from agents.feedback import Feedback
 from agents.journal import UNFINISHED, TaskRecord, Usage
 from agents.stores._errors import store_boundary
 
@@ -25,6 +26,34 @@ _FIELDS = {f.name: f.type for f in dataclasses.fields(TaskRecord)}
 _FLOATS = {"started_at", "updated_at", "seconds"}
 _INTS = {"input_tokens", "output_tokens", "attempts", "cache_read_tokens", "cache_write_tokens"}
 _OPTIONAL = {"agent", "seconds", "error_code"}
+_FEEDBACK_FIELDS = tuple(f.name for f in dataclasses.fields(Feedback))
+
+# Latest rating wins, atomically: a rating older than the one kept is dropped; an empty text keeps the
+# kept one. KEYS: the rating's hash, the task's set of raters, the workspace's index of ratings by time.
+# ARGV: at, retention seconds, index member, user, then the fields as name/value pairs.
+_PUT_FEEDBACK = """
+local kept = redis.call('HGET', KEYS[1], 'at')
+if kept and tonumber(kept) > tonumber(ARGV[1]) then return 0 end
+local fields = {}
+for i = 5, #ARGV, 2 do
+  if not (ARGV[i] == 'text' and ARGV[i + 1] == '') then
+    fields[#fields + 1] = ARGV[i]
+    fields[#fields + 1] = ARGV[i + 1]
+  end
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3])
+return 1
+"""
+# Attach a text to a kept rating, only if there is one (no partial hash for a rating that expired).
+_EXPLAIN_FEEDBACK = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'text', ARGV[1])
+return 1
+"""
 
 
 def _encode(record: TaskRecord) -> dict[Any, Any]:
@@ -59,9 +88,14 @@ class RedisJournal:
         self._redis = redis
         self._prefix = prefix
         self._retention = retention_seconds
+        self._put_feedback = redis.register_script(_PUT_FEEDBACK)  # EVALSHA, loaded on first use
+        self._explain_feedback = redis.register_script(_EXPLAIN_FEEDBACK)
 
     def _key(self, request_id: str) -> str:
         return f"{self._prefix}task:{request_id}"
+
+    def _feedback_key(self, request_id: str, user_id: str) -> str:
+        return f"{self._prefix}feedback:{request_id}:{user_id}"
 
     async def close(self) -> None:
         """Close the connection pool."""
@@ -197,3 +231,53 @@ class RedisJournal:
             input_tokens=sum(r.input_tokens for r in records),
             output_tokens=sum(r.output_tokens for r in records),
         )
+
+    @store_boundary
+    async def put_feedback(self, feedback: Feedback) -> bool:
+        """Keep ``feedback`` unless a later rating by the same person is kept (one script: no race)."""
+        pairs = [str(v) for name in _FEEDBACK_FIELDS for v in (name, getattr(feedback, name))]
+        keys = [
+            self._feedback_key(feedback.request_id, feedback.user_id),
+            f"{self._prefix}feedback_of:{feedback.request_id}",
+            f"{self._prefix}feedback_ws:{feedback.workspace_id}",
+        ]
+        args = [repr(feedback.at), str(self._retention), f"{feedback.request_id}:{feedback.user_id}", feedback.user_id]
+        kept = await self._put_feedback(keys=keys, args=[*args, *pairs])
+        return bool(kept)
+
+    @store_boundary
+    async def explain_feedback(self, request_id: str, user_id: str, text: str) -> bool:
+        """Attach ``text`` to the person's kept rating of the task."""
+        kept = await self._explain_feedback(keys=[self._feedback_key(request_id, user_id)], args=[text])
+        return bool(kept)
+
+    @store_boundary
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task, oldest first."""
+        users = await self._redis.smembers(f"{self._prefix}feedback_of:{request_id}")
+        found = [f for f in [await self._rating(request_id, str(u)) for u in users] if f is not None]
+        return sorted(found, key=lambda f: f.at)
+
+    @store_boundary
+    async def feedback_since(self, workspace_id: str, *, since: float) -> list[Feedback]:
+        """The latest ratings in a workspace since ``since`` (expired ones are pruned from the index)."""
+        index = f"{self._prefix}feedback_ws:{workspace_id}"
+        found: list[Feedback] = []
+        for raw in await self._redis.zrangebyscore(index, since, "+inf"):
+            member = str(raw)
+            request_id, _, user_id = member.partition(":")
+            rating = await self._rating(request_id, user_id)
+            if rating is None:
+                await self._redis.zrem(index, member)
+            else:
+                found.append(rating)
+        return found
+
+    async def _rating(self, request_id: str, user_id: str) -> Feedback | None:
+        raw = await self._redis.hgetall(self._feedback_key(request_id, user_id))
+        if not raw:
+            return None
+        values: dict[str, Any] = {name: str(raw.get(name, "")) for name in _FEEDBACK_FIELDS}
+        values["at"] = float(values["at"] or 0)
+        values["rating"] = "up" if values["rating"] == "up" else "down"
+        return Feedback(**values)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiosqlite
 
 from agents.effects import Effect
+from agents.feedback import Feedback
 from agents.journal import UNFINISHED, TaskRecord, Usage
 from agents.stores._errors import store_boundary
 
@@ -61,7 +62,23 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tasks ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE tasks ADD COLUMN tool_calls TEXT NOT NULL DEFAULT '';
     """,
+    """
+    ALTER TABLE tasks ADD COLUMN model_id TEXT NOT NULL DEFAULT '';
+    CREATE TABLE feedback (
+        request_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        rating TEXT NOT NULL,
+        at REAL NOT NULL,
+        workspace_id TEXT NOT NULL,
+        agent TEXT NOT NULL DEFAULT '',
+        model_id TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (request_id, user_id)
+    );
+    CREATE INDEX feedback_by_workspace ON feedback (workspace_id, at);
+    """,
 )
+_FEEDBACK_FIELDS = tuple(f.name for f in dataclasses.fields(Feedback))
 
 
 class SqliteJournal:
@@ -158,6 +175,51 @@ class SqliteJournal:
             row = await cursor.fetchone()
         tasks, failed, tokens_in, tokens_out = row or (0, 0, 0, 0)
         return Usage(tasks=int(tasks), failed=int(failed), input_tokens=int(tokens_in), output_tokens=int(tokens_out))
+
+    @store_boundary
+    async def put_feedback(self, feedback: Feedback) -> bool:
+        """Keep ``feedback`` unless a later rating by the same person is kept (one statement: no race)."""
+        names = ", ".join(_FEEDBACK_FIELDS)
+        marks = ", ".join("?" for _ in _FEEDBACK_FIELDS)
+        cursor = await self._db.execute(
+            f"INSERT INTO feedback ({names}) VALUES ({marks}) "  # noqa: S608 - column names are ours
+            "ON CONFLICT (request_id, user_id) DO UPDATE SET rating = excluded.rating, at = excluded.at, "
+            "agent = excluded.agent, model_id = excluded.model_id, "
+            "text = CASE WHEN excluded.text = '' THEN feedback.text ELSE excluded.text END "
+            "WHERE excluded.at >= feedback.at",
+            dataclasses.astuple(feedback),
+        )
+        kept = cursor.rowcount > 0
+        await cursor.close()
+        await self._db.commit()
+        return kept
+
+    @store_boundary
+    async def explain_feedback(self, request_id: str, user_id: str, text: str) -> bool:
+        """Attach ``text`` to the person's kept rating of the task."""
+        cursor = await self._db.execute(
+            "UPDATE feedback SET text = ? WHERE request_id = ? AND user_id = ?", (text, request_id, user_id)
+        )
+        kept = cursor.rowcount > 0
+        await cursor.close()
+        await self._db.commit()
+        return kept
+
+    @store_boundary
+    async def feedback(self, request_id: str) -> list[Feedback]:
+        """Each person's latest rating of a task, oldest first."""
+        query = f"SELECT {', '.join(_FEEDBACK_FIELDS)} FROM feedback WHERE request_id = ? ORDER BY at"  # noqa: S608
+        async with self._db.execute(query, (request_id,)) as cursor:
+            rows = await cursor.fetchall()
+        return [Feedback(*row) for row in rows]
+
+    @store_boundary
+    async def feedback_since(self, workspace_id: str, *, since: float) -> list[Feedback]:
+        """The latest ratings in a workspace since ``since``."""
+        query = f"SELECT {', '.join(_FEEDBACK_FIELDS)} FROM feedback WHERE workspace_id = ? AND at >= ?"  # noqa: S608
+        async with self._db.execute(query, (workspace_id, since)) as cursor:
+            rows = await cursor.fetchall()
+        return [Feedback(*row) for row in rows]
 
     @store_boundary
     async def _select(self, where: str, params: Iterable[Any]) -> list[TaskRecord]:

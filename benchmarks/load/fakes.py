@@ -47,6 +47,10 @@ def _is_forced(call: ConverseCall) -> bool:
     return bool(((call.body.get("toolConfig") or {}).get("toolChoice") or {}).get("tool"))
 
 
+#: Calls that put something a person sees in the channel: the parent message, a placeholder, a stream, an edit.
+_VISIBLE = frozenset({"chat.postMessage", "chat.postEphemeral", "chat.startStream", "chat.update"})
+
+
 class BenchSlack(FakeSlack):
     """The fake Slack, indexing per channel when a task's answer first showed, finished, or failed.
 
@@ -61,6 +65,7 @@ class BenchSlack(FakeSlack):
         kwargs.setdefault("rate_limits", RateLimits(per="channel"))
         super().__init__(**kwargs)
         self.first_update: dict[str, float] = {}
+        self.first_visible: dict[str, float] = {}  # the first message, stream or edit a person sees, per task
         self.done: dict[str, float] = {}
         self.failed: dict[str, float] = {}
 
@@ -80,6 +85,8 @@ class BenchSlack(FakeSlack):
         channel = args.get("channel")
         if not isinstance(channel, str):
             return
+        if call.method in _VISIBLE:
+            self.first_visible.setdefault(channel, call.at)
         text = f"{args.get('text') or ''}{args.get('markdown_text') or ''}"
         if _WARNING in text or call.method == "chat.postEphemeral":
             self.failed.setdefault(channel, call.at)
@@ -191,6 +198,7 @@ class FakesHost:
             "done_at": done,
             "failed_at": failed,
             "token_to_update_ms": token_to_update,
+            "first_visible_at": {c: t for c, t in slack.first_visible.items() if c.startswith(prefix)},
             "slack_calls": methods,
             "slack_not_ok": sum(1 for c in calls if c.response is not None and c.response.get("ok") is False),
             "in_flight_timeline": self._timeline[:],

@@ -69,6 +69,9 @@ class StepResult:
     token_to_update_p50_ms: float = 0.0
     token_to_update_p99_ms: float = 0.0
     token_to_update_max_ms: float = 0.0
+    ack_to_visible_p50_ms: float = 0.0  # from the ack read to the first thing a person sees for the task
+    ack_to_visible_p95_ms: float = 0.0
+    ack_to_visible_p99_ms: float = 0.0
     task_p50_s: float = 0.0
     task_p99_s: float = 0.0
     drain_seconds: float = 0.0
@@ -123,6 +126,9 @@ BOT_COLUMNS: list[Column] = [
     ("peak RSS MB", lambda r: f"{r.peak_rss_mb:.0f}"),
     ("tok->Slack p50 ms", lambda r: _ms(r.token_to_update_p50_ms)),
     ("tok->Slack p99 ms", lambda r: _ms(r.token_to_update_p99_ms)),
+    ("ack->visible p50 ms", lambda r: _ms(r.ack_to_visible_p50_ms)),
+    ("ack->visible p95 ms", lambda r: _ms(r.ack_to_visible_p95_ms)),
+    ("ack->visible p99 ms", lambda r: _ms(r.ack_to_visible_p99_ms)),
     ("task p50 s", lambda r: f"{r.task_p50_s:.2f}"),
     ("send late p99 ms", lambda r: _ms(r.send_late_p99_ms)),
     ("other CPU s", lambda r: f"{r.other_cpu_seconds:.1f}"),
@@ -218,6 +224,13 @@ def evaluate_targets(results: list[StepResult]) -> list[dict[str, Any]]:
             with_tasks,
             lambda r: r.token_to_update_p99_ms,
             300,
+            True,
+        ),
+        (
+            "first visible sign of work in Slack <= 1 s after the ack (p99)",
+            with_tasks,
+            lambda r: r.ack_to_visible_p99_ms,
+            1000,
             True,
         ),
     ]

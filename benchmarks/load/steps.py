@@ -269,6 +269,12 @@ def _summarise_tasks(
     result.token_to_update_p50_ms = percentile(delays, 50)
     result.token_to_update_p99_ms = percentile(delays, 99)
     result.token_to_update_max_ms = max(delays, default=0.0)
+    # From the moment the ack was read (the sender's clock; the fakes' is the same machine's monotonic clock).
+    seen = report.get("first_visible_at", {})
+    visible = [(seen[c] - (a.sent + a.ms / 1000)) * 1000 for c, a in accepted.items() if c in seen]
+    result.ack_to_visible_p50_ms = percentile(visible, 50)
+    result.ack_to_visible_p95_ms = percentile(visible, 95)
+    result.ack_to_visible_p99_ms = percentile(visible, 99)
     task_seconds = [t - accepted[c].sent for c, t in done.items()]
     result.task_p50_s = percentile(task_seconds, 50)
     result.task_p99_s = percentile(task_seconds, 99)

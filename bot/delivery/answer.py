@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.delivery.edits import edit_answer_so_far
+from bot.delivery.feedback import FEEDBACK_REFUSED, feedback_block, with_plain_buttons
 from bot.delivery.stream import Sent
 from bot.messages import failure_blocks
 from bot.render import INLINE_LIMIT, attachment_name, footer, render_answer
@@ -218,17 +219,21 @@ class AnswerStream:
         )
 
     async def succeed(self, event: TaskSucceeded) -> None:
-        """The answer is complete: finish the stream with the footer, or post it whole; a file if long."""
+        """The answer is complete: finish the stream with the footer, or post it whole; a file if long.
+
+        Either way the feedback buttons go under the footer.
+        """
         request_id = event.task.request_id
         result = filtered(event.result, self._clean)
         answer = render_answer(result, request_id)
+        buttons = feedback_block(request_id)
         if self._stream.ts is None:
-            await self._final.post(answer.text, answer.blocks, request_id=request_id)
+            await self._final.post(answer.text, [*answer.blocks, buttons], request_id=request_id)
         else:
             tail = ""
             if answer.attachment is not None:
                 tail = f"_…the full answer is attached as `{attachment_name(request_id)}`._"
-            await self._finish_stream(tail, blocks=[footer(result, request_id)], request_id=request_id)
+            await self._finish_stream(tail, blocks=[footer(result, request_id), buttons], request_id=request_id)
         if answer.attachment is not None:
             await self._final.attach(answer.attachment, request_id)
 
@@ -269,6 +274,12 @@ class AnswerStream:
                 final["chunks"] = chunks
             if await stream.stop(**final):
                 return
+            plain = with_plain_buttons(blocks) if stream.stop_error in FEEDBACK_REFUSED else None
+            if plain is not None and stream.live:
+                # Slack would not take the feedback element here: the same choice as plain buttons.
+                final["blocks"] = self._clean.blocks(plain)
+                if await stream.stop(**final):
+                    return
         # What was streamed must be replaced, or the stream failed: end it as it stands, then rewrite it below.
         await stream.stop()
         # The stream expired (or its text had to be rewritten): write the whole message in place.

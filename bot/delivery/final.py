@@ -3,8 +3,10 @@
 Rate limited past the SDK's own retries, it waits as Slack's ``Retry-After`` says, for up to the answer's
 patience; rejected as formatted, it is sent as plain text; if the thread still cannot take it, the
 requester gets it privately (ephemeral, then a DM) rather than not at all. A long answer's full text
-follows as a file. The final message replaces the thread's working message (the placeholder, or the
-answer so far) when there is one, so the thread ends with one answer, not a placeholder and an answer.
+follows as a file. Slack refusing the feedback buttons (:mod:`bot.delivery.feedback`) costs the answer
+nothing: it is sent again with plain buttons in their place. The final message replaces the thread's
+working message (the placeholder, or the answer so far) when there is one, so the thread ends with one
+answer, not a placeholder and an answer.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from bot.delivery.feedback import FEEDBACK_REFUSED, with_plain_buttons
 from bot.delivery.port import RATELIMITED, SlackOutcome
 from bot.render import attachment_name
 
@@ -64,6 +67,9 @@ class FinalMessage:
         """Post ``text`` with ``blocks``, else as plain text, else privately to the requester."""
         plain = _plain_text(text, blocks)
         outcome = await self._send_patiently(text=text, blocks=blocks)
+        if outcome.error in FEEDBACK_REFUSED and (buttons := with_plain_buttons(blocks)) is not None:
+            log.info("slack.feedback_buttons_refused", error=outcome.error)
+            outcome = await self._send_patiently(text=text, blocks=buttons)
         if outcome.ok:
             return
         log.warning("slack.answer_rejected", error=outcome.error)

@@ -70,6 +70,8 @@ class SlackStream:
         self.live = False
         #: How Slack lays out the task cards (``plan`` for a runbook's steps), set before the stream starts.
         self.display_mode = TASK_DISPLAY_MODE
+        #: What Slack answered the last refused ``chat.stopStream`` (``None`` once one is taken).
+        self.stop_error: str | None = None
 
     def give_up(self) -> None:
         """Stream no more: the answer is edited in place from now on."""
@@ -143,6 +145,7 @@ class SlackStream:
         give_up = self._clock() + self._patience
         while True:
             outcome = await self._slack.stop_stream(channel=self._channel, ts=self.ts, **final)
+            self.stop_error = outcome.error
             if outcome.ok:
                 self.live = False
                 return True

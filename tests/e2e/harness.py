@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from bot.testing.environment import ORCH_BOT, SIGNING_SECRET
-from bot.testing.slack import event_callback, sign_request, slash_command_form
+from bot.testing.slack import event_callback, interaction_body, sign_request, slash_command_form
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,6 +149,14 @@ class BotProcess:
         headers = {"Content-Type": "application/json", **sign_request(body, SIGNING_SECRET)}
         if retry_num is not None:
             headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
+        ack = await self.post(body, headers)
+        ACK_LATENCIES_MS.append(ack.ms)
+        return ack
+
+    async def interact(self, payload: dict[str, Any]) -> Ack:
+        """Deliver a signed interaction (``block_actions``, ``view_submission``) as Slack posts it."""
+        body = interaction_body(payload)
+        headers = {"Content-Type": "application/x-www-form-urlencoded", **sign_request(body, SIGNING_SECRET)}
         ack = await self.post(body, headers)
         ACK_LATENCIES_MS.append(ack.ms)
         return ack

@@ -25,7 +25,9 @@ def message_text(call: SlackCall) -> str:
     for block in call.args.get("blocks") or []:
         text = block.get("text")
         parts.append(text if isinstance(text, str) else (text or {}).get("text", ""))
-        parts.extend(element.get("text", "") for element in block.get("elements", []))
+        for element in block.get("elements", []):
+            inner = element.get("text", "")  # a button's text is an object
+            parts.append(inner if isinstance(inner, str) else str((inner or {}).get("text", "")))
     return "\n".join(parts)
 
 

@@ -152,7 +152,7 @@ async def test_a_log_file_shared_in_the_thread_is_read_reduced_and_redacted(
         )
     )
     text = await final_text(slack, channel, timeout=20)
-    prompt = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
+    prompt = bedrock.answer_calls()[-1].first_turn_text()
     assert f'<file id="{file_id}" bytes="{len(chr(10).join(lines))}">\napi.log\n</file>' in prompt
     (result,) = tool_results(bedrock)
     wrapped = result["content"][0]["text"]

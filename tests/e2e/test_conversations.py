@@ -35,7 +35,7 @@ async def test_mention_in_a_channel_is_answered_in_a_thread_under_it(bot: BotPro
 async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     bot: BotProcess, slack: FakeSlack, bedrock: FakeBedrock
 ) -> None:
-    """Mentioned in a thread: answered there, with earlier messages (not the mention itself) as delimited context."""
+    """Mentioned in a thread: answered there, with earlier messages (not the mention itself) delimited one by one."""
     channel = unique("C")
     parent = slack.seed_message(channel, "checkout p99 is 4s since the deploy", user="U0ANA")
     slack.seed_message(channel, "db CPU at 95% &amp; connections maxed", user="U0BEN", thread_ts=parent["ts"])
@@ -47,12 +47,10 @@ async def test_mention_inside_a_thread_gives_the_model_the_thread_as_context(
     assert all(
         c.args.get("thread_ts") == parent["ts"] for c in slack.calls_to("chat.postMessage") if in_channel(channel)(c)
     )
-    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
+    sent = bedrock.answer_calls()[-1].first_turn_text()
     assert sent.startswith(
-        "<thread_context>\n"
-        '<message author="user">\ncheckout p99 is 4s since the deploy\n</message>\n'
-        '<message author="user">\ndb CPU at 95% & connections maxed\n</message>\n'
-        "</thread_context>"
+        '<thread_context author="user">\ncheckout p99 is 4s since the deploy\n</thread_context>\n'
+        '<thread_context author="user">\ndb CPU at 95% & connections maxed\n</thread_context>\n'
     )
     assert sent.endswith("what should we check first?")
     assert sent.count("what should we check first?") == 1
@@ -79,7 +77,7 @@ async def test_a_thread_slack_answers_with_a_proxy_page_is_answered_without_cont
     update = await final_text(slack, channel, timeout=20)
     assert "echo: still there?" in update
     assert "Something went wrong" not in update
-    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
+    sent = bedrock.answer_calls()[-1].first_turn_text()
     assert "thread_context" not in sent
     (replies,) = [c for c in slack.calls_to("conversations.replies") if in_channel(channel)(c)]
     assert replies.response == {"ok": False, "error": f"http_{status}"}
@@ -98,8 +96,8 @@ async def test_thread_context_is_bounded(bot: BotProcess, slack: FakeSlack, bedr
         )
     )
     await final_text(slack, channel)
-    sent = bedrock.answer_calls()[-1].body["messages"][0]["content"][0]["text"]
-    context = sent.split("</thread_context>")[0]
+    sent = bedrock.answer_calls()[-1].first_turn_text()
+    context = sent[: sent.rindex("</thread_context>")]
     assert "message 39" in context
     assert "message 20" not in context
     assert "incident thread" not in context

@@ -43,6 +43,7 @@ def test_load_benchmark_smoke_mode_runs_and_prints_its_tables(tmp_path: Path) ->
     for title in (TABLE_TITLE, CEILING_TITLE, TARGET_TITLE):
         assert f"== {title} ==" in stdout
     assert "ack p99 ms" in stdout
+    assert "ack->visible p99 ms" in stdout  # the time from the ack to the first thing a person sees
     assert out.exists()
 
 

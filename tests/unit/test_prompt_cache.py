@@ -8,6 +8,7 @@ Bedrock's accounting would give for the same bytes.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,11 +21,11 @@ from agents.catalog import AgentRegistry, AgentSpec
 from agents.errors import ConfigError
 from agents.events import TaskSucceeded
 from agents.llm import BedrockChatModel, ChatMessage, ModelRequest, ReplyComplete, ToolDefinition, Usage, bedrock_client
-from agents.llm._caching import cache_fields
+from agents.llm._caching import cache_fields, cache_rules
 from agents.router import KeywordRouter
 from agents.runner import TaskRunner
 from agents.settings import load_settings
-from agents.task import Origin, Task, new_request_id
+from agents.task import ContextMessage, Origin, Task, new_request_id
 from agents.testing.bedrock import FakeBedrock, Reply
 from agents.testing.bedrock.cache import PromptCache
 from agents.tools import Tool, ToolContext, ToolInput, ToolOutput, Toolset
@@ -342,3 +343,148 @@ def test_the_footer_says_how_many_input_tokens_the_cache_served() -> None:
     """``12,345 in (9,800 cached) / 640 out tokens``; without cache reads, no parenthesis."""
     assert token_count(Usage(12_345, 640, 9_800, 1_200)) == "12,345 in (9,800 cached) / 640 out tokens"
     assert token_count(Usage(120, 30)) == "120 in / 30 out tokens"
+
+
+# --- placement within Bedrock's four, thread context, the previous turn's prefix ---------------------------
+
+
+def _points(body: dict[str, Any]) -> dict[str, Any]:
+    """Where the request's cache points are: after the tools and system, and per message after which block."""
+    contents = [message["content"] for message in body["messages"]]
+    return {
+        "tools": POINT in (body.get("toolConfig") or {}).get("tools", []),
+        "system": POINT in body["system"],
+        "messages": [[i for i, block in enumerate(content) if block == POINT] for content in contents],
+        "total": str(body).count("cachePoint"),
+    }
+
+
+def follow_up(model_id: str = CLAUDE, *, turns: int = 1, cache: bool = True) -> ModelRequest:
+    """A request whose first turn carries two thread messages as context before the question."""
+    request = ask(model_id, cache=cache, turns=turns)
+    first = ChatMessage("user", "and the worker?", context=("ana: checkout fails " * 30, "orch: the api runs 2 of 4"))
+    return ModelRequest(
+        model_id=model_id,
+        system=request.system,
+        messages=(first, *request.messages[1:]),
+        tools=request.tools,
+        cache=cache,
+    )
+
+
+@pytest.mark.parametrize(
+    ("model_id", "minimum"),
+    [
+        (CLAUDE, 1_024),
+        ("us.anthropic.claude-opus-4-1-20250805-v1:0", 1_024),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", 2_048),
+        ("global.anthropic.claude-haiku-4-5-20251001-v1:0", 4_096),
+        (NOVA, 1_000),
+        (LLAMA, 0),
+    ],
+)
+def test_the_one_list_knows_each_familys_minimum_cacheable_prefix(model_id: str, minimum: int) -> None:
+    """Bedrock caches nothing shorter than the model's minimum: 1,024 tokens for Sonnet, 4,096 for Haiku 4.5."""
+    assert cache_rules(model_id).min_tokens == minimum
+
+
+async def test_a_follow_up_gets_a_cache_point_between_its_thread_context_and_the_question(bedrock: FakeBedrock) -> None:
+    """Claude, turn 1 with thread context: tools, system, after the context blocks, and the end: four points."""
+    async with bedrock_client(region="us-east-1") as client:
+        await BedrockChatModel(client).converse(follow_up())
+    body = bedrock.calls[-1].body
+    assert body["messages"][0]["content"] == [
+        {"text": "ana: checkout fails " * 30},
+        {"text": "orch: the api runs 2 of 4"},
+        POINT,
+        {"text": "and the worker?"},
+        POINT,
+    ]
+    assert _points(body) == {"tools": True, "system": True, "messages": [[2, 4]], "total": 4}
+
+
+@pytest.mark.parametrize("model_id", [CLAUDE, NOVA])
+@pytest.mark.parametrize("turns", [1, 2, 3, 6])
+async def test_no_request_has_more_than_four_cache_points(bedrock: FakeBedrock, model_id: str, turns: int) -> None:
+    """The end, the previous request's end, the context and the system prompt come first; tools only with room."""
+    async with bedrock_client(region="us-east-1") as client:
+        await BedrockChatModel(client).converse(follow_up(model_id, turns=turns))
+    points = _points(bedrock.calls[-1].body)
+    assert points["total"] <= 4
+    assert points["system"]
+    last = len(points["messages"]) - 1
+    assert points["messages"][last]  # the end: what the next turn reads
+    if last >= 2:
+        assert points["messages"][last - 2]  # the previous request's end: what this one reads
+        assert not points["tools"]  # for Claude the system prompt's prefix holds the tools already
+    if model_id == NOVA:
+        assert not points["tools"]
+
+
+async def test_with_caching_off_the_context_still_goes_first_and_no_cache_point_is_sent(bedrock: FakeBedrock) -> None:
+    """ORCH_PROMPT_CACHE=off changes only the cache points: the thread context blocks come before the question."""
+    async with bedrock_client(region="us-east-1") as client:
+        await BedrockChatModel(client).converse(follow_up(cache=False))
+    body = bedrock.calls[-1].body
+    assert "cachePoint" not in str(body)
+    assert [block["text"][:4] for block in body["messages"][0]["content"]] == ["ana:", "orch", "and "]
+
+
+async def test_a_turn_after_many_parallel_tool_calls_still_reads_the_whole_previous_request(
+    bedrock: FakeBedrock,
+) -> None:
+    """Twelve tool calls a turn (more blocks than Bedrock looks back over): each call reads all the one before sent."""
+    tool_turns = 3
+    for turn in range(tool_turns):
+        calls = [{"name": "describe_service", "input": {"service": f"svc-{turn}-{i}"}} for i in range(12)]
+        bedrock.enqueue(Reply(tool_uses=calls))
+    bedrock.enqueue(Reply(text="all described."))
+    async with bedrock_client(region="us-east-1") as client:
+        runner = TaskRunner(
+            router=KeywordRouter(AgentRegistry([_agent()], default="infra")),
+            model=BedrockChatModel(client),
+            default_model_id=CLAUDE,
+            tool_context=lambda task: ToolContext.for_task(task, aws=None, region="us-east-1"),  # type: ignore[arg-type]
+        )
+        await runner.run(Task(request_id=new_request_id(), origin=ORIGIN, text="describe every service"), _Sink())
+    calls = bedrock.calls[-(tool_turns + 1) :]
+    assert all(_points(call.body)["total"] <= 4 for call in calls)
+    usages = [call.usage for call in calls]
+    for before, after in pairwise(usages):
+        assert before is not None
+        assert after is not None
+        sent_before = before["inputTokens"] + before.get("cacheReadInputTokens", 0) + before["cacheWriteInputTokens"]
+        assert after["cacheReadInputTokens"] == sent_before
+
+
+async def _ask_in_thread(bedrock: FakeBedrock, question: str, context: tuple[ContextMessage, ...]) -> dict[str, int]:
+    """One tool-less turn in a thread through the real runner and adapter; the usage of its model call."""
+    bedrock.enqueue(Reply(text="the worker runs 3 of 3."))
+    async with bedrock_client(region="us-east-1") as client:
+        runner = TaskRunner(
+            router=KeywordRouter(AgentRegistry([_agent()], default="infra")),
+            model=BedrockChatModel(client),
+            default_model_id=CLAUDE,
+            tool_context=lambda task: ToolContext.for_task(task, aws=None, region="us-east-1"),  # type: ignore[arg-type]
+        )
+        task = Task(request_id=new_request_id(), origin=ORIGIN, text=question, context=context)
+        await runner.run(task, _Sink())
+    usage = bedrock.calls[-1].usage
+    assert usage is not None
+    return usage
+
+
+async def test_the_next_follow_up_in_a_thread_reads_the_thread_so_far_from_the_cache(bedrock: FakeBedrock) -> None:
+    """Follow-up 2 repeats follow-up 1's thread messages first: it reads them, not only the tools and system prompt."""
+    thread = tuple(ContextMessage(author="user", text=f"incident note {i}: " + "x" * 400) for i in range(4))
+    first = await _ask_in_thread(bedrock, "is the api short of tasks?", thread)
+    answered = (
+        *thread,
+        ContextMessage(author="user", text="is the api short of tasks?"),
+        ContextMessage(author="bot", text="the api runs 2 of 4 tasks."),
+    )
+    second = await _ask_in_thread(bedrock, "and the worker?", answered)
+    elsewhere = await _ask_in_thread(bedrock, "and the worker?", (ContextMessage(author="user", text="other thread"),))
+    assert first.get("cacheReadInputTokens", 0) == 0
+    thread_tokens = sum(len(m.text) for m in thread) // 4
+    assert second["cacheReadInputTokens"] >= elsewhere["cacheReadInputTokens"] + thread_tokens

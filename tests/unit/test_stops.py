@@ -52,7 +52,7 @@ async def test_a_full_context_window_drops_older_thread_messages_and_retries_onc
     model = FakeChatModel()
     model.enqueue(reply("Too mu", "model_context_window_exceeded"), reply("Short answer."))
     events = await run(model, task(context=12))
-    first, second = (request.messages[0].text for request in model.requests)
+    first, second = ("\n".join((*r.messages[0].context, r.messages[0].text)) for r in model.requests)
     assert "thread message 00" in first
     assert "thread message 00" not in second
     assert "thread message 11" in second

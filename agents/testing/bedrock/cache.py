@@ -7,8 +7,14 @@ hit) is read from the cache: ``cacheReadInputTokens``. The rest of the prompt up
 is written to it: ``cacheWriteInputTokens``. A hit may end up to :data:`LOOKBACK_BLOCKS` content blocks
 before a cache point, so a tool loop that moves its last cache point on each turn still reads the turn
 before's prefix. Whatever follows the last cache point is plain
-``inputTokens``. Prefixes shorter than ``min_tokens`` are not cached (Bedrock's minimum per model is
-about 1,024 tokens for Claude; tests lower it to use small prompts).
+``inputTokens``. Prefixes shorter than ``min_tokens`` are not cached; ``min_tokens=None`` applies each
+model's documented minimum (:func:`agents.llm._caching.cache_rules`: 1,024 tokens for Claude Sonnet, up to
+4,096 for Claude Haiku 4.5), and the default of 0 lets tests use small prompts. The minimum is counted on
+the whole prefix up to a cache point, as Anthropic documents it.
+
+Tokens are about four characters each, counted on the prompt's text: messages' and the system prompt's
+strings, and a tool definition's whole JSON (its name, description and input schema, keys included, as
+the model reads it).
 
 Placement rules (Bedrock answers a ValidationException otherwise): only models that support prompt
 caching take cache points, and only in the fields they support (:mod:`agents.llm._caching`: Nova takes
@@ -24,13 +30,13 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agents.llm._caching import MAX_CACHE_POINTS, cache_fields
+from agents.llm._caching import MAX_CACHE_POINTS, cache_fields, cache_rules
 from agents.testing.bedrock.wire import text_length
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["LOOKBACK_BLOCKS", "CachedUsage", "PromptCache", "cache_point_problem"]
+__all__ = ["LOOKBACK_BLOCKS", "CachedUsage", "PromptCache", "cache_point_problem", "prompt_chars"]
 
 _DEFAULT_TTL = 300.0
 #: How many content blocks before a cache point Bedrock checks for a cached prefix (Anthropic documents ~20).
@@ -56,6 +62,13 @@ def _blocks(body: dict[str, Any]) -> Iterator[tuple[str, list[Any]]]:
     for message in body.get("messages") or []:
         if isinstance(message, dict) and isinstance(message.get("content"), list):
             yield "messages", message["content"]
+
+
+def prompt_chars(field: str, block: object) -> int:
+    """The characters of prompt text ``block`` puts before the model (a tool definition: all of its JSON)."""
+    if field == "tools" and isinstance(block, dict) and "toolSpec" in block:
+        return len(json.dumps(block["toolSpec"], separators=(",", ":"), ensure_ascii=False))
+    return text_length(block)
 
 
 def _is_cache_point(block: object) -> bool:
@@ -86,7 +99,7 @@ class PromptCache:
     """Prefixes by model and hash, with their expiry; :meth:`account` splits a request's prompt tokens."""
 
     def __init__(
-        self, *, ttl: float = _DEFAULT_TTL, min_tokens: int = 0, clock: Callable[[], float] = time.monotonic
+        self, *, ttl: float = _DEFAULT_TTL, min_tokens: int | None = 0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.ttl = ttl
         self.min_tokens = min_tokens
@@ -115,11 +128,12 @@ class PromptCache:
                         points.append(len(boundaries) - 1)
                     continue
                 digest.update(json.dumps(block, sort_keys=True).encode())
-                chars += text_length(block)
+                chars += prompt_chars(field, block)
                 boundaries.append((digest.copy().hexdigest(), chars // 4))
         total = max(1, chars // 4)
         now = self._clock()
-        kept = [b for b in points if boundaries[b][1] >= max(self.min_tokens, 1)]
+        minimum = cache_rules(model_id).min_tokens if self.min_tokens is None else self.min_tokens
+        kept = [b for b in points if boundaries[b][1] >= max(minimum, 1)]
         read = 0
         for end in kept:
             for key, tokens in boundaries[max(0, end - LOOKBACK_BLOCKS) : end + 1]:

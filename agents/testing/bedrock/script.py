@@ -66,6 +66,12 @@ class ConverseCall:
     first_text_at: float | None = None
     usage: dict[str, int] | None = None
 
+    def first_turn_text(self) -> str:
+        """The opening user turn's text blocks joined by newlines: thread context, files and the question."""
+        messages = self.body.get("messages") or [{}]
+        blocks = messages[0].get("content") or []
+        return "\n".join(b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str))
+
 
 @dataclass
 class Reply:

@@ -75,6 +75,8 @@ class FakeBedrock:
         self.chunk_size = chunk_size
         self.calls: list[ConverseCall] = []
         self.default_reply: Callable[[ConverseCall], Reply] = echo_reply
+        #: What an unscripted forced-tool request (routing) gets: the forced tool's spec is the second argument.
+        self.default_forced: Callable[[ConverseCall, dict[str, Any]], Reply] = forced_default
         #: Bedrock's prompt cache, as the fake models it (per model, prefix hash up to a cache point, TTL).
         self.prompt_cache = PromptCache()
         self.validate = True  # hold requests to botocore's service model (~0.1 ms each; benchmarks may skip it)
@@ -221,7 +223,7 @@ class FakeBedrock:
         if forced is not None:
             # A forced tool choice (routing, classification) is scripted apart from answers, so tests script
             # what the user sees without counting the bot's internal calls.
-            item = self._forced.popleft() if self._forced else forced_default(call, forced)
+            item = self._forced.popleft() if self._forced else self.default_forced(call, forced)
         else:
             item = self._script.popleft() if self._script else self.default_reply(call)
         latency = self.latency if item.latency is None else item.latency

@@ -22,8 +22,8 @@ Slack sends them, for tests that drive the bot's HTTP endpoints.
 
 Each part is a module of its own, extending :class:`~bot.testing.slack.api.SlackApi` (the server, recording,
 failure injection, tokens and scopes): ``messages``, ``streams``, ``files``, ``surfaces`` (response URLs,
-App Home, prompts, users), ``socket_mode``; ``blocks`` and ``ratelimits`` hold Slack's limits, and
-``inbound`` builds what Slack sends. :class:`FakeSlack` puts the parts together.
+App Home, prompts, users), ``views`` (modals), ``socket_mode``; ``blocks`` and ``ratelimits`` hold Slack's limits, and
+``inbound`` and ``interactions`` build what Slack sends. :class:`FakeSlack` puts the parts together.
 """
 
 from bot.testing.slack.api import APP_ID, SCOPES, SlackCall
@@ -35,6 +35,7 @@ from bot.testing.slack.inbound import (
     sign_request,
     slash_command_form,
 )
+from bot.testing.slack.interactions import block_actions, interaction_body, view_submission
 from bot.testing.slack.ratelimits import METHOD_TIERS, RateLimits
 
 __all__ = [
@@ -45,8 +46,11 @@ __all__ = [
     "RateLimits",
     "SlackCall",
     "app_mention_event",
+    "block_actions",
     "dm_message_event",
     "event_callback",
+    "interaction_body",
     "sign_request",
     "slash_command_form",
+    "view_submission",
 ]

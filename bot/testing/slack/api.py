@@ -132,6 +132,8 @@ class SlackApi:
         self.scopes: set[str] = set(scope_names())
         #: Conversation types that are not what the id says (``D…`` is an ``im``, anything else a ``channel``).
         self.channel_types: dict[str, str] = {}
+        #: Whether messages take ``context_actions`` (feedback buttons); ``False`` answers ``invalid_blocks``.
+        self.feedback_buttons = True
         self._limiter = RateLimiter(rate_limits or RateLimits(), clock)
         self._by_method: dict[str, list[SlackCall]] = {}
         self._waiters: dict[str, list[_Waiter]] = {}

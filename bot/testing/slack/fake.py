@@ -6,11 +6,12 @@ from bot.testing.slack.files import SlackFiles
 from bot.testing.slack.socket_mode import SlackSocketMode
 from bot.testing.slack.streams import SlackStreams
 from bot.testing.slack.surfaces import SlackSurfaces
+from bot.testing.slack.views import SlackViews
 
 __all__ = ["FakeSlack"]
 
 
-class FakeSlack(SlackSocketMode, SlackFiles, SlackStreams, SlackSurfaces):
+class FakeSlack(SlackSocketMode, SlackFiles, SlackStreams, SlackSurfaces, SlackViews):
     """A local Slack (Web API, response_urls, file uploads, Socket Mode) on a free 127.0.0.1 port.
 
     Use as ``async with FakeSlack() as slack:`` and point clients at :attr:`base_url`. State is public

@@ -149,7 +149,7 @@ class SlackMessages(SlackApi):
         self._require_member(channel)
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackError("no_text")
-        check_blocks(args.get("blocks"))
+        check_blocks(args.get("blocks"), feedback_buttons=self.feedback_buttons)
         ts = self._next_ts()
         message = self._bot_message(ts, str(args.get("text") or ""))
         for key in ("blocks", "attachments", "metadata"):
@@ -166,7 +166,7 @@ class SlackMessages(SlackApi):
         if (channel, message["ts"]) in self._streaming:
             # Slack's chat.update reference: "The message is currently streaming text and cannot be edited."
             raise SlackError("streaming_state_conflict")
-        check_blocks(args.get("blocks"))
+        check_blocks(args.get("blocks"), feedback_buttons=self.feedback_buttons)
         if "text" in args:
             message["text"] = str(args["text"] or "")[:MAX_MESSAGE_TEXT]
         for key in ("blocks", "attachments", "metadata"):
@@ -188,7 +188,7 @@ class SlackMessages(SlackApi):
             raise SlackError("user_not_found")
         if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
             raise SlackError("no_text")
-        check_blocks(args.get("blocks"))
+        check_blocks(args.get("blocks"), feedback_buttons=self.feedback_buttons)
         return {"ok": True, "message_ts": self._next_ts()}
 
     def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -86,7 +86,7 @@ class SlackStreams(SlackMessages):
 
     def _chat_stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts, message = self._streaming_message(args)
-        check_blocks(args.get("blocks"))
+        check_blocks(args.get("blocks"), feedback_buttons=self.feedback_buttons)
         message["text"] = (message["text"] + self._stream_text(args))[:MAX_MESSAGE_TEXT]
         self._track_tasks(channel, ts, args)
         for key in ("blocks", "metadata"):

@@ -1,4 +1,4 @@
-"""The app's other surfaces: response URLs, the App Home, the agent pane's prompts, and people's profiles."""
+"""The app's other surfaces: response URLs, the App Home, the agent pane's prompts, people and user groups."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from bot.testing.slack.api import SlackApi, SlackCall, SlackError, json_response, ok
-from bot.testing.slack.blocks import MAX_BLOCKS, MAX_VIEW_BLOCKS, check_blocks
+from bot.testing.slack.blocks import MAX_BLOCKS, MAX_VIEW_BLOCKS, block_errors, check_blocks
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -20,7 +20,7 @@ MAX_RESPONSE_URL_POSTS = 5
 
 
 class SlackSurfaces(SlackApi):
-    """``response_url`` posts, ``views.publish``, ``assistant.threads.*`` and ``users.info``."""
+    """``response_url`` posts, ``views.publish``, ``assistant.threads.*``, ``users.info``, ``usergroups.users.list``."""
 
     def _setup(self) -> None:
         super()._setup()
@@ -32,6 +32,8 @@ class SlackSurfaces(SlackApi):
         self.home_views: dict[str, dict[str, Any]] = {}
         #: Per-user overrides merged into the ``users.info`` answer.
         self.users: dict[str, dict[str, Any]] = {}
+        #: Slack user groups (``S…``) and their members: ``usergroups.users.list`` answers from here.
+        self.usergroups: dict[str, list[str]] = {}
         self._response_urls: dict[str, int] = {}
 
     def _methods(self) -> dict[str, Handler]:
@@ -41,6 +43,7 @@ class SlackSurfaces(SlackApi):
             "assistant.threads.setSuggestedPrompts": self._set_suggested_prompts,
             "assistant.threads.setTitle": ok,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroup_members,
             "views.publish": self._views_publish,
         }
 
@@ -69,11 +72,11 @@ class SlackSurfaces(SlackApi):
         injected = self._answer_injected(call)
         if injected is not None:
             return injected
-        status, body = self._response_url_answer(response_id, valid=decoded is not None)
+        status, body = self._response_url_answer(response_id, valid=decoded is not None, blocks=args.get("blocks"))
         call.response = body
         return json_response(body, status=status)
 
-    def _response_url_answer(self, response_id: str, *, valid: bool) -> tuple[int, dict[str, Any]]:
+    def _response_url_answer(self, response_id: str, *, valid: bool, blocks: object) -> tuple[int, dict[str, Any]]:
         posts = self._response_urls.get(response_id)
         if posts is None:
             return 404, {"ok": False, "error": "expired_url"}
@@ -81,6 +84,8 @@ class SlackSurfaces(SlackApi):
             return 404, {"ok": False, "error": "used_url"}
         if not valid:
             return 400, {"ok": False, "error": "invalid_payload"}
+        if block_errors(blocks, feedback_buttons=self.feedback_buttons):
+            return 400, {"ok": False, "error": "invalid_blocks"}
         self._response_urls[response_id] = posts + 1
         return 200, {"ok": True}
 
@@ -117,6 +122,14 @@ class SlackSurfaces(SlackApi):
         check_blocks(blocks[:MAX_BLOCKS])
         self.home_views[str(args["user_id"])] = view
         return {"ok": True, "view": {"id": f"V{len(self.home_views):08d}", **view}}
+
+    def _usergroup_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup") or "")
+        if not group:
+            raise SlackError("invalid_arguments", ["[ERROR] missing required field: usergroup"])
+        if group not in self.usergroups:
+            raise SlackError("no_such_subteam")
+        return {"ok": True, "users": list(self.usergroups[group])}
 
     def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user_id = args.get("user")
