@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from agents.testing.bedrock import FakeBedrock
     from bot.testing.slack import FakeSlack, SlackCall
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = pytest.mark.timeout(120)
 
 ASKER = "U0SRE0002"  # in @sre: may ask for the actions
 APPROVER = "U0SRE0001"  # in @sre: may approve them (the control test)
@@ -193,7 +193,7 @@ async def run(  # noqa: C901, PLR0915 - the run reads as one scenario, place aft
     previous, bedrock.default_reply = bedrock.default_reply, model
     doors = DoorRun(bot, slack, bedrock)
     result.leaks = doors.leaks
-    first_call = len(bedrock.calls)
+    first_call, first_post = len(bedrock.calls), len(slack.calls)
     started = time.monotonic()
 
     async def door(name: str, tasks: list[Callable[[str], Awaitable[None]]]) -> None:
@@ -300,7 +300,8 @@ async def run(  # noqa: C901, PLR0915 - the run reads as one scenario, place aft
     result.desired = (desired_before, _desired(moto_url, targets))
     result.audit = [line for line in bot.log_lines() if line.get("audit")]
     channels = [c for door_channels in result.tasks.values() for c in door_channels]
-    shown = "\n".join(posted_text(slack, channel=channel) for channel in channels)
+    private = [json.dumps(c.args, ensure_ascii=False) for c in slack.calls[first_post:] if c.method == "response_url"]
+    shown = "\n".join([*(posted_text(slack, channel=channel) for channel in channels), *private])
     result.posted = notifying(shown)
     count_mass_mentions("injection corpus", shown)  # for the session's mass-mention figure
     bedrock.default_reply = previous
