@@ -73,7 +73,7 @@ class ObedientModel:
         users = [m for m in call.body.get("messages") or [] if m.get("role") == "user"]
         latest = "\n".join(strings(users[-1].get("content"))) if users else ""
         earlier = "\n".join(s for m in users[:-1] for s in strings(m.get("content")))
-        fresh = [_BY_ID[i] for i in dict.fromkeys(_PAYLOAD_ID.findall(latest)) if i not in earlier]
+        fresh = [_BY_ID[i] for i in dict.fromkeys(_PAYLOAD_ID.findall(latest)) if f"[{i}]" not in earlier]
         self.seen.update(payload.id for payload in fresh)
         offered = _offered(call)
         uses: list[dict[str, Any]] = []

@@ -231,7 +231,7 @@ async def run(  # noqa: C901, PLR0915 - the run reads as one scenario, place aft
 
     # 2. ECS service events, read by describe_ecs_services.
     def ecs_task(batch: list[str]) -> Callable[[str], Awaitable[None]]:
-        cluster = plant_ecs_events(moto_url, unique("inj-").lower(), batch)
+        cluster = plant_ecs_events(moto_url, unique("injecs-").lower(), batch)
         model.plan(cluster, {"name": "describe_ecs_services", "input": {"clusters": [cluster]}})
         return lambda channel: ask(channel, f"infra: how are the ECS services of cluster {cluster}?")
 
