@@ -18,6 +18,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from agents.admission import Admission, MemoryRateLimiter, StorageRateLimiter, redis_rate_limiter
 from agents.aws import AwsClients
+from agents.budgets import BudgetGuard, MemoryTokenBudgets, RedisTokenBudgets, SqliteTokenBudgets
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper, RedisDeduper
 from agents.health import ModelHealth, StoreHealth
@@ -39,6 +40,7 @@ from agents.tools import ToolContext
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
+    from agents.budgets import TokenBudgets
     from agents.catalog import AgentRegistry
     from agents.journal import TaskJournal
     from agents.llm import ChatModel
@@ -65,9 +67,10 @@ def shared_redis(url: str) -> Redis:
 
 @dataclass(frozen=True, slots=True)
 class _SharedState:
-    """What replicas share through Redis: the journal, rate limits, event dedupe and the task queue."""
+    """What replicas share through Redis: the journal, rate limits, event dedupe, the task queue and token counts."""
 
     journal: RedisJournal
+    budgets: RedisTokenBudgets
     limiter: StorageRateLimiter
     deduper: RedisDeduper
     queue: RedisTaskQueue
@@ -79,6 +82,7 @@ class _SharedState:
         journal = RedisJournal(redis, prefix=prefix, retention_seconds=settings.orch_retention_days * 24 * 3600)
         return cls(
             journal=journal,
+            budgets=RedisTokenBudgets(redis, prefix=prefix),
             limiter=redis_rate_limiter(settings.orch_rate_limit, url, prefix=prefix + "limits"),
             deduper=RedisDeduper(redis, prefix=prefix + "seen:"),
             queue=RedisTaskQueue(
@@ -123,6 +127,21 @@ def _watch_files(library: RunbookLibrary, policy: PolicySource, *, every: float)
     if policy.watches_usergroups:
         tasks.append(asyncio.create_task(policy.keep_usergroups_fresh(), name="policy-usergroups"))
     return tasks
+
+
+async def _open_stores(
+    settings: Settings, shared: _SharedState | None, *, private: bool
+) -> tuple[TaskJournal, TaskQueue, StoreHealth, TokenBudgets]:
+    """The journal, the queue, the store's health probe and the token counters, all in the one store."""
+    if private:
+        journal = MemoryJournal()
+        return journal, LocalTaskQueue(journal), StoreHealth(None, name="in memory"), MemoryTokenBudgets()
+    if shared is not None:
+        health = StoreHealth(shared.journal.ping, name="Redis")
+        return shared.journal, shared.queue, health, shared.budgets
+    sqlite = await open_journal(settings.orch_store_url)
+    counters = await SqliteTokenBudgets.open(sqlite.connection)  # the same file, the same connection
+    return sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite"), counters
 
 
 async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: list[asyncio.Task[None]]) -> None:
@@ -179,16 +198,8 @@ async def open_core(
         loop_lag = LoopLag()
         loop_lag.start()
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
-        queue: TaskQueue
-        journal: TaskJournal
-        if private:
-            journal = MemoryJournal()
-            queue, store_health = LocalTaskQueue(journal), StoreHealth(None, name="in memory")
-        elif shared is not None:
-            journal, queue, store_health = shared.journal, shared.queue, StoreHealth(shared.journal.ping, name="Redis")
-        else:
-            sqlite = await open_journal(settings.orch_store_url)
-            journal, queue, store_health = sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite")
+        journal, queue, store_health, counters = await _open_stores(settings, shared, private=private)
+        budget = BudgetGuard(counters, limits=lambda: policy.current().budgets, metrics=metrics)
         await queue.start()
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)
@@ -216,7 +227,9 @@ async def open_core(
             router_model = RetryingChatModel(
                 adapter, RetryPolicy(max_attempts=2, deadline=10.0, observers=observers, breaker=breaker)
             )
-            router = ModelRouter(registry, router_model, model_id=bedrock.router_model_id, redactor=redactor)
+            router = ModelRouter(
+                registry, router_model, model_id=bedrock.router_model_id, redactor=redactor, budget=budget
+            )
 
         def tool_context(task: Task) -> ToolContext:
             return ToolContext.for_task(task, aws=aws, region=bedrock.region, files=files)
@@ -243,6 +256,7 @@ async def open_core(
                 ledger=journal,
                 effect_probe=bench.probe if bench is not None else None,
                 prompt_cache=bedrock.prompt_cache,
+                budget=budget,
             ),
             deduper=shared.deduper if shared else MemoryDeduper(),
             model_health=model_health,
@@ -252,6 +266,7 @@ async def open_core(
             redactor=redactor,
             store_health=store_health,
             max_attempts=settings.orch_task_max_attempts,
+            budget=budget,
         )
         watching = _watch_files(runbooks, policy, every=settings.orch_runbooks_poll_seconds)
         try:

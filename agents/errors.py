@@ -19,6 +19,7 @@ the request ID.
         │   ├── TooManyTasks        per-user or global concurrency cap; has ``retry_after``
         │   └── ShuttingDown        the process is draining; has ``retry_after``
         ├── RunbookFailed           a runbook step failed (and may not be skipped); has ``step``, ``reason``
+        ├── BudgetExceeded          a daily token budget is used up; has ``budget``, ``limit``, ``used``, ``resets_at``
         ├── StoreUnavailable        the task store (Redis, SQLite) cannot be reached; has ``store``, ``reason``
         ├── ToolFailed              a data source failed; goes back to the model as an error result
         │   └── InvalidToolInput    the model's tool input does not fit the tool's input model; has ``fields``
@@ -41,6 +42,7 @@ from __future__ import annotations
 
 __all__ = [
     "AdmissionDenied",
+    "BudgetExceeded",
     "ConfigError",
     "InvalidTask",
     "InvalidToolInput",
@@ -340,3 +342,36 @@ class RunbookFailed(TaskError):
         self.step = step
         self.reason = reason
         super().__init__(f"step {step} failed: {reason}")
+
+
+class BudgetExceeded(TaskError):
+    """A daily token budget (``ORCH_POLICY_FILE``'s ``budgets``) is used up, so no model call is made.
+
+    ``level`` is ``user``, ``channel`` or ``workspace``; ``budget`` names it for people ("your daily budget");
+    ``limit`` and ``used`` are tokens; ``resets_at`` is the wall-clock time it resets (the next UTC midnight).
+    ``step`` is the runbook step that was stopped, when a runbook ran into it.
+    """
+
+    code = "budget_exceeded"
+
+    def __init__(
+        self, *, level: str, budget: str, limit: int, used: int, resets_at: float, step: str | None = None
+    ) -> None:
+        self.level = level
+        self.budget = budget
+        self.limit = limit
+        self.used = used
+        self.resets_at = resets_at
+        self.step = step
+        super().__init__(f"{budget} of {limit:,} tokens is used up ({used:,} used)")
+
+    def at_step(self, step: str) -> BudgetExceeded:
+        """The same refusal, as it stopped runbook step ``step``."""
+        return BudgetExceeded(
+            level=self.level,
+            budget=self.budget,
+            limit=self.limit,
+            used=self.used,
+            resets_at=self.resets_at,
+            step=step,
+        )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from agents.budgets import BudgetWarning
     from agents.errors import TaskError
     from agents.llm import Usage
     from agents.router import Routing
@@ -46,6 +47,8 @@ class TaskResult:
     attempts: int
     sources: tuple[str, ...] = ()
     failed_sources: tuple[str, ...] = ()
+    #: The daily token budgets this task left at 80% or more, for a warning under the answer.
+    budget: BudgetWarning | None = None
 
 
 @dataclass(frozen=True, slots=True)

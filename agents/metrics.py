@@ -69,6 +69,12 @@ class Metrics:
         self.refused = Counter(
             "orch_admission_refused", "Tasks refused before running, by reason.", ["reason"], registry=r
         )
+        self.budget_refusals = Counter(
+            "orch_tokens_budget_refusals",
+            "Tasks stopped by a daily token budget, by budget (user, channel, workspace) and stage (submit, call).",
+            ["budget", "stage"],
+            registry=r,
+        )
         self.rejected_requests = Counter(
             "orch_slack_requests_rejected",
             "HTTP requests refused before acting: failed verification (401) or unreadable when verified (400).",

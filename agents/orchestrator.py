@@ -3,9 +3,9 @@
 :meth:`Orchestrator.submit` is the one entry point of the slash command, mentions, DMs, the agent pane and
 the console: it prepares the text (help, validation), authorizes it (the policy: an explicit agent or a
 runbook is checked, a routed task may only go to the agents this person may use here, every decision is
-an audit event), admits it (limits), and accepts it (journal and queue, before the person is told),
-returning what the surface should say. Running, resuming, giving
-up, continuing and draining belong to :mod:`agents.lifecycle`, started with the edge's :class:`Edge`.
+an audit event), admits it (limits, daily token budgets), and accepts it (journal and queue, before the
+person is told), returning what the surface should say. Running, resuming, giving up, continuing and
+draining belong to :mod:`agents.lifecycle`, started with the edge's :class:`Edge`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import structlog
 
 from agents.attempts import Attempts
 from agents.audit import audit
-from agents.errors import AdmissionDenied, InvalidTask, PolicyDenied, StoreUnavailable
+from agents.budgets import BudgetGuard, MemoryTokenBudgets
+from agents.errors import AdmissionDenied, BudgetExceeded, InvalidTask, PolicyDenied, StoreUnavailable
 from agents.feedback import MAX_FEEDBACK_TEXT, Feedback, FeedbackRefused, check_feedback, is_request_id, tally
 from agents.health import StoreHealth
 from agents.journal import MemoryJournal
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from agents.admission import Admission, Slot
+    from agents.budgets import UsageReport
     from agents.catalog import AgentRegistry, AgentSpec
     from agents.dedupe import Deduper
     from agents.feedback import FeedbackCount, Rating
@@ -47,9 +49,21 @@ if TYPE_CHECKING:
     from agents.taskqueue import TaskQueue
     from agents.toolcalls import RecordedCall
 
-__all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "RunbooksWanted", "Submission"]
+__all__ = ["Accepted", "HelpWanted", "Orchestrator", "Refused", "RunbooksWanted", "Submission", "UsageWanted"]
+
+#: The one word that asks for the person's token usage today (``/orchestrate usage``), like ``runbooks``.
+USAGE_WORD = "usage"
+
+
+@dataclass(frozen=True, slots=True)
+class _UsageRequest:
+    """The text was exactly :data:`USAGE_WORD`."""
+
 
 log = structlog.get_logger(__name__)
+
+#: How far back ``usage`` counts ratings of answers for admins (as the App Home does): a week.
+_FEEDBACK_WINDOW = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,13 +95,27 @@ class RunbooksWanted:
 
 
 @dataclass(frozen=True, slots=True)
+class UsageWanted:
+    """The person asked for their token usage today (``usage``): their budgets and, for admins, the top users.
+
+    ``report`` is ``None`` when the counters could not be read (``error`` says why).
+    """
+
+    report: UsageReport | None
+    admin: bool
+    error: StoreUnavailable | None = None
+    #: For admins: the week's latest ratings of answers per agent and model.
+    feedback: tuple[FeedbackCount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
-    """Not accepted: invalid, not allowed, not admitted, or not recorded; ``error`` says why, in domain terms."""
+    """Not accepted: invalid, not allowed, not admitted, over budget, or not recorded; ``error`` says why."""
 
-    error: InvalidTask | PolicyDenied | AdmissionDenied | StoreUnavailable
+    error: InvalidTask | PolicyDenied | AdmissionDenied | BudgetExceeded | StoreUnavailable
 
 
-Submission = Accepted | HelpWanted | RunbooksWanted | Refused
+Submission = Accepted | HelpWanted | RunbooksWanted | UsageWanted | Refused
 
 
 class Orchestrator:
@@ -110,8 +138,11 @@ class Orchestrator:
         runbooks: RunbookLibrary | None = None,
         runbook_limits: tuple[int, float] = (4, 300.0),
         policy: PolicySource | None = None,
+        budget: BudgetGuard | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        #: Daily token budgets: checked at submit (and by the runner before every model call), reported by ``usage``.
+        self.budget = budget or BudgetGuard(MemoryTokenBudgets())
         #: The process's redactor (its own secrets and the patterns), for every front end's output too.
         self.redactor = redactor or Redactor()
         self.store_health = store_health or StoreHealth(None, name="in memory")
@@ -143,6 +174,7 @@ class Orchestrator:
                 default_timeout=runbook_limits[1],
                 redact=self.redactor,
                 hold=admission.holding,
+                budget=self.budget,
             ),
         )
         self._clock = clock
@@ -190,15 +222,18 @@ class Orchestrator:
                 return HelpWanted(agents, self._admission.rate_limit, self._admission.max_per_user)
             if isinstance(prepared, RunbooksWanted):
                 return RunbooksWanted(prepared.library, self.permitted_runbooks(origin.user_id, Place.of(origin)))
+            if isinstance(prepared, _UsageRequest):
+                return await self._usage(origin)
             if files:
                 prepared = prepared.model_copy(update={"files": files})
             prepared = self._authorize(prepared)
+            await self._within_budget(prepared)
             slot = await self._admit(prepared)
             await self._lifecycle.accept(prepared, target=target, slot=slot)
         except StoreUnavailable as error:
             log.warning("task.not_recorded", error_code=error.code, store=error.store, reason=error.reason)
             return Refused(error)
-        except (InvalidTask, PolicyDenied, AdmissionDenied) as error:
+        except (InvalidTask, PolicyDenied, AdmissionDenied, BudgetExceeded) as error:
             log.info("task.refused", error_code=error.code)
             return Refused(error)
         log.info("task.accepted", surface=origin.surface, agent=prepared.agent)
@@ -206,7 +241,9 @@ class Orchestrator:
 
     def _prepare(
         self, text: str, *, request_id: str, origin: Origin, context: Iterable[ContextMessage]
-    ) -> HelpRequest | RunbooksWanted | Task:
+    ) -> HelpRequest | RunbooksWanted | _UsageRequest | Task:
+        if clean_text(text).lower() == USAGE_WORD:
+            return _UsageRequest()  # exactly the one word; "usage of the api" is a question like any other
         try:
             if self.runbooks is not None:
                 runbook = self._runbook_task(text, request_id=request_id, origin=origin)
@@ -296,6 +333,25 @@ class Orchestrator:
             surface=task.origin.surface,
             **details,
         )
+
+    async def _usage(self, origin: Origin) -> UsageWanted:
+        admin = self.policy.current().is_admin(origin.user_id)  # admins see the workspace's top users
+        try:
+            report = await self.budget.report(origin, admin=admin)
+            week = time.time() - _FEEDBACK_WINDOW if admin else None
+            ratings = await self.feedback_counts(origin.workspace_id, since=week) if week is not None else []
+            return UsageWanted(report, admin=admin, feedback=tuple(ratings))
+        except StoreUnavailable as error:
+            log.warning("usage.store_unavailable", store=error.store, reason=error.reason)
+            return UsageWanted(None, admin=admin, error=error)
+
+    async def _within_budget(self, task: Task) -> None:
+        """Refuse at once when a daily token budget is already used up: no queue round trip, no model call."""
+        try:
+            await self.budget.check(task.origin, stage="submit")
+        except BudgetExceeded as refusal:
+            self.metrics.refused.labels(refusal.code).inc()
+            raise
 
     async def _admit(self, task: Task) -> Slot:
         try:

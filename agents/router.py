@@ -21,14 +21,17 @@ from agents.redaction import Redactor
 from agents.untrusted import untrusted_block
 
 if TYPE_CHECKING:
+    from agents.budgets import BudgetGuard
     from agents.catalog import AgentRegistry, AgentSpec
     from agents.llm import ChatModel
     from agents.task import Task
 
-__all__ = ["KeywordRouter", "ModelRouter", "Router", "Routing", "candidates"]
+__all__ = ["ROUTER_AGENT", "KeywordRouter", "ModelRouter", "Router", "Routing", "candidates"]
 
 log = structlog.get_logger(__name__)
 _ROUTE_TOOL = "choose_agent"
+#: The name the router's own tokens are counted under, beside the agents'.
+ROUTER_AGENT = "router"
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -85,11 +88,20 @@ class ModelRouter:
     """Explicit prefix, else one forced-tool call to a cheap model, else :class:`KeywordRouter`.
 
     The router model is a door out of the process like any other: the task text it is shown is redacted.
+    Its call is a model call like the agents': with a ``budget``, a used-up daily token budget stops the task
+    before it (:class:`~agents.errors.BudgetExceeded`), and its tokens are counted under :data:`ROUTER_AGENT`.
     """
 
     def __init__(
-        self, registry: AgentRegistry, model: ChatModel, *, model_id: str, redactor: Redactor | None = None
+        self,
+        registry: AgentRegistry,
+        model: ChatModel,
+        *,
+        model_id: str,
+        redactor: Redactor | None = None,
+        budget: BudgetGuard | None = None,
     ) -> None:
+        self._budget = budget
         self._registry = registry
         self._model = model
         self._model_id = model_id
@@ -127,11 +139,15 @@ class ModelRouter:
             tools=(tool,),
             tool_choice=_ROUTE_TOOL,
         )
+        if self._budget is not None:
+            await self._budget.check(task.origin)
         try:
             reply = await self._model.converse(request)
         except LLMError as error:
             log.warning("router.model_failed", error_code=error.code)
             return await self._fallback.route(task)
+        if self._budget is not None:
+            await self._budget.spend(task.origin, reply.usage, agent=ROUTER_AGENT)
         for call in reply.tool_calls:
             chosen = self._registry.get(str(call.input.get("agent", "")))
             if call.name == _ROUTE_TOOL and chosen is not None and chosen.name in {a.name for a in agents}:

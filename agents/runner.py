@@ -11,6 +11,8 @@ a turn's tools run it publishes its state (:class:`LoopCheckpoint`, kept by the 
 :meth:`TaskRunner.resume` continues a task from there. Every tool call passes the :class:`ToolGate` first
 (allow, deny, or suspend the task: :class:`TaskSuspended`); a ``write`` tool's call is recorded in the
 effect ledger before and after it runs, and a recorded call is never run again (:mod:`agents.effects`).
+Before every model call the daily token budgets are checked (:mod:`agents.budgets`): a used-up one ends
+the task with :class:`~agents.errors.BudgetExceeded`; every call's tokens are counted after it.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from agents.untrusted import escape_delimiters, untrusted_block
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from agents.budgets import BudgetGuard
     from agents.catalog import AgentSpec
     from agents.effects import EffectLedger
     from agents.events import EventSink
@@ -113,7 +116,10 @@ class TaskRunner:
         effect_probe: Callable[[str], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         prompt_cache: bool = True,
+        budget: BudgetGuard | None = None,
     ) -> None:
+        # Daily token budgets: checked before every model call (a used-up one stops the task), counted after.
+        self._budget = budget
         self._prompt_cache = prompt_cache  # ORCH_PROMPT_CACHE: cache points where the model takes them
         self._gate = gate or AllowAll()
         self._ledger = ledger or MemoryJournal()
@@ -193,7 +199,7 @@ class TaskRunner:
             if turn and progress.text and not progress.text[-1].endswith("\n"):
                 progress.text.append("\n\n")
                 await sink.emit(AnswerDelta(task, "\n\n"))
-            reply = await self._turn(task, request, sink, progress)
+            reply = await self._turn(task, request, sink, progress, agent=agent.name)
             progress.last_turn = turn == self._limits.max_turns - 1
             retry = await self._after_stop(task, reply, messages, sink, progress)
             if retry is not None:
@@ -223,6 +229,7 @@ class TaskRunner:
                 return None
             messages.append(ChatMessage("user", tool_results=results))
         return TaskResult(
+            budget=None if self._budget is None else await self._budget.warning(task.origin),
             text="".join(progress.text),
             agent=agent.name,
             routing_reason=routing.reason,
@@ -247,7 +254,12 @@ class TaskRunner:
             return False  # a resume could not find these calls again: their write effects must not run
         return True
 
-    async def _turn(self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress) -> ModelReply:
+    async def _turn(
+        self, task: Task, request: ModelRequest, sink: EventSink, progress: _Progress, *, agent: str
+    ) -> ModelReply:
+        """One model call: the daily token budgets checked before it (used up: the task stops), counted after."""
+        if self._budget is not None:
+            await self._budget.check(task.origin)
         reply: ModelReply | None = None
         progress.turn_start = len(progress.text)
         async for event in self._model.stream(request):
@@ -262,6 +274,8 @@ class TaskRunner:
             raise RuntimeError("model stream ended without a reply")
         progress.usage += reply.usage
         progress.attempts += reply.attempts
+        if self._budget is not None:
+            await self._budget.spend(task.origin, reply.usage, agent=agent)
         return reply
 
     async def _after_stop(

@@ -41,7 +41,8 @@ REQUEST_ID_PATTERN = r"^req-[a-z0-9]{8,32}$"
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _KEEP_CONTROLS = frozenset("\n\t")
 _PREFIX = re.compile(r"^\s*([A-Za-z][\w-]{0,31})\s*:\s*(.*)\Z", re.DOTALL)
-_HELP_WORDS = frozenset({"help", "?", "-h", "--help", "usage"})
+# "usage" alone is the token usage report (agents.orchestrator), not help.
+_HELP_WORDS = frozenset({"help", "?", "-h", "--help"})
 
 
 def new_request_id() -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents.errors import PolicyDenied, StoreUnavailable
-from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.task import Origin
 from bot.health import SlackProbe, health_report
 from bot.home import history_blocks, is_admin
@@ -20,6 +20,7 @@ from bot.markup import to_plain_text
 from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
 from bot.outfilter import OutputFilter
 from bot.targets import Target
+from bot.usage import token_usage_blocks
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -47,24 +48,7 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         request_id: str = context["request_id"]
         if command.get("text", "").strip().lower() == "history":
             await ack()
-            user_id = command.get("user_id") or ""
-            everyone = await is_admin(client, user_id)
-            try:
-                records = await orchestrator.history(
-                    command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
-                )
-            except StoreUnavailable as error:
-                log.warning("history.store_unavailable", store=error.store, reason=error.reason)
-                await respond(
-                    text=(
-                        ":warning: Your history could not be read: orch's task store is unreachable.\n"
-                        f"Please try again in a minute.\nRequest ID: `{request_id}`"
-                    ),
-                    response_type="ephemeral",
-                )
-                return
-            text, blocks = history_blocks(records, everyone=everyone, clean=clean)
-            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            await _history(orchestrator, command, client, respond, request_id=request_id, clean=clean)
             return
         origin = Origin(
             workspace_id=command.get("team_id") or "unknown",
@@ -97,6 +81,9 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
                 # Our own words, names the core checked, and the admins' mentions: not filtered, so they link.
                 text, blocks = failure_blocks(denial, request_id, region=region)
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
+            case UsageWanted():
+                text, blocks = token_usage_blocks(outcome, request_id)
+                await ack(text=text, blocks=blocks, response_type="ephemeral")
             case Refused(error=refusal):
                 text, blocks = clean.message(*failure_blocks(refusal, request_id, region=region))
                 await ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -108,3 +95,33 @@ def register_commands(app: AsyncApp, orchestrator: Orchestrator, *, region: str,
         await ack()
         text, blocks = await health_report(orchestrator, slack_probe)
         await respond(text=text, blocks=blocks, response_type="ephemeral")
+
+
+async def _history(
+    orchestrator: Orchestrator,
+    command: dict[str, Any],
+    client: AsyncWebClient,
+    respond: AsyncRespond,
+    *,
+    request_id: str,
+    clean: OutputFilter,
+) -> None:
+    """``/orchestrate history``: the person's recent tasks (a workspace admin's: everyone's), privately."""
+    user_id = command.get("user_id") or ""
+    everyone = await is_admin(client, user_id)
+    try:
+        records = await orchestrator.history(
+            command.get("team_id") or "", user_id=None if everyone else user_id, limit=15
+        )
+    except StoreUnavailable as error:
+        log.warning("history.store_unavailable", store=error.store, reason=error.reason)
+        await respond(
+            text=(
+                ":warning: Your history could not be read: orch's task store is unreachable.\n"
+                f"Please try again in a minute.\nRequest ID: `{request_id}`"
+            ),
+            response_type="ephemeral",
+        )
+        return
+    text, blocks = history_blocks(records, everyone=everyone, clean=clean)
+    await respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -28,11 +28,13 @@ from agents.events import (
     ToolStarted,
 )
 from agents.lifecycle import Rendering
-from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted
+from agents.orchestrator import Accepted, HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.runbooks import listing
 from agents.task import Origin, new_request_id
+from bot.markup import to_plain_text
 from bot.messages import describe_failure
 from bot.render import token_count
+from bot.usage import token_usage_blocks, warning_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,19 +76,24 @@ class ConsoleDelivery:
             # A terminal cannot take printed text back: say so, and print the answer again from the start.
             out.write(f"\n  ↺ the answer broke off ({event.reason}); starting it again\n{event.text}")
         elif isinstance(event, TaskSucceeded):
-            result = event.result
-            sources = f" · data: {', '.join(result.sources)}" if result.sources else ""
-            out.write(
-                f"\n\n[{result.agent} · {result.model_id} · {result.seconds:.1f}s · "
-                f"{token_count(result.usage)}{sources} · "
-                f"{event.task.request_id}]\n"
-            )
+            out.write(_footer(event))
         elif isinstance(event, TaskSuspended):
             out.write(f"\n⏸ waiting for {event.reason} before {event.tool} runs · {event.task.request_id}\n")
         elif isinstance(event, TaskFailed):
-            headline, fix = describe_failure(event.error, region=self._region)
+            headline, fix = (to_plain_text(part) for part in describe_failure(event.error, region=self._region))
             out.write(f"\n✗ {headline}\n  {fix}\n  Request ID: {event.task.request_id}\n")
         out.flush()
+
+
+def _footer(event: TaskSucceeded) -> str:
+    """What the answer cost and where it came from; a daily token budget's warning below, when there is one."""
+    result = event.result
+    sources = f" · data: {', '.join(result.sources)}" if result.sources else ""
+    line = (
+        f"\n\n[{result.agent} · {result.model_id} · {result.seconds:.1f}s · "
+        f"{token_count(result.usage)}{sources} · {event.task.request_id}]\n"
+    )
+    return line + (to_plain_text(warning_line(result.budget)) + "\n" if result.budget is not None else "")
 
 
 def _step_line(event: RunbookStarted | StepStarted | StepFinished) -> str:
@@ -168,8 +175,11 @@ async def ask(
         case RunbooksWanted(library=library, allowed=allowed):
             out.write(listing(library, problems=True, only=allowed) + "\n")
             return True
+        case UsageWanted():
+            out.write(to_plain_text(token_usage_blocks(outcome, request_id)[0]) + "\n")
+            return outcome.report is not None
         case Refused(error=error):
-            headline, fix = describe_failure(error)
+            headline, fix = (to_plain_text(part) for part in describe_failure(error))
             out.write(f"✗ {headline}\n  {fix}\n  Request ID: {request_id}\n")
             return False
         case Accepted():

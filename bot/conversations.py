@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from agents.dedupe import first_sighting_or_unknown
 from agents.errors import PolicyDenied, StoreUnavailable
-from agents.orchestrator import HelpWanted, Refused, RunbooksWanted
+from agents.orchestrator import HelpWanted, Refused, RunbooksWanted, UsageWanted
 from agents.task import Origin
 from bot.markup import strip_leading_mention, to_plain_text
 from bot.messages import failure_blocks, runbook_list_blocks, usage_blocks
@@ -22,6 +22,7 @@ from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
 from bot.targets import Target
 from bot.threads import shared_files
+from bot.usage import token_usage_blocks
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -117,6 +118,8 @@ class _Conversations:
                 )
             case RunbooksWanted(library=library, allowed=allowed):
                 await tell(*runbook_list_blocks(library, admin=False, only=allowed))
+            case UsageWanted():
+                await tell(*token_usage_blocks(outcome, request_id))
             case Refused(error=StoreUnavailable() | PolicyDenied() as error):
                 # Our own words (and, for a denial, the admins' mentions, told privately): not filtered.
                 await tell(*failure_blocks(error, request_id, region=self._region))

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
     from slack_sdk.web.async_client import AsyncWebClient
 
-    from agents.feedback import FeedbackCount, Rating
+    from agents.feedback import Rating
     from agents.orchestrator import Orchestrator
 
-__all__ = ["EXPLAIN_CALLBACK", "explain_modal", "feedback_summary", "register_feedback"]
+__all__ = ["EXPLAIN_CALLBACK", "explain_modal", "register_feedback"]
 
 log = structlog.get_logger(__name__)
 
@@ -72,15 +72,6 @@ def explain_modal(request_id: str) -> dict[str, Any]:
             },
         ],
     }
-
-
-def feedback_summary(counts: list[FeedbackCount]) -> str:
-    """Ratings per agent and model as mrkdwn lines (for the App Home and ``/orchestrate usage``)."""
-    if not counts:
-        return "No ratings yet."
-    return "\n".join(
-        f"• `{c.agent or '—'}` on `{c.model_id or '—'}`: :thumbsup: {c.up} · :thumbsdown: {c.down}" for c in counts
-    )
 
 
 def _ids(body: dict[str, Any]) -> tuple[str, str, str]:

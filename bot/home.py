@@ -18,9 +18,9 @@ from agents.errors import StoreUnavailable
 from agents.health import overall
 from agents.policy import ANY, DM
 from bot.conversations import suggest_prompts
-from bot.feedback import feedback_summary
 from bot.outfilter import OutputFilter
 from bot.slack_client import slack_error
+from bot.usage import feedback_summary
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agents.errors import (
+    BudgetExceeded,
     InvalidTask,
     LLMAccessDenied,
     LLMCircuitOpen,
@@ -29,6 +30,7 @@ from agents.errors import (
 )
 from agents.runbooks import listing
 from agents.task import MAX_TASK_CHARS
+from bot.usage import reset_time
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -54,7 +56,18 @@ def describe_failure(error: TaskError, *, region: str = "") -> tuple[str, str]:
     return _describe_task_failure(error)
 
 
+def _describe_budget(error: BudgetExceeded) -> tuple[str, str]:
+    used = f"{error.budget} of {error.limit:,} tokens is used up ({error.used:,} used today)"
+    if error.step is not None:
+        headline = f"The runbook stopped at step `{error.step}`: {used}. The steps that finished are shown above."
+    else:
+        headline = f"I can't run this: {used}."
+    return headline, f"It resets {reset_time(error.resets_at)}. `/orchestrate usage` shows where you stand."
+
+
 def _describe_task_failure(error: TaskError) -> tuple[str, str]:  # noqa: PLR0911 - one case per error type
+    if isinstance(error, BudgetExceeded):
+        return _describe_budget(error)
     if isinstance(error, RunbookFailed):
         return (
             f"The runbook stopped: step `{error.step}` failed ({error.reason}).",
@@ -248,7 +261,8 @@ def usage_blocks(
         "`@orch <task>` in a channel or thread, or a direct message: I answer in the thread, "
         "with the thread so far as context.\n"
         "`/orchestrate run <runbook> key=value …`: a multi-step investigation; `/orchestrate runbooks` lists them.\n"
-        "`/orchestrate history`: your recent tasks. `/orch-health`: how I'm doing.\n\n"
+        "`/orchestrate history`: your recent tasks. `/orchestrate usage`: your tokens today. "
+        "`/orch-health`: how I'm doing.\n\n"
         f"*Agents you may use here*\n{listed}\n\n"
         f"*Limits*: {rate_limit} tasks per person, {max_per_user} at a time, "
         f"{MAX_TASK_CHARS:,} characters per task."

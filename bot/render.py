@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bot.usage import warning_line
+
 if TYPE_CHECKING:
     from agents.events import TaskResult
     from agents.llm import Usage
@@ -37,7 +39,10 @@ def token_count(usage: Usage) -> str:
 
 
 def footer(result: TaskResult, request_id: str) -> dict[str, Any]:
-    """The context line under every answer: agent, model, time, tokens, request ID (and why this agent)."""
+    """The context line under every answer: agent, model, time, tokens, request ID (and why this agent).
+
+    A daily token budget at 80% or more adds a warning with the time it resets.
+    """
     parts = [
         f"agent `{result.agent}`",
         f"model `{result.model_id}`",
@@ -53,6 +58,8 @@ def footer(result: TaskResult, request_id: str) -> dict[str, Any]:
         elements.append({"type": "mrkdwn", "text": "data: " + ", ".join(result.sources)})
     if result.failed_sources:
         elements.append({"type": "mrkdwn", "text": "unavailable: " + ", ".join(result.failed_sources)})
+    if result.budget is not None:
+        elements.append({"type": "mrkdwn", "text": warning_line(result.budget)})
     return {"type": "context", "elements": elements}
 
 

@@ -10,6 +10,10 @@ outputs without asking the model again and runs only the rest.
 
 The answer is the output of the step(s) no other step needs; when there is one such step, its text
 streams as the run's answer while it is written.
+
+A step stopped by a used-up daily token budget (:class:`BudgetExceeded`, checked before each of its model
+calls) stops the whole run, ``continue_on_error`` or not: the steps that finished are the answer so far,
+the rest are skipped, and the run fails with the budget's refusal, naming the step it stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from agents.errors import InvalidTask, RunbookFailed, StoreUnavailable
+from agents.errors import BudgetExceeded, InvalidTask, RunbookFailed, StoreUnavailable
 from agents.events import (
     AnswerDelta,
     AnswerReset,
@@ -44,6 +48,7 @@ from agents.runbooks._scheduler import StepOutcome, run_steps
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from agents.budgets import BudgetGuard
     from agents.errors import TaskError
     from agents.events import EventSink, TaskEvent
     from agents.runbooks._library import RunbookLibrary
@@ -129,7 +134,9 @@ class RunbookRunner:
         redact: Callable[[str], str] = lambda text: text,
         hold: Callable[[], contextlib.AbstractContextManager[object]] = contextlib.nullcontext,
         clock: Callable[[], float] = time.monotonic,
+        budget: BudgetGuard | None = None,
     ) -> None:
+        self._budget = budget  # the run's answer warns when it left a daily token budget at 80% or more
         self.library = library
         self._runner = runner
         self._max_parallel = max_parallel
@@ -176,8 +183,10 @@ class RunbookRunner:
                 await self._journal(task, emit, finished)
             await emit(_finished(task, step, outcome))
 
+        budget_hits: dict[str, BudgetExceeded] = {}
+
         async def run_step(step: RunbookStep, prompt: str) -> StepOutcome:
-            return await self._step(task, step, prompt, emit if step.id == streamed else None)
+            return await self._step(task, step, prompt, emit if step.id == streamed else None, budget_hits)
 
         results = await run_steps(
             runbook,
@@ -192,6 +201,9 @@ class RunbookRunner:
             hold=self._hold,
             clock=self._clock,
         )
+        if budget_hits:
+            await self._stop_for_budget(task, runbook, results, budget_hits, emit, started=started)
+            return
         await self._finish(task, runbook, results, emit, started=started, streamed=streamed)
 
     async def _journal(
@@ -203,9 +215,17 @@ class RunbookRunner:
             log.warning("runbook.step_not_journalled")  # the run goes on; a resume would run the step again
 
     async def _step(
-        self, task: Task, step: RunbookStep, prompt: str, emit: Callable[[TaskEvent], Awaitable[None]] | None
+        self,
+        task: Task,
+        step: RunbookStep,
+        prompt: str,
+        emit: Callable[[TaskEvent], Awaitable[None]] | None,
+        budget_hits: dict[str, BudgetExceeded],
     ) -> StepOutcome:
-        """One step on the agent loop, with its own agent and the rendered prompt as its text."""
+        """One step on the agent loop, with its own agent and the rendered prompt as its text.
+
+        A step refused by a token budget is kept in ``budget_hits`` and halts the run.
+        """
         step_task = task.model_copy(update={"text": prompt, "agent": step.agent, "runbook": None, "context": ()})
         capture = _StepCapture(task, emit)
         await self._runner.run(step_task, _Sink(capture))
@@ -216,8 +236,32 @@ class RunbookRunner:
             return StepOutcome(
                 ok=False, error=f"it needs a decision ({capture.suspended}), which runbook steps cannot wait for"
             )
+        if isinstance(capture.error, BudgetExceeded):
+            budget_hits[step.id] = capture.error
+            return StepOutcome(
+                ok=False, error=f"{capture.error.budget} is used up", sources=tuple(capture.sources), halts=True
+            )
         reason = str(capture.error) if capture.error is not None else "it ended without an answer"
         return StepOutcome(ok=False, error=reason, sources=tuple(capture.sources))
+
+    async def _stop_for_budget(
+        self,
+        task: Task,
+        runbook: Runbook,
+        results: dict[str, StepOutcome],
+        budget_hits: dict[str, BudgetExceeded],
+        emit: Callable[[TaskEvent], Awaitable[None]],
+        *,
+        started: float,
+    ) -> None:
+        """The run ran out of budget: the finished steps' outputs as the answer so far, then the refusal."""
+        finished = [s for s in runbook.steps if results[s.id].ok]
+        if finished:
+            parts = [f"*{s.id}*\n{results[s.id].output}" for s in finished]
+            await emit(AnswerDelta(task, "\n\n".join(parts) + "\n\n"))
+        step = next(s.id for s in runbook.steps if s.id in budget_hits)
+        log.warning("runbook.budget_exceeded", step=step, finished=[s.id for s in finished])
+        await emit(TaskFailed(task, budget_hits[step].at_step(step), self._clock() - started))
 
     async def _finish(
         self,
@@ -256,6 +300,7 @@ class RunbookRunner:
             usage += outcome.usage
         sources = tuple(dict.fromkeys(src for outcome in results.values() for src in outcome.sources))
         result = TaskResult(
+            budget=None if self._budget is None else await self._budget.warning(task.origin),
             text=text,
             agent=f"runbook {runbook.name}",
             routing_reason=f"runbook {runbook.name}",

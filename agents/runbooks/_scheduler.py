@@ -3,6 +3,8 @@
 Steps without ``needs`` start at once; a step starts when every step it needs has finished, in file
 order, at most ``max_parallel`` at a time. A step that fails or times out ends the run unless it has
 ``continue_on_error``: nothing new starts, the steps already running finish, and the rest are skipped.
+A step whose outcome ``halts`` (a used-up token budget: every later step would be refused too) ends the run
+even with ``continue_on_error``.
 A step whose need failed with ``continue_on_error`` still runs, and its prompt sees that need's error.
 
 The step itself is a parameter (``run_step``): production runs the agent loop, tests a fake with an
@@ -43,6 +45,8 @@ class StepOutcome:
     usage: Usage = field(default_factory=Usage)
     skipped: bool = False
     reused: bool = False
+    #: The run cannot go on at all (``error`` says why), whatever the step's ``continue_on_error``.
+    halts: bool = False
 
     def as_json(self) -> dict[str, object]:
         """The journalled form (see :meth:`from_json`)."""
@@ -93,7 +97,7 @@ async def run_steps(
     results: dict[str, StepOutcome] = {k: v for k, v in (done or {}).items() if k in {s.id for s in runbook.steps}}
     pending = [step for step in runbook.steps if step.id not in results]
     running: dict[asyncio.Task[StepOutcome], RunbookStep] = {}
-    stopped: str | None = None  # the step whose failure ended the run
+    stopped: str | None = None  # why the run ended early: what the skipped steps say
 
     async def one(step: RunbookStep) -> StepOutcome:
         started = clock()
@@ -147,11 +151,11 @@ async def _round(
     max_parallel: int,
     on_finish: Callable[[RunbookStep, StepOutcome], Awaitable[None]] | None,
 ) -> str | None:
-    """Start what may start, wait for one step to finish; the step whose failure stopped the run, if any."""
+    """Start what may start, wait for one step to finish; why the run stopped early, if it did."""
     for step in list(pending):
         if stopped is not None:
             pending.remove(step)
-            results[step.id] = StepOutcome(ok=False, error=f"not run: step {stopped} failed", skipped=True)
+            results[step.id] = StepOutcome(ok=False, error=f"not run: {stopped}", skipped=True)
             if on_finish is not None:
                 await on_finish(step, results[step.id])
             continue
@@ -168,8 +172,8 @@ async def _round(
         step = running.pop(job)
         outcome = job.result()
         results[step.id] = outcome
-        if not outcome.ok and not step.continue_on_error and stopped is None:
-            stopped = step.id
+        if not outcome.ok and stopped is None and (outcome.halts or not step.continue_on_error):
+            stopped = outcome.error if outcome.halts else f"step {step.id} failed"
         if on_finish is not None:
             await on_finish(step, outcome)
     return stopped

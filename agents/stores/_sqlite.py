@@ -105,6 +105,11 @@ class SqliteJournal:
         await connection.commit()
         return cls(connection)
 
+    @property
+    def connection(self) -> aiosqlite.Connection:
+        """The file's connection, for what else lives in the same file (the token counters)."""
+        return self._db
+
     async def close(self) -> None:
         """Close the file."""
         await self._db.close()
