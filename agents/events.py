@@ -31,6 +31,7 @@ __all__ = [
     "TaskStarted",
     "TaskSucceeded",
     "TaskSuspended",
+    "ToolCallRecorded",
 ]
 
 
@@ -109,6 +110,19 @@ class ToolFinished:
     ok: bool
     seconds: float
     record: RecordedCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecorded:
+    """A tool call's record for the journal, with nothing to show: a runbook step's call.
+
+    A run shows its steps (one card each), not their tools, so the executor keeps the steps'
+    :class:`ToolFinished` inside and passes on only their records, like an agent task's, for audit,
+    eval export and sources. The edges ignore it.
+    """
+
+    task: Task
+    record: RecordedCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +217,7 @@ TaskEvent = (
     | AnswerReset
     | ToolStarted
     | ToolFinished
+    | ToolCallRecorded
     | LoopCheckpoint
     | RunbookStarted
     | StepStarted
