@@ -32,6 +32,7 @@ __all__ = [
     "TaskStarted",
     "TaskSucceeded",
     "TaskSuspended",
+    "ToolCallRecorded",
 ]
 
 
@@ -110,6 +111,19 @@ class ToolFinished:
     ok: bool
     seconds: float
     record: RecordedCall | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecorded:
+    """A tool call's record for the journal, with nothing to show: a runbook step's call.
+
+    A run shows its steps (one card each), not their tools, so the executor keeps the steps'
+    :class:`ToolFinished` inside and passes on only their records, like an agent task's, for audit,
+    eval export and sources. The edges ignore it.
+    """
+
+    task: Task
+    record: RecordedCall
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +220,7 @@ TaskEvent = (
     | AnswerReset
     | ToolStarted
     | ToolFinished
+    | ToolCallRecorded
     | LoopCheckpoint
     | RunbookStarted
     | StepStarted

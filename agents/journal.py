@@ -28,6 +28,7 @@ from agents.events import (
     TaskStarted,
     TaskSucceeded,
     TaskSuspended,
+    ToolCallRecorded,
     ToolFinished,
 )
 from agents.toolcalls import dump_calls, load_calls
@@ -306,8 +307,8 @@ class JournalSink:
             # Kept for the final write: one durable write at the start and one at the end of a run is enough.
             self._record = replace(record, agent=event.routing.agent.name, updated_at=now)
             record = self._record
-        elif record is not None and isinstance(event, ToolFinished) and event.record is not None:
-            # Written with the next write (the next turn's checkpoint or the outcome), not one write per call.
+        elif record is not None and isinstance(event, ToolFinished | ToolCallRecorded) and event.record is not None:
+            # Written with the next write (the next turn's or step's checkpoint, or the outcome), not one per call.
             calls = (*load_calls(record.tool_calls), event.record)
             self._record = replace(record, tool_calls=dump_calls(calls), updated_at=now)
             record = self._record

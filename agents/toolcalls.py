@@ -4,7 +4,8 @@ Each call the loop runs is kept as a :class:`RecordedCall`: the tool, its valida
 (redacted, then cut to :data:`MAX_OUTPUT_CHARS`), how long it took and, when it failed, why. The records
 travel on :class:`agents.events.ToolFinished` and are journalled with the task (same row or hash, so
 retention follows the journal's); the orchestrator hands them out for audit, eval export and an
-answer's sources. The edge never reads the journal for them.
+answer's sources. The edge never reads the journal for them. A runbook step's calls carry the step's id
+and reach the journal on :class:`agents.events.ToolCallRecorded` (the run shows its steps, not their tools).
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ MAX_OUTPUT_CHARS = 4_000
 
 @dataclass(frozen=True, slots=True)
 class RecordedCall:
-    """One tool call: ``input`` as validated (redacted), ``output`` redacted and bounded, ``error`` if it failed."""
+    """One tool call: ``input`` as validated (redacted), ``output`` redacted and bounded, ``error`` if it failed.
+
+    ``step``: the runbook step that made the call (empty for an agent task's own calls).
+    """
 
     tool: str
     source: str
@@ -32,6 +36,7 @@ class RecordedCall:
     output: str
     seconds: float
     error: str | None = None
+    step: str = ""
 
     @property
     def ok(self) -> bool:
@@ -58,8 +63,15 @@ def redacted(value: Any, redact: Callable[[str], str]) -> Any:
 
 
 def dump_calls(calls: tuple[RecordedCall, ...]) -> str:
-    """The journal's form (JSON); empty when there were no calls."""
-    return json.dumps([asdict(call) for call in calls], ensure_ascii=False) if calls else ""
+    """The journal's form (JSON); empty when there were no calls. An empty ``step`` is left out."""
+    return json.dumps([_as_json(call) for call in calls], ensure_ascii=False) if calls else ""
+
+
+def _as_json(call: RecordedCall) -> dict[str, Any]:
+    data = asdict(call)
+    if not call.step:
+        del data["step"]
+    return data
 
 
 def load_calls(text: str) -> tuple[RecordedCall, ...]:

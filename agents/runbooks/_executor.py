@@ -8,6 +8,11 @@ rendered prompt; the step's own events stay inside, translated into :class:`Step
 :class:`LoopCheckpoint` (a :class:`RunbookState`), which the journal keeps; a resumed run re-uses those
 outputs without asking the model again and runs only the rest.
 
+The steps' tool calls are the run's evidence as much as an agent task's are: each step's records (marked
+with the step's id) go out as :class:`ToolCallRecorded` just before that step's checkpoint, so the journal
+writes a step's calls together with its outcome: a resumed run neither loses nor repeats them. The thread
+still shows one card per step, not per tool.
+
 The answer is the output of the step(s) no other step needs; when there is one such step, its text
 streams as the run's answer while it is written.
 
@@ -22,7 +27,7 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import structlog
@@ -40,6 +45,7 @@ from agents.events import (
     TaskStarted,
     TaskSucceeded,
     TaskSuspended,
+    ToolCallRecorded,
     ToolFinished,
 )
 from agents.llm import Usage
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
     from agents.runbooks._model import Runbook, RunbookStep
     from agents.runner import TaskRunner
     from agents.task import Task
+    from agents.toolcalls import RecordedCall
 
 __all__ = ["RunbookRunner", "RunbookState"]
 
@@ -89,10 +96,12 @@ class RunbookState:
 
 @dataclass(slots=True)
 class _StepCapture:
-    """The sink of one step's agent loop: keeps its outcome, streams its text when it is the answer."""
+    """The sink of one step's agent loop: keeps its outcome and tool calls, streams its text when it is the answer."""
 
     outer: Task
+    step: str
     emit: Callable[[TaskEvent], Awaitable[None]] | None  # the run's (locked) emitter when this step streams the answer
+    calls: list[RecordedCall]  # the run's list for this step: kept even if the step is cancelled (its timeout)
     result: TaskResult | None = None
     error: TaskError | None = None
     suspended: str = ""
@@ -105,8 +114,11 @@ class _StepCapture:
             self.error = event.error
         elif isinstance(event, TaskSuspended):
             self.suspended = event.tool
-        elif isinstance(event, ToolFinished) and event.ok:
-            self.sources.append(event.source)
+        elif isinstance(event, ToolFinished):
+            if event.ok:
+                self.sources.append(event.source)
+            if event.record is not None:
+                self.calls.append(replace(event.record, step=self.step))
         elif isinstance(event, AnswerDelta) and self.emit is not None:
             await self.emit(AnswerDelta(self.outer, event.text))
         elif isinstance(event, AnswerReset) and self.emit is not None:
@@ -177,6 +189,7 @@ class RunbookRunner:
             await emit(StepStarted(task, step.id, step.agent))
 
         async def on_finish(step: RunbookStep, outcome: StepOutcome) -> None:
+            await _pass_on(task, calls.pop(step.id, []), emit)  # written with the checkpoint below
             if not outcome.skipped:
                 finished[step.id] = outcome
                 await self._journal(task, emit, finished)
@@ -185,9 +198,13 @@ class RunbookRunner:
             await emit(_finished(task, step, outcome))
 
         budget_hits: dict[str, BudgetExceeded] = {}
+        calls: dict[str, list[RecordedCall]] = {}  # each running step's tool calls, until it finishes
 
         async def run_step(step: RunbookStep, prompt: str) -> StepOutcome:
-            return await self._step(task, step, prompt, emit if step.id == streamed else None, budget_hits)
+            answer = emit if step.id == streamed else None
+            return await self._step(
+                task, step, prompt, emit=answer, budget_hits=budget_hits, calls=calls.setdefault(step.id, [])
+            )
 
         results = await run_steps(
             runbook,
@@ -220,15 +237,17 @@ class RunbookRunner:
         task: Task,
         step: RunbookStep,
         prompt: str,
+        *,
         emit: Callable[[TaskEvent], Awaitable[None]] | None,
         budget_hits: dict[str, BudgetExceeded],
+        calls: list[RecordedCall],
     ) -> StepOutcome:
         """One step on the agent loop, with its own agent and the rendered prompt as its text.
 
-        A step refused by a token budget is kept in ``budget_hits`` and halts the run.
+        A step refused by a token budget is kept in ``budget_hits`` and halts the run; its tool calls go to ``calls``.
         """
         step_task = task.model_copy(update={"text": prompt, "agent": step.agent, "runbook": None, "context": ()})
-        capture = _StepCapture(task, emit)
+        capture = _StepCapture(task, step.id, emit, calls)
         await self._runner.run(step_task, _Sink(capture))
         if capture.result is not None:
             result = capture.result
@@ -313,6 +332,12 @@ class RunbookRunner:
         )
         log.info("runbook.succeeded", runbook=runbook.name, seconds=round(seconds, 3))
         await emit(TaskSucceeded(task, result))
+
+
+async def _pass_on(task: Task, records: list[RecordedCall], emit: Callable[[TaskEvent], Awaitable[None]]) -> None:
+    """A finished step's tool calls, for the journal (the edges show the step, not its tools)."""
+    for record in records:
+        await emit(ToolCallRecorded(task, record))
 
 
 def _finished(task: Task, step: RunbookStep, outcome: StepOutcome) -> StepFinished:

@@ -8,8 +8,8 @@ same class yields the JSON schema that Bedrock's ``toolConfig`` carries, so the 
 cannot drift apart.
 
 The schema is made for Bedrock and for the bill: an ``object`` at the top, ``$defs``/``$ref`` inlined
-(tool schemas must be self-contained), and pydantic's titles and nullable ``anyOf`` removed, because the
-tool definitions are sent, and counted as input tokens, on every model call.
+(tool schemas must be self-contained), and pydantic's titles, nullable ``anyOf`` and strings' ``maxLength``
+removed, because the tool definitions are sent, and counted as input tokens, on every model call.
 """
 
 from __future__ import annotations
@@ -42,14 +42,20 @@ class NoInput(ToolInput):
 
 InputT = TypeVar("InputT", bound=ToolInput)
 
+#: Keys of a schema node left out of what Bedrock gets (see :func:`input_schema`).
+_NOISE = frozenset({"title"})
+_STRING_NOISE = _NOISE | {"maxLength"}
+
 
 def input_schema(model: type[ToolInput]) -> dict[str, Any]:
     """The JSON schema of ``model`` for Bedrock, self-contained and tidied of what is noise to a model.
 
     Pydantic's generated titles, the class docstring (the tool's description says it better) and the
     ``anyOf [..., null]`` with ``default: null`` of optional fields go: leaving a field out is how a
-    model says "none". Nested models are inlined. A ``ValueError`` means the model cannot be a tool input
-    (not an object, recursive, or too large to send on every call).
+    model says "none". A string's ``maxLength`` goes too: it guards against runaway input (validation
+    still enforces it), and no model writes a 512-character log group name. Nested models are inlined.
+    A ``ValueError`` means the model cannot be a tool input (not an object, recursive, or too large to
+    send on every call).
     """
     raw = model.model_json_schema()
     definitions = raw.pop("$defs", {})
@@ -98,7 +104,8 @@ def _tidy(node: Any, *, inside_properties: bool = False) -> Any:
     if inside_properties:
         return {name: _tidy(field) for name, field in node.items()}
     node = _unwrap_optional(node)
-    return {key: _tidy(value, inside_properties=key == "properties") for key, value in node.items() if key != "title"}
+    noise = _STRING_NOISE if node.get("type") == "string" else _NOISE
+    return {key: _tidy(value, inside_properties=key == "properties") for key, value in node.items() if key not in noise}
 
 
 def _unwrap_optional(node: dict[str, Any]) -> dict[str, Any]:

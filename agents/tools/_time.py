@@ -60,11 +60,10 @@ class Window:
 class WindowInput(ToolInput):
     """Input fields for a time window; tools that take one subclass this."""
 
-    minutes: int | None = Field(default=None, ge=1, description="Look back this many minutes from `end` (or from now).")
-    start: datetime | None = Field(
-        default=None, description="ISO 8601 start, e.g. 2026-03-01T14:00:00Z; takes precedence over minutes."
-    )
-    end: datetime | None = Field(default=None, description="ISO 8601 end; defaults to now.")
+    # Tersely described: these fields ride on every call of every windowed tool (the format says ISO 8601).
+    minutes: int | None = Field(default=None, ge=1, description="Window back from end; default 60.")
+    start: datetime | None = Field(default=None, description="Overrides minutes.")
+    end: datetime | None = Field(default=None, description="Default: now.")
 
     def window(self, *, now: datetime, default_minutes: int, max_minutes: int, source: str) -> Window:
         """The window asked for, or the last ``default_minutes``; ToolFailed if empty or too long."""

@@ -13,8 +13,6 @@ import functools
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
-
 from agents.tools._aws import aws_errors, us_east_1_client
 from agents.tools._base import Tool, ToolContext, ToolOutput, Toolset
 from agents.tools._params import ToolInput
@@ -36,10 +34,8 @@ _MAX_COST_PAGES = 10  # AWS bills every Cost Explorer API request ($0.01 each)
 class CostPeriod(ToolInput):
     """Which month's cost to read."""
 
-    period: Literal["month_to_date", "last_month_same_days", "last_month"] = Field(
-        default="month_to_date",
-        description="month_to_date (default); last_month_same_days (the 1st to the same day last month, to compare)",
-    )
+    # The tool's description says what each period is; the schema carries the default.
+    period: Literal["month_to_date", "last_month_same_days", "last_month"] = "month_to_date"
 
 
 def _period(day: date, which: str) -> tuple[date, date]:

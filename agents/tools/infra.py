@@ -55,9 +55,7 @@ _SERVICE_EVENTS = 5
 class Ec2Input(ToolInput):
     """Input of ``list_ec2_instances``."""
 
-    state: Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated"] | None = Field(
-        default=None, description="Only instances in this state."
-    )
+    state: Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated"] | None = None
     name_contains: str | None = Field(
         default=None, min_length=1, max_length=255, description="Only instances whose Name tag contains this."
     )
@@ -119,7 +117,7 @@ class EcsInput(ToolInput):
         default=None,
         min_length=1,
         max_length=_MAX_SERVICES,
-        description="Service names; every service of the clusters if omitted.",
+        description="All if omitted.",
     )
 
 
@@ -252,9 +250,7 @@ def _db_instance(raw: Mapping[str, Any]) -> dict[str, Any]:
 class LambdaInput(ToolInput):
     """Input of ``list_lambda_functions``."""
 
-    name_contains: str | None = Field(
-        default=None, min_length=1, max_length=140, description="Only functions whose name contains this."
-    )
+    name_contains: str | None = Field(default=None, min_length=1, max_length=140)
 
 
 async def _list_lambda_functions(ctx: ToolContext, request: LambdaInput) -> ToolOutput:
@@ -301,9 +297,7 @@ def _modified_at(raw: Mapping[str, Any]) -> datetime:
 class AsgInput(ToolInput):
     """Input of ``list_autoscaling_groups``."""
 
-    names: tuple[str, ...] | None = Field(
-        default=None, min_length=1, max_length=50, description="Auto Scaling group names; all if omitted."
-    )
+    names: tuple[str, ...] | None = Field(default=None, min_length=1, max_length=50, description="All if omitted.")
 
 
 async def _list_autoscaling_groups(ctx: ToolContext, request: AsgInput) -> ToolOutput:
@@ -358,8 +352,8 @@ def _inventory_tools() -> Toolset:
             Tool(
                 name="list_ec2_instances",
                 description=(
-                    "List EC2 instances, optionally by state or Name tag: id, name, type, state (and why it "
-                    "stopped), launch time, AZ and IPs, with counts by state."
+                    "List EC2 instances: id, name, type, state (and why it stopped), launch time, AZ and IPs, "
+                    "with counts by state."
                 ),
                 input_model=Ec2Input,
                 effect="read",
@@ -370,8 +364,8 @@ def _inventory_tools() -> Toolset:
             Tool(
                 name="describe_ecs_services",
                 description=(
-                    "Describe ECS services (all clusters unless named): desired/running/pending tasks, status, "
-                    "deployments with rollout state, and the 5 latest service events."
+                    "Describe ECS services: desired/running/pending tasks, status, deployments with rollout "
+                    "state, the 5 latest service events."
                 ),
                 input_model=EcsInput,
                 effect="read",

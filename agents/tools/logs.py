@@ -52,9 +52,7 @@ class FindLogGroupsInput(ToolInput):
     prefix: str | None = Field(
         default=None, min_length=1, max_length=512, description="Name prefix, e.g. /aws/lambda/checkout."
     )
-    contains: str | None = Field(
-        default=None, min_length=1, max_length=512, description="Case-insensitive part of the name, e.g. api."
-    )
+    contains: str | None = Field(default=None, min_length=1, max_length=512, description="Case-insensitive.")
 
 
 async def _find_log_groups(ctx: ToolContext, request: FindLogGroupsInput) -> ToolOutput:
@@ -124,14 +122,11 @@ class Polling:
 class InsightsInput(WindowInput):
     """Input of ``logs_insights_query``."""
 
-    log_groups: tuple[str, ...] = Field(min_length=1, max_length=50, description="Log group names to query.")
+    log_groups: tuple[str, ...] = Field(min_length=1, max_length=50)
     query: str = Field(
         min_length=1,
         max_length=10_000,
-        description=(
-            "Logs Insights query, e.g. `fields @timestamp, @message | filter @message like /ERROR/ "
-            "| sort @timestamp desc | limit 50` or `filter status >= 500 | stats count(*) by path`."
-        ),
+        description=("e.g. `filter @message like /ERROR/ | stats count(*) by bin(5m)`"),
     )
 
 
@@ -216,15 +211,13 @@ def _insights_progress(ctx: ToolContext, request: InsightsInput) -> str:
 class FilterEventsInput(WindowInput):
     """Input of ``filter_log_events``."""
 
-    log_group: str = Field(min_length=1, max_length=512, description="Log group name.")
+    log_group: str = Field(min_length=1, max_length=512)
     filter_pattern: str | None = Field(
         default=None,
         max_length=1024,
-        description='CloudWatch Logs filter pattern, e.g. `ERROR`, `?ERROR ?Exception`, `{ $.level = "error" }`.',
+        description='e.g. `ERROR`, `?ERROR ?Exception`, `{ $.level = "error" }`',
     )
-    stream_prefix: str | None = Field(
-        default=None, min_length=1, max_length=512, description="Only streams whose name starts with this."
-    )
+    stream_prefix: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 async def _filter_log_events(
@@ -286,8 +279,8 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
             Tool(
                 name="find_log_groups",
                 description=(
-                    "Find CloudWatch Logs log groups by name prefix or part of the name: name, stored size, "
-                    "retention and creation time. Use it first when the exact group name is not known."
+                    "Find CloudWatch Logs log groups by name: name, stored size, retention, creation time. "
+                    "Use it first when the exact group name is not known."
                 ),
                 input_model=FindLogGroupsInput,
                 effect="read",
@@ -298,9 +291,8 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
             Tool(
                 name="logs_insights_query",
                 description=(
-                    "Run a CloudWatch Logs Insights query over up to 50 log groups and a window (default the "
-                    "last 60 minutes); returns up to 200 result rows as objects. Best for counting, grouping "
-                    "and finding patterns (stats, filter, parse)."
+                    "Run a CloudWatch Logs Insights query over log groups and a window; up to 200 result rows. "
+                    "Best for counting, grouping and finding patterns."
                 ),
                 input_model=InsightsInput,
                 effect="read",
@@ -311,8 +303,8 @@ def logs_tools(*, now: Callable[[], datetime] = utc_now, polling: Polling | None
             Tool(
                 name="filter_log_events",
                 description=(
-                    "Read log events of one log group matching a filter pattern over a window (default the "
-                    "last 60 minutes), oldest first, at most 200: time, stream and message."
+                    "Read one log group's events matching a filter pattern over a window, oldest first, at "
+                    "most 200: time, stream, message."
                 ),
                 input_model=FilterEventsInput,
                 effect="read",

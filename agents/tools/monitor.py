@@ -51,12 +51,8 @@ _HEALTH_DETAILS = 10  # DescribeEventDetails takes at most 10 ARNs
 class ListAlarmsInput(ToolInput):
     """Input of ``list_alarms``."""
 
-    state: Literal["ALARM", "OK", "INSUFFICIENT_DATA", "ANY"] = Field(
-        default="ALARM", description="Alarm state to list; ANY lists every alarm."
-    )
-    name_prefix: str | None = Field(
-        default=None, min_length=1, max_length=255, description="Only alarms whose name starts with this."
-    )
+    state: Literal["ALARM", "OK", "INSUFFICIENT_DATA", "ANY"] = Field(default="ALARM", description="ANY: every alarm.")
+    name_prefix: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 async def _list_alarms(ctx: ToolContext, request: ListAlarmsInput) -> ToolOutput:
@@ -194,7 +190,7 @@ def _statistic_for(metric: str) -> str:
 class MetricsInput(WindowInput):
     """Input of ``get_metric_statistics``."""
 
-    resource_type: ResourceType = Field(description="Kind of resource the ids name.")
+    resource_type: ResourceType
     resource_ids: tuple[str, ...] = Field(
         min_length=1,
         max_length=10,
@@ -207,15 +203,11 @@ class MetricsInput(WindowInput):
         default=None,
         min_length=1,
         max_length=8,
-        description=(
-            "CloudWatch metric names. Defaults: ec2 CPUUtilization, StatusCheckFailed; ecs CPUUtilization, "
-            "MemoryUtilization; rds CPUUtilization, DatabaseConnections, FreeStorageSpace; alb "
-            "HTTPCode_Target_5XX_Count, TargetResponseTime, RequestCount; lambda Errors, Duration, Throttles."
-        ),
+        # Which ones are the defaults is not needed to fill the input: any metric can be named, and the
+        # result names what was read.
+        description="CloudWatch metric names; default: the type's usual ones (CPU, errors, latency…).",
     )
-    stat: Statistic | None = Field(
-        default=None, description="Statistic for every metric; by default each metric's usual one."
-    )
+    stat: Statistic | None = Field(default=None, description="For every metric; default: each metric's usual one.")
     period_seconds: int | None = Field(
         default=None, ge=60, le=86_400, multiple_of=60, description="Datapoint period; chosen if omitted."
     )
@@ -339,15 +331,11 @@ def _metrics_progress(ctx: ToolContext, request: MetricsInput) -> str:
 class HealthInput(ToolInput):
     """Input of ``list_health_events``."""
 
-    status: tuple[Literal["open", "upcoming", "closed"], ...] = Field(
-        default=("open", "upcoming"), min_length=1, description="Event statuses to list."
-    )
+    status: tuple[Literal["open", "upcoming", "closed"], ...] = Field(default=("open", "upcoming"), min_length=1)
     services: tuple[str, ...] | None = Field(
         default=None, min_length=1, description="Health service codes, e.g. EC2, RDS, LAMBDA, ELASTICLOADBALANCING."
     )
-    regions: tuple[str, ...] | None = Field(
-        default=None, min_length=1, description="Regions, e.g. eu-west-1; all regions if omitted."
-    )
+    regions: tuple[str, ...] | None = Field(default=None, min_length=1, description="All if omitted.")
     days: int | None = Field(default=None, ge=1, le=90, description="Only events updated in the last N days.")
 
 
@@ -417,8 +405,8 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
             Tool(
                 name="list_alarms",
                 description=(
-                    "List CloudWatch alarms in a state (default ALARM), newest state change first: name, "
-                    "state, since when, the reason, and the metric, dimensions and threshold they watch."
+                    "List CloudWatch alarms in a state, newest state change first: name, state, since when, "
+                    "reason, and the metric, dimensions and threshold watched."
                 ),
                 input_model=ListAlarmsInput,
                 effect="read",
@@ -430,9 +418,8 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
                 name="get_metric_statistics",
                 description=(
                     "Summarise CloudWatch metrics of EC2 instances, ECS services, RDS instances, ALBs or "
-                    "Lambda functions over a window (default the last 60 minutes): per metric min, max (and "
-                    "when), average, last value and a short series. Sensible metrics are chosen per type "
-                    "unless named."
+                    "Lambda functions over a window: per metric min, max (and when), average, last value and "
+                    "a short series."
                 ),
                 input_model=MetricsInput,
                 effect="read",
@@ -443,9 +430,8 @@ def monitor_tools(*, now: Callable[[], datetime] = utc_now) -> Toolset:
             Tool(
                 name="list_health_events",
                 description=(
-                    "List AWS Health events for the account (default: open and upcoming), newest first, with "
-                    "AWS's description of the most recent ones: AWS-side outages, scheduled maintenance, "
-                    "retirements. Needs a Business or Enterprise support plan."
+                    "List AWS Health events (AWS-side outages, scheduled maintenance, retirements), newest "
+                    "first, with AWS's description of the latest. Needs a Business or Enterprise support plan."
                 ),
                 input_model=HealthInput,
                 effect="read",

@@ -35,7 +35,7 @@ def _redact_and_reduce(text: str) -> ReducedLog:
 class SharedFileInput(ToolInput):
     """Input of ``read_shared_file``."""
 
-    file_id: str = Field(min_length=1, max_length=64, description="The file id from <shared_files>.")
+    file_id: str = Field(min_length=1, max_length=64, description="Its id in <shared_files>.")
 
 
 def _progress(_: ToolContext, request: SharedFileInput) -> str:
@@ -72,9 +72,8 @@ async def _read_shared_file(context: ToolContext, request: SharedFileInput) -> T
 READ_SHARED_FILE = Tool(
     name="read_shared_file",
     description=(
-        "Read a log or text file that was shared in this Slack thread (see <shared_files> for ids). Small files "
-        "come back verbatim; large ones as line templates with counts, first/last seen and sample lines, "
-        "errors first."
+        "Read a log or text file shared in this thread. Small files come back verbatim; large ones as line "
+        "templates with counts, first/last seen and sample lines, errors first."
     ),
     input_model=SharedFileInput,
     source=_SOURCE,

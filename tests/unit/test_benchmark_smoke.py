@@ -109,3 +109,26 @@ async def test_token_benchmark_measures_caching_off_and_on_with_the_fake_bedrock
     table = report(rows, definitions)
     assert "calls 2+" in table
     assert "Tool-definition tokens per agent" in table
+
+
+def test_tool_definition_benchmark_counts_what_the_adapter_sends_and_shows_before_and_after() -> None:
+    """Per agent: the toolConfig the Bedrock adapter builds, counted as the fake does; none grew past its baseline."""
+    from agents.catalog import default_registry  # noqa: PLC0415
+    from agents.testing.bedrock.cache import prompt_chars  # noqa: PLC0415
+    from benchmarks.tooldefs import BEFORE, definitions, measure, report  # noqa: PLC0415 - only this test
+
+    registry = default_registry()
+    measured = {row.agent: row for row in measure(registry)}
+    assert set(measured) == set(registry.names())
+    assert measured["general"].tools == ()
+    for agent in registry.all():
+        sent = definitions(agent.toolset.tools)
+        assert [spec["toolSpec"]["name"] for spec in sent] == [t.name for t in agent.toolset.tools]
+        assert measured[agent.name].chars == sum(prompt_chars("tools", spec) for spec in sent)
+        assert measured[agent.name].tokens == measured[agent.name].chars // 4
+        tools, chars = BEFORE[agent.name]
+        if tools == len(agent.toolset.tools):  # an agent given new tools is compared by its own figures
+            assert measured[agent.name].chars <= chars
+    table = report(list(measured.values()), before=BEFORE, per_tool=True)
+    assert "Tool-definition tokens per agent" in table
+    assert "list_alarms" in table

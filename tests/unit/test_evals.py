@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pytest
 
+from agents.assembly import open_core
 from agents.catalog import default_registry
 from agents.errors import LLMThrottled
 from agents.evals import (
     CASES_DIR,
     Cassette,
+    CassetteDeck,
     CassetteEntry,
     EvalCase,
     Expectations,
@@ -27,14 +30,17 @@ from agents.evals import (
     score_answer,
     tool_inputs,
 )
+from agents.events import ToolCallRecorded, ToolFinished, ToolStarted
 from agents.feedback import Feedback
 from agents.journal import MemoryJournal, TaskRecord
+from agents.orchestrator import Accepted
 from agents.settings import load_settings
 from agents.task import ContextMessage, Origin, Task
 from agents.testing import FakeChatModel
 from agents.testing.bedrock import FakeBedrock, Reply
 from agents.testing.scripted_agent import ScriptedAgent
 from agents.toolcalls import RecordedCall, dump_calls
+from tests.unit.test_runbook_runs import ORIGIN, Edge
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -327,3 +333,44 @@ async def test_export_turns_a_task_its_tool_calls_and_its_thumbs_down_text_into_
     assert case.expect.note == "it blamed the database\nname the bad deploy"
     again = await export_case(journal, task.request_id, out=tmp_path, expectation=None, redact=str)
     assert again.name == "export-req-0123456789ab-2.yaml"
+
+
+async def test_a_runbook_tasks_step_calls_are_journalled_and_export_to_a_cassette(
+    scripted: FakeBedrock, tmp_path: Path
+) -> None:
+    """A runbook run through the real core: each step's calls, marked with its step, are the task's; export keeps them."""
+    (case,) = [c for c in load_cases(CASES_DIR, tools=INPUTS)[0] if c.runbook == "incident-triage"]
+    agent = ScriptedAgent([case])
+    scripted.default_reply, scripted.default_forced = agent.reply, agent.route
+    deck = CassetteDeck()
+    async with open_core(_settings(), private=True, tools=deck.registry) as orchestrator:
+        edge = Edge()
+        orchestrator.start(edge)
+        deck.insert("req-runbook00001", Cassette.of(case, INPUTS))
+        outcome = await orchestrator.submit(case.text, request_id="req-runbook00001", origin=ORIGIN, target="")
+        assert isinstance(outcome, Accepted)
+        async with asyncio.timeout(30):
+            await edge.ended.wait()
+        calls = await orchestrator.tool_calls("req-runbook00001")
+        record = await orchestrator.task_status("req-runbook00001")
+    assert record is not None
+    assert record.status == "succeeded"
+    assert sorted((c.step, c.tool, c.ok) for c in calls) == [
+        ("alarms", "list_alarms", True),
+        ("deploy", "describe_ecs_services", True),
+        ("errors", "logs_insights_query", True),
+    ]
+    # The edge still gets steps, not tools: only the records (which it ignores), one per call.
+    assert not [e for e in edge.events if isinstance(e, ToolStarted | ToolFinished)]
+    assert [e.record for e in edge.events if isinstance(e, ToolCallRecorded)] == list(calls)
+
+    journal = MemoryJournal()
+    await journal.put(record)
+    path = await export_case(journal, "req-runbook00001", out=tmp_path, expectation=None, redact=str)
+    exported, problems = load_case_text(path.read_text(), path=str(path), tools=INPUTS)
+    assert problems == []
+    assert exported is not None
+    assert (exported.runbook, dict(exported.params)) == ("incident-triage", {"service": "checkout", "minutes": 60})
+    # The steps' recorded calls are the cassette: the same tools, the outputs the original case served.
+    assert {e.tool: e.output for e in exported.cassette} == {e.tool: e.output for e in case.cassette}
+    assert set(exported.expect.tools) == {"list_alarms", "logs_insights_query", "describe_ecs_services"}

@@ -175,12 +175,14 @@ async def test_a_tasks_tool_calls_are_journalled_and_handed_out_by_the_orchestra
 
 
 def test_records_survive_their_journal_form_and_outputs_are_cut_saying_so() -> None:
-    """dump/load round-trips every field; a long output keeps its first 4,000 characters and says how many there were."""
+    """dump/load round-trips every field (a runbook step's id too); a long output keeps its first 4,000 characters."""
     calls = (
         RecordedCall("list_alarms", "CloudWatch", {"state": "ALARM"}, "[]", 0.25),
         RecordedCall("get_cost", "Cost Explorer", {"days": 7}, "", 1.5, error="Cost Explorer failed"),
+        RecordedCall("list_alarms", "CloudWatch", {"state": "OK"}, "[]", 0.1, step="alarms"),
     )
     assert load_calls(dump_calls(calls)) == calls
+    assert '"step"' not in dump_calls(calls[:2])  # an agent task's calls have no step to store
     assert (dump_calls(()), load_calls("")) == ("", ())
     cut = bounded("y" * 10_000)
     assert cut.startswith("y" * MAX_OUTPUT_CHARS)

@@ -115,14 +115,26 @@ def test_tool_names_are_unique_across_agents() -> None:
 
 @pytest.mark.parametrize("tool", ALL_TOOLS, ids=lambda tool: tool.name)
 def test_schemas_are_closed_objects_without_generated_noise(tool: Any) -> None:
-    """Each schema is an object that rejects unknown keys, with no pydantic titles or null unions."""
+    """Each schema is an object that rejects unknown keys, without pydantic titles, null unions or strings' caps.
+
+    Field descriptions are there only where the name and schema are not enough, and never restate a default
+    the schema carries: every word rides on every model call.
+    """
     schema = tool.input_schema
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
     text = repr(schema)
     assert "'title'" not in text
     assert "'null'" not in text
-    assert all("description" in field or field.get("enum") for field in schema["properties"].values())
+    assert "'maxLength'" not in text  # validation enforces it; the model never needs it
+    for field in schema["properties"].values():
+        assert "default" not in field or "default" not in field.get("description", "").lower()
+    assert all(str(default) not in tool.description for default in _defaults(schema)), tool.description
+
+
+def _defaults(schema: dict[str, Any]) -> list[object]:
+    """The defaults a schema states (so a description need not)."""
+    return [field["default"] for field in schema["properties"].values() if "default" in field]
 
 
 @pytest.fixture(scope="module")
