@@ -8,6 +8,7 @@ Bedrock's accounting would give for the same bytes.
 
 from __future__ import annotations
 
+import json
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
@@ -182,6 +183,27 @@ async def test_a_prefix_below_the_models_minimum_is_not_cached() -> None:
     }
     usage = cache.account(CLAUDE, body)
     assert (usage.input_tokens, usage.cache_read, usage.cache_write) == (100, 0, 0)
+
+
+async def test_with_the_models_rules_claude_s_hidden_tool_prompt_is_part_of_the_cached_prefix() -> None:
+    """Claude offered tools gets a 346-token tool-use prompt: input, and part of the prefix the minimum counts.
+
+    So a prefix of 800 visible tokens is cached with tools, and not without them (under Sonnet's 1,024).
+    """
+    cache = PromptCache(min_tokens=None)
+    tool = {"toolSpec": {"name": "t", "description": "d", "inputSchema": {"json": {"type": "object"}}}}
+    with_tools: dict[str, Any] = {
+        "toolConfig": {"tools": [tool]},
+        "system": [{"text": "s" * 3200}, POINT],
+        "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+    }
+    visible = (len(json.dumps(tool["toolSpec"], separators=(",", ":"))) + 3200 + 2) // 4
+    first = cache.account(CLAUDE, with_tools)
+    assert first.input_tokens + first.cache_write + first.cache_read == visible + 346
+    assert first.cache_write > 0
+    assert cache.account(CLAUDE, with_tools).cache_read == first.cache_write
+    without: dict[str, Any] = {"system": [{"text": "s" * 3200}, POINT], "messages": with_tools["messages"]}
+    assert cache.account(CLAUDE, without).cache_write == 0  # 800 tokens: under Sonnet's minimum
 
 
 def _raw_client(endpoint: str) -> Any:

@@ -8,9 +8,11 @@ is written to it: ``cacheWriteInputTokens``. A hit may end up to :data:`LOOKBACK
 before a cache point, so a tool loop that moves its last cache point on each turn still reads the turn
 before's prefix. Whatever follows the last cache point is plain
 ``inputTokens``. Prefixes shorter than ``min_tokens`` are not cached; ``min_tokens=None`` applies each
-model's documented minimum (:func:`agents.llm._caching.cache_rules`: 1,024 tokens for Claude Sonnet, up to
-4,096 for Claude Haiku 4.5), and the default of 0 lets tests use small prompts. The minimum is counted on
-the whole prefix up to a cache point, as Anthropic documents it.
+model's documented rules (:func:`agents.llm._caching.cache_rules`: a minimum of 1,024 tokens for Claude
+Sonnet, up to 4,096 for Claude Haiku 4.5; and, for Claude offered tools, the tool-use system prompt Anthropic
+adds before the tool definitions, 346 tokens (313 when a tool is forced) for Claude 4 models, which is billed
+as input and is part of every cached prefix), and the default of 0 lets tests use small prompts. The minimum
+is counted on the whole prefix up to a cache point, as Anthropic documents it.
 
 Tokens are about four characters each, counted on the prompt's text: messages' and the system prompt's
 strings, and a tool definition's whole JSON (its name, description and input schema, keys included, as
@@ -36,7 +38,14 @@ from agents.testing.bedrock.wire import text_length
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["LOOKBACK_BLOCKS", "CachedUsage", "PromptCache", "cache_point_problem", "prompt_chars"]
+__all__ = [
+    "LOOKBACK_BLOCKS",
+    "CachedUsage",
+    "PromptCache",
+    "cache_point_problem",
+    "prompt_chars",
+    "tool_use_prompt_tokens",
+]
 
 _DEFAULT_TTL = 300.0
 #: How many content blocks before a cache point Bedrock checks for a cached prefix (Anthropic documents ~20).
@@ -69,6 +78,21 @@ def prompt_chars(field: str, block: object) -> int:
     if field == "tools" and isinstance(block, dict) and "toolSpec" in block:
         return len(json.dumps(block["toolSpec"], separators=(",", ":"), ensure_ascii=False))
     return text_length(block)
+
+
+def tool_use_prompt_tokens(model_id: str, body: dict[str, Any]) -> int:
+    """The hidden system prompt Claude gets when it is offered tools (Anthropic's documented token counts).
+
+    346 tokens with ``auto`` tool choice, 313 when a tool (or any tool) is forced, for Claude 4 models;
+    Claude 3 and 3.5 Haiku: 264 and 340. Other models, or no tools: none.
+    """
+    tools = (body.get("toolConfig") or {}).get("tools")
+    if "anthropic.claude" not in model_id or not tools:
+        return 0
+    forced = bool(((body.get("toolConfig") or {}).get("toolChoice") or {}).keys() & {"any", "tool"})
+    if "claude-3-haiku" in model_id or "claude-3-5-haiku" in model_id:
+        return 340 if forced else 264
+    return 313 if forced else 346
 
 
 def _is_cache_point(block: object) -> bool:
@@ -117,7 +141,8 @@ class PromptCache:
         content blocks before it (as Bedrock looks back for a hit), and writes the prefix ending at it.
         """
         digest = hashlib.sha256(model_id.encode())
-        chars = 0
+        faithful = self.min_tokens is None
+        chars = 4 * tool_use_prompt_tokens(model_id, body) if faithful else 0
         boundaries: list[tuple[str, int]] = []  # (prefix key, tokens) after each content block
         points: list[int] = []  # for each cache point, the boundary it follows
         for field, blocks in _blocks(body):
