@@ -10,7 +10,10 @@ more (:meth:`~agents.lifecycle.TaskLifecycle.requeue_waiting`). A refusal comes 
 :class:`Refused`, for the edge to tell the clicker privately.
 
 The sweeper (:meth:`ApprovalDesk.sweep`, in every process that runs tasks) expires pending approvals
-whose time ran out, through the same compare-and-set, so replicas and clicks cannot both win.
+whose time ran out, through the same compare-and-set, so replicas and clicks cannot both win. It also
+delivers decisions a process took but did not hand to their task (it died in between): a delivery is
+leased to one process at a time (:meth:`~agents.approvals.ApprovalStore.claim_delivery`), so a task is
+queued again once per decision, never by two replicas at once.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ if TYPE_CHECKING:
 __all__ = ["ApprovalCards", "ApprovalDesk", "Choice", "Decided", "Refused"]
 
 log = structlog.get_logger(__name__)
+
+#: Seconds one process has to hand a decision to its task before another may try.
+DELIVERY_LEASE = 60.0
+#: Seconds a decision may wait for its first delivery before the sweeper takes it over.
+DELIVERY_GRACE = 30.0
 
 Choice = Literal["approve", "reject"]
 
@@ -138,7 +146,7 @@ class ApprovalDesk:
             return Refused(reason, approval.request_id)
         decided = approval.decided(state, clicker_id, now)
         self._audit(decided, clicker_id, state, self._rule(decided, clicker_id))
-        await self._after_decision(decided)
+        await self._after_decision(decided, now)
         return Decided(decided)
 
     async def _check(self, approval: Approval, clicker_id: str, choice: Choice, now: float) -> str | None:
@@ -177,12 +185,18 @@ class ApprovalDesk:
         return None
 
     async def sweep(self, now: float | None = None) -> int:
-        """Expire every pending approval whose time ran out; how many this call expired."""
+        """Expire every pending approval whose time ran out, and deliver decisions left undelivered.
+
+        Returns how many approvals this call expired.
+        """
         now = self._clock() if now is None else now
         expired = 0
         for approval in await self.store.due(now):
             if await self._expire(approval, now):
                 expired += 1
+        for approval in await self.store.undelivered(now - DELIVERY_GRACE):
+            log.warning("approval.delivery_taken_over", approval_id=approval.id, request_id=approval.request_id)
+            await self._deliver(approval, now)
         return expired
 
     async def _expire(self, approval: Approval, now: float) -> bool:
@@ -190,14 +204,21 @@ class ApprovalDesk:
             return False
         expired = approval.decided("expired", "", now)
         self._audit(expired, "", "expired", "nobody approved it in time")
-        await self._after_decision(expired)
+        await self._after_decision(expired, now)
         return True
 
-    async def _after_decision(self, approval: Approval) -> None:
+    async def _after_decision(self, approval: Approval, now: float) -> None:
         """Show the decision on the card at once, then run the task again (the gate reads the decision)."""
         await self._show(approval)
-        if self._resume is not None and not await self._resume(approval.request_id):
+        await self._deliver(approval, now)
+
+    async def _deliver(self, approval: Approval, now: float) -> None:
+        """Queue the task again to hear the decision, under this process's lease on the delivery."""
+        if self._resume is None or not await self.store.claim_delivery(approval.id, now, lease=DELIVERY_LEASE):
+            return
+        if not await self._resume(approval.request_id):
             log.warning("approval.task_not_waiting", approval_id=approval.id, request_id=approval.request_id)
+        await self.store.delivered(approval.id)
 
     async def effect_done(self, task: Task, call: ToolCall, result: ToolResult) -> None:
         """An approved action ran: keep its result and show it on the card."""

@@ -18,13 +18,24 @@ if TYPE_CHECKING:
 
 __all__ = ["RedisApprovals"]
 
-# KEYS: the approval's hash, the pending set. ARGV: new state, decided_by, decided_at, approval id.
+# KEYS: the approval's hash, the pending set, the to-deliver set. ARGV: new state, decided_by, decided_at, id.
 _DECIDE = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'pending' then
   return 0
 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'decided_by', ARGV[2], 'decided_at', ARGV[3])
 redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4])
+return 1
+"""
+
+# KEYS: the to-deliver set. ARGV: id, now, now + lease. The score is when the delivery may next be tried.
+_CLAIM = """
+local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not due or tonumber(due) > tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
 return 1
 """
 
@@ -37,6 +48,7 @@ class RedisApprovals:
         self._prefix = prefix
         self._retention = retention_seconds
         self._decide = redis.register_script(_DECIDE)
+        self._claim = redis.register_script(_CLAIM)
 
     def _key(self, approval_id: str) -> str:
         return f"{self._prefix}approval:{approval_id}"
@@ -44,6 +56,10 @@ class RedisApprovals:
     @property
     def _pending(self) -> str:
         return f"{self._prefix}approvals:pending"
+
+    @property
+    def _to_deliver(self) -> str:
+        return f"{self._prefix}approvals:to-deliver"
 
     async def close(self) -> None:
         """The client is the journal's: it closes it."""
@@ -84,13 +100,32 @@ class RedisApprovals:
     @store_boundary
     async def decide(self, approval_id: str, state: State, by: str, at: float) -> bool:
         """The compare-and-set, as one script on the server."""
-        won = await self._decide(keys=[self._key(approval_id), self._pending], args=[state, by, at, approval_id])
+        keys = [self._key(approval_id), self._pending, self._to_deliver]
+        won = await self._decide(keys=keys, args=[state, by, at, approval_id])
         return int(won) == 1
 
     @store_boundary
     async def record_result(self, approval_id: str, result: str) -> None:
         """Keep the result."""
         await self._redis.hset(self._key(approval_id), "result", result)
+
+    @store_boundary
+    async def claim_delivery(self, approval_id: str, now: float, *, lease: float) -> bool:
+        """The lease, as one script on the server."""
+        won = await self._claim(keys=[self._to_deliver], args=[approval_id, now, now + lease])
+        return int(won) == 1
+
+    @store_boundary
+    async def delivered(self, approval_id: str) -> None:
+        """Nothing more to deliver."""
+        await self._redis.zrem(self._to_deliver, approval_id)
+
+    @store_boundary
+    async def undelivered(self, due_by: float) -> list[Approval]:
+        """Decided, and their delivery due."""
+        ids = await self._redis.zrangebyscore(self._to_deliver, "-inf", due_by)
+        found = [await self.get(str(i)) for i in ids]
+        return [a for a in found if a is not None]
 
     @store_boundary
     async def due(self, now: float) -> list[Approval]:

@@ -40,8 +40,10 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_by TEXT NOT NULL DEFAULT '',
     decided_at REAL NOT NULL DEFAULT 0,
     result TEXT NOT NULL DEFAULT '',
+    deliver_after REAL,
     UNIQUE (request_id, call_id)
 );
+CREATE INDEX IF NOT EXISTS approvals_undelivered ON approvals (deliver_after);
 CREATE INDEX IF NOT EXISTS approvals_pending ON approvals (state, expires_at);
 CREATE INDEX IF NOT EXISTS approvals_by_workspace ON approvals (workspace_id, created_at);
 """
@@ -101,8 +103,9 @@ class SqliteApprovals:
     async def decide(self, approval_id: str, state: State, by: str, at: float) -> bool:
         """The compare-and-set: one row changes only while it is pending."""
         cursor = await self._db.execute(
-            "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ? WHERE id = ? AND state = 'pending'",
-            (state, by, at, approval_id),
+            "UPDATE approvals SET state = ?, decided_by = ?, decided_at = ?, deliver_after = ? "
+            "WHERE id = ? AND state = 'pending'",
+            (state, by, at, at, approval_id),
         )
         await self._db.commit()
         return cursor.rowcount == 1
@@ -112,6 +115,26 @@ class SqliteApprovals:
         """Keep the result."""
         await self._db.execute("UPDATE approvals SET result = ? WHERE id = ?", (result, approval_id))
         await self._db.commit()
+
+    @store_boundary
+    async def claim_delivery(self, approval_id: str, now: float, *, lease: float) -> bool:
+        """Compare-and-set on ``deliver_after``: one process's lease on the delivery."""
+        cursor = await self._db.execute(
+            "UPDATE approvals SET deliver_after = ? WHERE id = ? AND deliver_after IS NOT NULL AND deliver_after <= ?",
+            (now + lease, approval_id, now),
+        )
+        await self._db.commit()
+        return cursor.rowcount == 1
+
+    @store_boundary
+    async def delivered(self, approval_id: str) -> None:
+        """Nothing more to deliver."""
+        await self._db.execute("UPDATE approvals SET deliver_after = NULL WHERE id = ?", (approval_id,))
+        await self._db.commit()
+
+    async def undelivered(self, due_by: float) -> list[Approval]:
+        """Decided, and their delivery due."""
+        return await self._select("WHERE deliver_after IS NOT NULL AND deliver_after <= ?", (due_by,))
 
     async def due(self, now: float) -> list[Approval]:
         """Pending and out of time."""

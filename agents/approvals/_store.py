@@ -3,7 +3,14 @@
 Deciding is a single-use compare-and-set: :meth:`ApprovalStore.decide` moves an approval out of
 ``pending`` only if it is still pending, atomically across every process sharing the store, and says
 whether this caller won. A double click, two replicas clicked at once, and the expiry sweeper racing a
-click all end with exactly one decision. The durable stores are :mod:`agents.approvals._sqlite` and
+click all end with exactly one decision.
+
+A decision must then reach its task (the task is queued again to hear it). The decision and "to deliver"
+are written together; :meth:`ApprovalStore.claim_delivery` leases the delivery to one process (a
+compare-and-set on when it may next be tried), and :meth:`ApprovalStore.delivered` ends it. A process that
+dies between deciding and delivering leaves the delivery to the sweeper, once the lease has run out.
+
+The durable stores are :mod:`agents.approvals._sqlite` and
 :mod:`agents.approvals._redis`, kept beside the task journal of the same backend.
 """
 
@@ -45,6 +52,18 @@ class ApprovalStore(Protocol):
         """Keep the action's result, for the card and history."""
         ...
 
+    async def claim_delivery(self, approval_id: str, now: float, *, lease: float) -> bool:
+        """Take the delivery of a decision, if it is due by ``now``, for ``lease`` seconds; ``False``: not ours."""
+        ...
+
+    async def delivered(self, approval_id: str) -> None:
+        """The decision reached its task: nothing more to deliver."""
+        ...
+
+    async def undelivered(self, due_by: float) -> list[Approval]:
+        """Decided approvals whose delivery is due by ``due_by`` (never delivered, or a lease ran out)."""
+        ...
+
     async def due(self, now: float) -> list[Approval]:
         """Pending approvals whose time ran out by ``now``."""
         ...
@@ -63,6 +82,7 @@ class MemoryApprovals:
 
     def __init__(self) -> None:
         self._items: dict[str, Approval] = {}
+        self._deliver_after: dict[str, float] = {}
 
     async def create(self, approval: Approval) -> None:
         """Store ``approval``."""
@@ -87,7 +107,24 @@ class MemoryApprovals:
         if found is None or found.state != "pending":
             return False
         self._items[approval_id] = found.decided(state, by, at)
+        self._deliver_after[approval_id] = at
         return True
+
+    async def claim_delivery(self, approval_id: str, now: float, *, lease: float) -> bool:
+        """Compare-and-set on when the delivery may next be tried."""
+        due = self._deliver_after.get(approval_id)
+        if due is None or due > now:
+            return False
+        self._deliver_after[approval_id] = now + lease
+        return True
+
+    async def delivered(self, approval_id: str) -> None:
+        """Nothing more to deliver."""
+        self._deliver_after.pop(approval_id, None)
+
+    async def undelivered(self, due_by: float) -> list[Approval]:
+        """Decided, and their delivery due."""
+        return [self._items[i] for i, due in self._deliver_after.items() if due <= due_by]
 
     async def record_result(self, approval_id: str, result: str) -> None:
         """Keep the result."""

@@ -41,10 +41,20 @@ async def _help(bot: BotProcess, slack: FakeSlack, *, user: str, channel: str) -
     return str(ack.json()["text"])
 
 
+async def _home(bot: BotProcess, slack: FakeSlack, *, user: str) -> str:
+    """The text of the App Home view ``user`` gets on opening the Home tab."""
+    published = len([c for c in slack.calls if c.method == "views.publish" and c.args.get("user_id") == user])
+    await bot.event(
+        {"type": "app_home_opened", "user": user, "channel": unique("D"), "tab": "home", "event_ts": "1700000000.1"}
+    )
+    await slack.wait_for("views.publish", count=published + 1, where=lambda c: c.args.get("user_id") == user)
+    return "\n".join(str(b.get("text", {}).get("text", "")) for b in slack.home_views[user]["blocks"])
+
+
 async def test_a_bot_with_a_policy_file_denies_lists_and_audits(
     slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
 ) -> None:
-    """Outside the grant: a private denial naming the agent, the admin to ask and the request ID; help per person."""
+    """Outside the grant: a private denial naming the agent, the admins and the request ID; help, home per person."""
     admin, sre, person, oncall, ops = unique("U"), unique("U"), unique("U"), unique("U"), unique("C")
     oncall_group = unique("S")
     slack.usergroups[oncall_group] = [oncall]
@@ -78,6 +88,13 @@ async def test_a_bot_with_a_policy_file_denies_lists_and_audits(
         while "`infra`" not in await _help(bot, slack, user=oncall, channel=ops):
             assert time.monotonic() < deadline, bot.log()[-3000:]
             await asyncio.sleep(0.1)
+
+        # The App Home belongs to no channel: what each person may use anywhere, restrictions marked.
+        assert "`infra`" not in await _home(bot, slack, user=person)
+        home = await _home(bot, slack, user=sre)
+        assert "`infra`" in home
+        assert "only in" in home
+        assert f"<#{ops}>" in home
 
         audits = [line for line in bot.log_lines() if line.get("event") == "audit.policy"]
         denied = [line for line in audits if line["decision"] == "denied"]

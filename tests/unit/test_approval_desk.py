@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from agents.approvals import ApprovalDesk, Decided, MemoryApprovals, Refused
+from agents.approvals._desk import DELIVERY_GRACE, DELIVERY_LEASE
 from agents.journal import MemoryJournal, TaskRecord
 from agents.llm import ChatMessage, ToolCall
 from agents.loopstate import LoopState
@@ -135,4 +138,35 @@ async def test_the_sweeper_expires_what_nobody_decided_once() -> None:
     assert await desk.sweep(now=1599.0) == 0
     assert await desk.sweep(now=1600.0) == 1
     assert await desk.sweep(now=1700.0) == 0
+    assert resumed == ["req-0123456789ab"]
+
+
+async def test_a_decision_whose_process_died_before_delivering_it_is_delivered_once_by_the_sweeper() -> None:
+    """Decided, then the process died before queueing the task: after the grace, one sweep delivers it, once."""
+    desk, resumed, approval_id = await desk_with()
+
+    async def dies(_request_id: str) -> bool:
+        raise ConnectionError  # the process is gone before the task is queued again
+
+    async def resume(request_id: str) -> bool:
+        resumed.append(request_id)
+        return True
+
+    desk.bind(dies)
+    with pytest.raises(ConnectionError):
+        await desk.decide(approval_id, "U0BOB", "approve", now=1100.0)
+    desk.bind(resume)  # another process's desk, on the same store and journal
+    assert resumed == []
+    assert await desk.sweep(now=1100.0 + DELIVERY_GRACE - 1) == 0
+    assert resumed == []  # the deciding process still holds the delivery
+    await desk.sweep(now=1100.0 + DELIVERY_LEASE + DELIVERY_GRACE)
+    await desk.sweep(now=1100.0 + DELIVERY_LEASE + DELIVERY_GRACE + 1)
+    assert resumed == ["req-0123456789ab"]
+
+
+async def test_a_delivered_decision_is_not_delivered_again() -> None:
+    """The clicking process queued the task again: no later sweep queues it a second time."""
+    desk, resumed, approval_id = await desk_with()
+    assert isinstance(await desk.decide(approval_id, "U0BOB", "approve", now=1100.0), Decided)
+    await desk.sweep(now=5000.0)
     assert resumed == ["req-0123456789ab"]

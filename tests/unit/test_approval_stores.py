@@ -123,3 +123,21 @@ async def test_results_and_history_are_kept(store: ApprovalStore) -> None:
     assert found is not None
     assert found.result.endswith("verified.")
     assert [a.id for a in await store.recent("T0TEST", limit=5)] == [newer.id, older.id]
+
+
+async def test_a_decisions_delivery_is_leased_to_one_claimant_at_a_time(store: ApprovalStore) -> None:
+    """A decision is due for delivery at once; of many claims one wins, and the next only once the lease ran out."""
+    made = approval()
+    await store.create(made)
+    assert await store.undelivered(2000.0) == []  # pending: nothing to deliver
+    assert not await store.claim_delivery(made.id, 1100.0, lease=60)
+    assert await store.decide(made.id, "approved", "U0BOB", 1100.0)
+    assert [a.id for a in await store.undelivered(1100.0)] == [made.id]
+    won = await asyncio.gather(*(store.claim_delivery(made.id, 1100.0, lease=60) for _ in range(20)))
+    assert won.count(True) == 1
+    assert await store.undelivered(1159.0) == []  # leased
+    assert not await store.claim_delivery(made.id, 1159.0, lease=60)
+    assert await store.claim_delivery(made.id, 1160.0, lease=60)  # the lease ran out: taken over
+    await store.delivered(made.id)
+    assert await store.undelivered(9999.0) == []
+    assert not await store.claim_delivery(made.id, 9999.0, lease=60)
