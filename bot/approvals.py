@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from agents.approvals import Refused
+from agents.errors import StoreUnavailable
 from bot.approval_card import APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text
 from bot.delivery.slack import WebClientSlack
 
@@ -81,7 +82,17 @@ def register_approvals(app: AsyncApp, orchestrator: Orchestrator) -> None:
         clicked = actions[0] if isinstance(actions[0], dict) else {}
         value = clicked.get("value")
         choice: Choice = "approve" if clicked.get("action_id") == APPROVE_ACTION else "reject"
-        outcome = await desk.decide(value if isinstance(value, str) else "", clicker, choice)
+        try:
+            outcome = await desk.decide(value if isinstance(value, str) else "", clicker, choice)
+        except StoreUnavailable as error:
+            log.warning("approval.store_unavailable", store=error.store, reason=error.reason)
+            request_id = context.get("request_id") or "req-unassigned"
+            text = (
+                f":warning: Your {choice} could not be recorded: orch's task store is unreachable, so nothing was "
+                f"decided. Please click again in a minute. Request ID: `{request_id}`"
+            )
+            await _tell_clicker(client, body, clicker, text)
+            return
         if isinstance(outcome, Refused):
             request_id = outcome.request_id or context.get("request_id") or "req-unassigned"
             await _tell_clicker(client, body, clicker, f":no_entry: {outcome.reason} Request ID: `{request_id}`")

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import pytest
 
 from agents.testing.bedrock import Reply
 from bot.approval_card import APPROVE_ACTION, REJECT_ACTION
 from bot.testing.environment import bot_env, free_port
 from tests.e2e.harness import BotProcess, unique
-from tests.e2e.slackcalls import in_channel, message_text
+from tests.e2e.slackcalls import REQUEST_ID, in_channel, message_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -524,3 +526,32 @@ async def test_two_replicas_clicked_at_the_same_moment_run_the_action_once(
     finally:
         await one.stop()
         await two.stop()
+
+
+async def test_a_click_while_the_store_is_down_is_told_to_click_again_and_decides_nothing(
+    slack: FakeSlack, bedrock: FakeBedrock, moto_url: str, tmp_path: Path
+) -> None:
+    """Redis is gone when the approver clicks: they are told privately, with the request ID; nothing runs."""
+    from tests.e2e.test_store_outage import REDIS_SERVER, RedisServer  # noqa: PLC0415 - only this test needs it
+
+    if REDIS_SERVER is None:
+        if os.environ.get("ORCH_TEST_REQUIRE_SERVICES"):
+            pytest.fail("redis-server is not on PATH, and CI requires it: install redis-server")
+        pytest.skip("needs redis-server on PATH to stop")
+    redis = RedisServer(tmp_path, aof=False)
+    await redis.start()
+    case = Scenario(slack, bedrock, moto_url)
+    bot = await start(action_env(slack, bedrock, moto_url, redis.url, case.policy(tmp_path)), tmp_path / "bot.log")
+    try:
+        await case.propose(bot)
+        await redis.stop()
+        await case.click(bot, case.approver)
+        told = await wait_for(lambda: ephemerals(slack, case.channel, case.approver), "the private reply")
+        assert "could not be recorded" in told[0]
+        assert "click again" in told[0]
+        assert REQUEST_ID.search(told[0])
+        assert logged(bot, event="audit.action") == []
+        assert instance_state(moto_url, case.instance) == "running"
+    finally:
+        await bot.stop()
+        await redis.stop()
