@@ -34,7 +34,6 @@ from agents.router import KeywordRouter, ModelRouter, Router
 from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.stores import RedisJournal, RedisTaskQueue, open_journal
-from agents.stores._open import sqlite_path
 from agents.taskqueue import LocalTaskQueue
 from agents.testing import FakeChatModel, TestBench
 from agents.tools import ToolContext
@@ -135,19 +134,39 @@ def _watch_files(library: RunbookLibrary, policy: PolicySource, *, every: float)
     return tasks
 
 
-async def _open_stores(
-    settings: Settings, shared: _SharedState | None, *, private: bool
-) -> tuple[TaskJournal, TaskQueue, StoreHealth, TokenBudgets]:
-    """The journal, the queue, the store's health probe and the token counters, all in the one store."""
+@dataclass(frozen=True, slots=True)
+class _Stores:
+    """Everything kept in the one store: the journal, the queue, its health probe, token counters, approvals."""
+
+    journal: TaskJournal
+    queue: TaskQueue
+    health: StoreHealth
+    counters: TokenBudgets
+    approvals: ApprovalStore
+
+
+async def _open_stores(settings: Settings, shared: _SharedState | None, *, private: bool) -> _Stores:
+    """The stores of ``ORCH_STORE_URL`` (SQLite: one file and one connection; Redis: the shared client)."""
     if private:
         journal = MemoryJournal()
-        return journal, LocalTaskQueue(journal), StoreHealth(None, name="in memory"), MemoryTokenBudgets()
+        return _Stores(
+            journal,
+            LocalTaskQueue(journal),
+            StoreHealth(None, name="in memory"),
+            MemoryTokenBudgets(),
+            MemoryApprovals(),
+        )
     if shared is not None:
         health = StoreHealth(shared.journal.ping, name="Redis")
-        return shared.journal, shared.queue, health, shared.budgets
+        return _Stores(shared.journal, shared.queue, health, shared.budgets, shared.approvals)
     sqlite = await open_journal(settings.orch_store_url)
-    counters = await SqliteTokenBudgets.open(sqlite.connection)  # the same file, the same connection
-    return sqlite, LocalTaskQueue(sqlite), StoreHealth(sqlite.ping, name="SQLite"), counters
+    return _Stores(
+        sqlite,
+        LocalTaskQueue(sqlite),
+        StoreHealth(sqlite.ping, name="SQLite"),
+        await SqliteTokenBudgets.open(sqlite.connection),  # the same file, the same connection
+        await SqliteApprovals.open(sqlite.connection),
+    )
 
 
 async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: list[asyncio.Task[None]]) -> None:
@@ -157,15 +176,6 @@ async def _stop_watching(library: RunbookLibrary, policy: PolicySource, tasks: l
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _open_approvals(settings: Settings, shared: _SharedState | None, *, private: bool) -> ApprovalStore:
-    """The approval records, in the same store as the journal."""
-    if private:
-        return MemoryApprovals()
-    if shared is not None:
-        return shared.approvals
-    return await SqliteApprovals.open(sqlite_path(settings.orch_store_url))
 
 
 def _approvals(
@@ -237,9 +247,9 @@ async def open_core(
         loop_lag = LoopLag()
         loop_lag.start()
         shared = _SharedState.open(settings, metrics) if settings.shared_store else None
-        journal, queue, store_health, counters = await _open_stores(settings, shared, private=private)
-        budget = BudgetGuard(counters, limits=lambda: policy.current().budgets, metrics=metrics)
-        approvals = await _open_approvals(settings, shared, private=private)
+        stores = await _open_stores(settings, shared, private=private)
+        journal, queue, store_health, approvals = stores.journal, stores.queue, stores.health, stores.approvals
+        budget = BudgetGuard(stores.counters, limits=lambda: policy.current().budgets, metrics=metrics)
         await queue.start()
         adapter: ChatModel = (
             FakeChatModel() if offline_model else BedrockChatModel(br, on_client_cpu=metrics.bedrock_client_cpu_spent)

@@ -1,18 +1,20 @@
 """Approvals in the task journal's SQLite file: the decision is ``UPDATE … WHERE state = 'pending'``.
 
-Its own connection and table in the same file (WAL lets both connections write); the table is created
-if missing, so the journal's migrations stay the journal's. The rowcount of the conditional update says
-whether this caller decided: SQLite serialises writers, so two clicks cannot both see ``pending``.
+Its own table on the journal's connection (one file, one connection, as the token counters); the table
+is created if missing, so the journal's migrations stay the journal's. The rowcount of the conditional
+update says whether this caller decided: SQLite serialises writers, so two clicks cannot both see
+``pending``.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import aiosqlite
+from typing import TYPE_CHECKING
 
 from agents.approvals._record import FIELDS, Approval, State
 from agents.stores import store_boundary
+
+if TYPE_CHECKING:
+    import aiosqlite
 
 __all__ = ["SqliteApprovals"]
 
@@ -57,21 +59,14 @@ class SqliteApprovals:
         self._db = connection
 
     @classmethod
-    async def open(cls, path: str) -> SqliteApprovals:
-        """Open ``path`` (the journal's file), creating the table if it is missing."""
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path)
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA busy_timeout=5000")
+    async def open(cls, connection: aiosqlite.Connection) -> SqliteApprovals:
+        """Count on ``connection`` (the journal's), creating the table if it is missing."""
         await connection.executescript(_TABLE)
         await connection.commit()
         return cls(connection)
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self._db.close()
+        """The connection is the journal's: it closes it."""
 
     @store_boundary
     async def create(self, approval: Approval) -> None:

@@ -11,6 +11,7 @@ import pytest
 from agents.approvals import Approval, MemoryApprovals, RedisApprovals, SqliteApprovals, new_approval_id, params_hash
 from agents.assembly import shared_redis
 from agents.proposal import Proposal, ResourceState
+from agents.stores import SqliteJournal
 from agents.testing.redis_keys import delete_prefix
 
 if TYPE_CHECKING:
@@ -58,9 +59,9 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
     if request.param == "memory":
         yield MemoryApprovals()
     elif request.param == "sqlite":
-        sqlite = await SqliteApprovals.open(str(tmp_path / "orch.db"))
-        yield sqlite
-        await sqlite.close()
+        journal = await SqliteJournal.open(str(tmp_path / "orch.db"))
+        yield await SqliteApprovals.open(journal.connection)  # on the journal's connection, as in the bot
+        await journal.close()
     else:
         url = request.getfixturevalue("redis_url")
         prefix = f"orch-test-{uuid.uuid4().hex[:8]}:"
