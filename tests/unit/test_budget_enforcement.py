@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,7 +16,6 @@ from agents.errors import BudgetExceeded, StoreUnavailable
 from agents.events import AnswerDelta, StepFinished, TaskFailed, TaskSucceeded
 from agents.health import ModelHealth
 from agents.journal import MemoryJournal
-from agents.lifecycle import Rendering
 from agents.llm import ModelReply, ToolCall, Usage
 from agents.metrics import Metrics
 from agents.orchestrator import Accepted, Orchestrator, Refused, UsageWanted
@@ -28,12 +26,7 @@ from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.task import Origin
 from agents.testing import FakeChatModel
-
-if TYPE_CHECKING:
-    from agents.attempts import GiveUp
-    from agents.events import TaskEvent
-    from agents.journal import TaskRecord
-    from agents.task import Task
+from agents.testing.edge import RecordingEdge
 
 ORIGIN = Origin(workspace_id="T1", user_id="U0ANA", channel_id="C0OPS", surface="command")
 NOON = datetime(2026, 11, 3, 12, 0, tzinfo=UTC).timestamp()
@@ -45,33 +38,6 @@ def reply(
 ) -> ModelReply:
     """A scripted reply that used exactly these tokens (``tokens_in`` includes ``cached``)."""
     return ModelReply(text, "m", usage=Usage(tokens_in, tokens_out, cached, 0), tool_calls=calls)
-
-
-class Edge:
-    """Keeps every event; ``ended`` is set by the task's last event."""
-
-    def __init__(self) -> None:
-        self.events: list[TaskEvent] = []
-        self.ended = asyncio.Event()
-
-    async def open(self, task: Task, target: str, *, resumed: bool) -> Rendering:  # noqa: ARG002 - the port's shape
-        return Rendering(self)
-
-    async def emit(self, event: TaskEvent) -> None:
-        self.events.append(event)
-        if isinstance(event, TaskSucceeded | TaskFailed):
-            self.ended.set()
-
-    async def report_bug(self, task: Task, target: str) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
-
-    async def report_given_up(self, record: TaskRecord, give_up: GiveUp) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
-
-    def last(self) -> TaskSucceeded | TaskFailed:
-        """The event that ended the task."""
-        ended = [e for e in self.events if isinstance(e, TaskSucceeded | TaskFailed)]
-        return ended[-1]
 
 
 class Setup:
@@ -89,7 +55,7 @@ class Setup:
             if routed
             else KeywordRouter(registry)
         )
-        self.edge = Edge()
+        self.edge = RecordingEdge()
         self.core = Orchestrator(
             registry=registry,
             admission=Admission(MemoryRateLimiter("100/minute"), max_per_user=5, max_total=10),

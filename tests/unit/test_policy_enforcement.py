@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -12,10 +11,9 @@ from agents.admission import Admission, MemoryRateLimiter
 from agents.catalog import default_registry
 from agents.dedupe import MemoryDeduper
 from agents.errors import PolicyDenied
-from agents.events import AgentRouted, TaskFailed, TaskSucceeded
+from agents.events import AgentRouted
 from agents.health import ModelHealth
 from agents.journal import MemoryJournal
-from agents.lifecycle import Rendering
 from agents.llm import ModelReply, ToolCall
 from agents.orchestrator import Accepted, HelpWanted, Orchestrator, Refused, RunbooksWanted
 from agents.policy import PolicySource, load_policy_text
@@ -25,11 +23,7 @@ from agents.runbooks import RunbookLibrary
 from agents.runner import TaskRunner
 from agents.task import Origin, Task
 from agents.testing import FakeChatModel
-
-if TYPE_CHECKING:
-    from agents.attempts import GiveUp
-    from agents.events import TaskEvent
-    from agents.journal import TaskRecord
+from agents.testing.edge import RecordingEdge
 
 REGISTRY = default_registry()
 POLICY = textwrap.dedent("""\
@@ -50,28 +44,6 @@ POLICY = textwrap.dedent("""\
 def origin(user: str, channel: str = "C0OPS0001") -> Origin:
     """A slash command from ``user`` in ``channel``."""
     return Origin(workspace_id="T1", user_id=user, channel_id=channel, surface="command")
-
-
-class Edge:
-    """Keeps every event; ``ended`` is set by the run's last event."""
-
-    def __init__(self) -> None:
-        self.events: list[TaskEvent] = []
-        self.ended = asyncio.Event()
-
-    async def open(self, task: Task, target: str, *, resumed: bool) -> Rendering:  # noqa: ARG002 - the port's shape
-        return Rendering(self)
-
-    async def emit(self, event: TaskEvent) -> None:
-        self.events.append(event)
-        if isinstance(event, TaskSucceeded | TaskFailed):
-            self.ended.set()
-
-    async def report_bug(self, task: Task, target: str) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
-
-    async def report_given_up(self, record: TaskRecord, give_up: GiveUp) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
 
 
 def core(policy: str = POLICY) -> Orchestrator:
@@ -165,7 +137,7 @@ async def test_runbooks_are_checked_by_name_and_their_grant_covers_their_steps()
 async def test_a_routed_task_goes_only_to_agents_the_person_may_use() -> None:
     """A question that would route to infra goes to another agent for someone who may not use infra."""
     orchestrator = core()
-    edge = Edge()
+    edge = RecordingEdge()
     orchestrator.start(edge)
     with structlog.testing.capture_logs() as logs:
         outcome = await orchestrator.submit(

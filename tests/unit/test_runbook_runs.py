@@ -12,7 +12,6 @@ from agents.dedupe import MemoryDeduper
 from agents.events import RunbookStarted, StepFinished, StepStarted, TaskFailed, TaskStarted, TaskSucceeded
 from agents.health import ModelHealth
 from agents.journal import MemoryJournal
-from agents.lifecycle import Rendering
 from agents.orchestrator import Accepted, Orchestrator, Refused, RunbooksWanted
 from agents.redaction import Redactor
 from agents.router import KeywordRouter
@@ -20,38 +19,13 @@ from agents.runbooks import RunbookLibrary, RunbookState, StepOutcome
 from agents.runner import TaskRunner
 from agents.task import Origin
 from agents.testing import FakeChatModel
+from agents.testing.edge import RecordingEdge
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from agents.attempts import GiveUp
-    from agents.events import TaskEvent
-    from agents.journal import TaskRecord
-    from agents.task import Task
 
 ORIGIN = Origin(workspace_id="T1", user_id="U1", channel_id="C1", surface="console")
-
-
-class Edge:
-    """Keeps every event; ``ended`` is set by the run's last event."""
-
-    def __init__(self) -> None:
-        self.events: list[TaskEvent] = []
-        self.ended = asyncio.Event()
-
-    async def open(self, task: Task, target: str, *, resumed: bool) -> Rendering:  # noqa: ARG002 - the port's shape
-        return Rendering(self)
-
-    async def emit(self, event: TaskEvent) -> None:
-        self.events.append(event)
-        if isinstance(event, TaskSucceeded | TaskFailed):
-            self.ended.set()
-
-    async def report_bug(self, task: Task, target: str) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
-
-    async def report_given_up(self, record: TaskRecord, give_up: GiveUp) -> None:  # noqa: ARG002 - the port's shape
-        self.ended.set()
 
 
 def core(model: FakeChatModel, journal: MemoryJournal, directory: Path | None = None) -> Orchestrator:
@@ -69,7 +43,7 @@ def core(model: FakeChatModel, journal: MemoryJournal, directory: Path | None = 
     )
 
 
-async def run(orchestrator: Orchestrator, edge: Edge, text: str, request_id: str) -> Accepted:
+async def run(orchestrator: Orchestrator, edge: RecordingEdge, text: str, request_id: str) -> Accepted:
     """Submit ``text`` and wait for its end."""
     outcome = await orchestrator.submit(text, request_id=request_id, origin=ORIGIN, target="")
     assert isinstance(outcome, Accepted), outcome
@@ -81,7 +55,7 @@ async def run(orchestrator: Orchestrator, edge: Edge, text: str, request_id: str
 
 async def test_a_run_is_one_task_for_the_journal_metrics_and_rate_limit() -> None:
     """Four model calls, yet one TaskStarted, one record in history, one success in metrics and one rate-limit hit."""
-    model, journal, edge = FakeChatModel(), MemoryJournal(), Edge()
+    model, journal, edge = FakeChatModel(), MemoryJournal(), RecordingEdge()
     orchestrator = core(model, journal)
     orchestrator.start(edge)
     await run(orchestrator, edge, "run incident-triage service=checkout minutes=30", "req-aaaaaaaa0001")
@@ -107,7 +81,7 @@ async def test_a_run_is_one_task_for_the_journal_metrics_and_rate_limit() -> Non
 
 async def test_a_resumed_run_reuses_journalled_steps_without_model_calls() -> None:
     """A checkpoint with alarms and deploy done: only errors and the summary ask the model; reused steps say so."""
-    model, journal, edge = FakeChatModel(), MemoryJournal(), Edge()
+    model, journal, edge = FakeChatModel(), MemoryJournal(), RecordingEdge()
     orchestrator = core(model, journal)
     state = RunbookState(
         {
@@ -140,7 +114,7 @@ async def test_a_resumed_run_reuses_journalled_steps_without_model_calls() -> No
 
 async def test_runbooks_lists_and_a_question_starting_with_run_is_still_a_question() -> None:
     """``runbooks`` asks for the list; "run the numbers…" is not mistaken for a runbook called "the"."""
-    model, journal, edge = FakeChatModel(), MemoryJournal(), Edge()
+    model, journal, edge = FakeChatModel(), MemoryJournal(), RecordingEdge()
     orchestrator = core(model, journal)
     orchestrator.start(edge)
     listing = await orchestrator.submit("runbooks", request_id="req-cccccccc0001", origin=ORIGIN, target="")
@@ -158,7 +132,7 @@ async def test_a_failed_step_that_may_not_fail_ends_the_run_with_its_reason(tmp_
     )
     from agents.errors import LLMModelFailed  # noqa: PLC0415
 
-    model, journal, edge = FakeChatModel(), MemoryJournal(), Edge()
+    model, journal, edge = FakeChatModel(), MemoryJournal(), RecordingEdge()
     model.enqueue(LLMModelFailed("the model failed", vendor_code="ModelErrorException"))
     orchestrator = core(model, journal, tmp_path)
     orchestrator.start(edge)
