@@ -38,9 +38,10 @@ from agents.settings import load_settings
 from agents.task import ContextMessage, Origin, Task
 from agents.testing import FakeChatModel
 from agents.testing.bedrock import FakeBedrock, Reply
+from agents.testing.edge import RecordingEdge
 from agents.testing.scripted_agent import ScriptedAgent
 from agents.toolcalls import RecordedCall, dump_calls
-from tests.unit.test_runbook_runs import ORIGIN, Edge
+from tests.unit.test_runbook_runs import ORIGIN
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -344,7 +345,7 @@ async def test_a_runbook_tasks_step_calls_are_journalled_and_export_to_a_cassett
     scripted.default_reply, scripted.default_forced = agent.reply, agent.route
     deck = CassetteDeck()
     async with open_core(_settings(), private=True, tools=deck.registry) as orchestrator:
-        edge = Edge()
+        edge = RecordingEdge()
         orchestrator.start(edge)
         deck.insert("req-runbook00001", Cassette.of(case, INPUTS))
         outcome = await orchestrator.submit(case.text, request_id="req-runbook00001", origin=ORIGIN, target="")
