@@ -422,11 +422,11 @@ class TaskRunner:
         recorded = await self._ledger.effect(key)
         if recorded is not None and recorded.state == "done":
             log.info("tool.effect_reused", tool=call.name)
-            return ToolResult(call.id, recorded.result, is_error=not recorded.ok)
+            return await self._effect_known(task, call, ToolResult(call.id, recorded.result, is_error=not recorded.ok))
         if recorded is not None:
             log.warning("tool.effect_interrupted", tool=call.name)
             text = untrusted_block("tool_output", INTERRUPTED_RESULT, tool=call.name)
-            return ToolResult(call.id, text, is_error=True)
+            return await self._effect_known(task, call, ToolResult(call.id, text, is_error=True))
         try:
             await self._ledger.put_effect(Effect(key, task.request_id, "started"))
         except StoreUnavailable:
@@ -443,6 +443,10 @@ class TaskRunner:
             # It ran; a resume finds it "started" and says it was interrupted: at most once either way.
             log.warning("tool.effect_unrecorded", tool=call.name)
         await self._probe("recorded")
+        return await self._effect_known(task, call, result)
+
+    async def _effect_known(self, task: Task, call: ToolCall, result: ToolResult) -> ToolResult:
+        """Tell the ``on_effect`` hook what became of a write effect (ran, re-used, or interrupted); ``result``."""
         if self._on_effect is not None:
             await self._on_effect(task, call, result)
         return result

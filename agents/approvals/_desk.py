@@ -30,6 +30,7 @@ import structlog
 
 from agents.approvals._record import APPROVAL_ID, params_hash
 from agents.audit import audit
+from agents.effects import INTERRUPTED_RESULT
 from agents.errors import StoreUnavailable
 from agents.loopstate import LoopState
 from agents.policy import Place
@@ -221,12 +222,18 @@ class ApprovalDesk:
         await self.store.delivered(approval.id)
 
     async def effect_done(self, task: Task, call: ToolCall, result: ToolResult) -> None:
-        """An approved action ran: keep its result and show it on the card."""
+        """What became of an approved action (it ran, or a restart cut it short): keep it, show it on the card."""
         try:
             approval = await self.store.for_call(task.request_id, call.id)
             if approval is None:
                 return
-            text = ("failed: " if result.is_error else "") + _result_of(result.text)
+            if INTERRUPTED_RESULT in result.text:
+                text = (
+                    "interrupted by a restart while it ran; it was not run again, and whether it took effect "
+                    "is unknown: check the resource"
+                )
+            else:
+                text = ("failed: " if result.is_error else "") + _result_of(result.text)
             await self.store.record_result(approval.id, text)
         except StoreUnavailable:
             log.warning("approval.result_not_recorded", call_id=call.id)

@@ -494,6 +494,18 @@ async def test_approve_then_kill_9_then_restart_runs_the_action_exactly_once(
         await answered(slack, case.channel, "check the instance")
         assert len(logged(first, second, event="audit.action")) == 1
         assert "interrupted" in tool_results(bedrock)
+        # The card says so too, instead of staying at "approved" with no result.
+        updated = await wait_for(
+            lambda: [
+                c
+                for c in slack.calls
+                if c.method == "chat.update"
+                and c.args.get("ts") == case.card_ts
+                and "interrupted by a restart" in shown(c)
+            ],
+            "the card's result",
+        )
+        assert "check the resource" in shown(updated[-1])
     finally:
         await second.stop()
 
