@@ -22,6 +22,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Annotated
 
+import structlog
 from pydantic import Field, field_validator
 
 from agents.audit import audit
@@ -43,6 +44,8 @@ __all__ = [
     "EcsDesiredCountInput",
     "action_tools",
 ]
+
+log = structlog.get_logger(__name__)
 
 EC2_SOURCE = "EC2"
 ECS_SOURCE = "ECS"
@@ -160,21 +163,27 @@ def _ec2_tool(action: str, account: _Account, verifier: _Verifier) -> Tool[Ec2In
                 before = await _instances(ctx, request.instance_ids)
                 ec2 = await ctx.aws.client("ec2")
                 await getattr(ec2, method)(InstanceIds=list(request.instance_ids))
-                after: list[ResourceState] = before
-
-                async def took_effect() -> bool:
-                    nonlocal after
-                    after = await _instances(ctx, request.instance_ids)
-                    return all(r.state in effect_states for r in after)
-
-                verified = await verifier.until(took_effect)
         except ToolFailed as failure:
             _audit(ctx, asked, ok=False, detail=failure.reason)
             raise
+        # The call was accepted: the effect is real from here on, whatever the verification finds.
+        _audit(ctx, asked, ok=True, detail=f"{verb} requested for {_named(before)}")
+        after: list[ResourceState] = before
+
+        async def took_effect() -> bool:
+            nonlocal after
+            after = await _instances(ctx, request.instance_ids)
+            return all(r.state in effect_states for r in after)
+
+        if action == "ec2.reboot":
+            verified, outcome = False, "a reboot does not show in the instance state, so it is not verified here"
+        elif all(r.state in effect_states for r in before):
+            verified, outcome = True, "nothing to change: already in that state before the call"
+        else:
+            verified = await _verify(verifier, took_effect, EC2_SOURCE, "ec2")
+            outcome = "verified" if verified else f"not yet verified after {verifier.seconds:.0f} s"
         changes = "; ".join(f"{b.id}: {b.state} → {a.state}" for b, a in zip(before, after, strict=True))
-        outcome = "verified" if verified else f"not yet verified after {verifier.seconds:.0f} s"
         result = f"{verb} requested for {_named(before)} ({changes}); {outcome}."
-        _audit(ctx, asked, ok=True, detail=result)
         data = {
             "action": action,
             "done": True,
@@ -261,20 +270,23 @@ def _ecs_tool(account: _Account, verifier: _Verifier) -> Tool[EcsDesiredCountInp
                 await ecs.update_service(
                     cluster=request.cluster, service=request.service, desiredCount=request.desired_count
                 )
-                after = before
-
-                async def took_effect() -> bool:
-                    nonlocal after
-                    after = await _service(ctx, request.cluster, request.service)
-                    return _desired(after) == str(request.desired_count)
-
-                verified = await verifier.until(took_effect)
         except ToolFailed as failure:
             _audit(ctx, asked, ok=False, detail=failure.reason)
             raise
-        outcome = "verified" if verified else f"not yet verified after {verifier.seconds:.0f} s"
+        _audit(ctx, asked, ok=True, detail=f"desired count of {request.cluster}/{request.service} set")
+        after = before
+
+        async def took_effect() -> bool:
+            nonlocal after
+            after = await _service(ctx, request.cluster, request.service)
+            return _desired(after) == str(request.desired_count)
+
+        if _desired(before) == str(request.desired_count):
+            verified, outcome = True, "nothing to change: the desired count was already that"
+        else:
+            verified = await _verify(verifier, took_effect, ECS_SOURCE, "ecs")
+            outcome = "verified" if verified else f"not yet verified after {verifier.seconds:.0f} s"
         result = f"{request.cluster}/{request.service}: {before.state} → {after.state}; {outcome}."
-        _audit(ctx, asked, ok=True, detail=result)
         data = {"action": action, "done": True, "verified": verified, "result": result}
         return ToolOutput(data=data, summary=result)
 
@@ -294,6 +306,16 @@ def _ecs_tool(account: _Account, verifier: _Verifier) -> Tool[EcsDesiredCountInp
     )
 
 
+async def _verify(verifier: _Verifier, look: Callable[[], Awaitable[bool]], source: str, service: str) -> bool:
+    """Describe until the effect shows; a describe that fails leaves it unverified (the action ran either way)."""
+    try:
+        with aws_errors(source, service):
+            return await verifier.until(look)
+    except ToolFailed as failure:
+        log.warning("action.not_verified", source=source, reason=failure.reason)
+        return False
+
+
 def _audit(ctx: ToolContext, asked: str, *, ok: bool, detail: str) -> None:
     audit(
         "action",
@@ -309,7 +331,7 @@ def _audit(ctx: ToolContext, asked: str, *, ok: bool, detail: str) -> None:
 
 def action_tools(
     *,
-    verify_seconds: float = 30.0,
+    verify_seconds: float = 20.0,
     verify_every: float = 2.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,

@@ -109,7 +109,22 @@ async def test_stop_runs_and_is_verified(actx: ToolContext, moto: MotoAccount, f
     assert output.data["instances"][0]["after"] in {"stopping", "stopped"}
     state = moto.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     assert state["State"]["Name"] in {"stopping", "stopped"}
-    assert fake_time.now <= 30
+    assert fake_time.now <= 20
+
+
+async def test_a_reboot_is_not_claimed_verified_and_a_no_change_says_so(
+    actx: ToolContext, moto: MotoAccount, fake_time: FakeTime
+) -> None:
+    """A reboot does not show in the instance state: "not verified here"; starting a running one: nothing to change."""
+    instance_id = instance(moto, "web-1")
+    reboot = tool("ec2_reboot", fake_time)
+    rebooted = await reboot.run(actx, reboot.parse({"instance_ids": [instance_id]}))
+    assert rebooted.data["verified"] is False
+    assert "not verified here" in rebooted.data["result"]
+    start = tool("ec2_start", fake_time)
+    started = await start.run(actx, start.parse({"instance_ids": [instance_id]}))
+    assert "nothing to change" in started.data["result"]
+    assert fake_time.now == 0  # neither waited for an effect that cannot show
 
 
 async def test_ecs_desired_count_is_proposed_set_and_verified(
