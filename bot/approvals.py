@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import structlog
+from slack_sdk.errors import SlackClientError
 
 from agents.approvals import Refused
 from agents.errors import StoreUnavailable
@@ -31,6 +33,9 @@ __all__ = ["SlackApprovalCards", "register_approvals"]
 
 log = structlog.get_logger(__name__)
 
+#: What a Slack call raises when Slack cannot be reached at all (API errors come back as outcomes).
+_NETWORK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
 _CLICKS = re.compile(f"^({APPROVE_ACTION}|{REJECT_ACTION})$")
 
 
@@ -44,26 +49,38 @@ class SlackApprovalCards:
 
     async def post(self, approval: Approval, *, channel: str, thread_ts: str) -> None:
         """Post the card under the task, and tell the core where it is (to update it later)."""
-        outcome = await self._slack.post_message(
-            channel=channel,
-            thread_ts=thread_ts,
-            text=card_text(approval, self._clean),
-            blocks=card_blocks(approval, self._clean),
-        )
+        try:
+            outcome = await self._slack.post_message(
+                channel=channel,
+                thread_ts=thread_ts,
+                text=card_text(approval, self._clean),
+                blocks=card_blocks(approval, self._clean),
+            )
+        except _NETWORK_ERRORS as error:
+            log.warning("approval.card_not_posted", approval_id=approval.id, error=type(error).__name__)
+            return
         if not outcome.ok or outcome.ts is None:
             log.warning("approval.card_not_posted", approval_id=approval.id, error=outcome.error)
             return
-        await self._desk.card_posted(approval.id, channel, outcome.ts)
+        try:
+            await self._desk.card_posted(approval.id, channel, outcome.ts)
+        except StoreUnavailable as error:  # the card stands; it just cannot be updated later
+            log.warning("approval.card_not_remembered", approval_id=approval.id, store=error.store)
+            return
         log.info("approval.card_posted", approval_id=approval.id)
 
     async def show_approval(self, approval: Approval) -> None:
-        """Replace the card with the approval as it now stands."""
-        outcome = await self._slack.update_message(
-            channel=approval.card_channel,
-            ts=approval.card_ts,
-            text=card_text(approval, self._clean),
-            blocks=card_blocks(approval, self._clean),
-        )
+        """Replace the card with the approval as it now stands (best effort: it never raises into the core)."""
+        try:
+            outcome = await self._slack.update_message(
+                channel=approval.card_channel,
+                ts=approval.card_ts,
+                text=card_text(approval, self._clean),
+                blocks=card_blocks(approval, self._clean),
+            )
+        except _NETWORK_ERRORS as error:
+            log.warning("approval.card_not_updated", approval_id=approval.id, error=type(error).__name__)
+            return
         if not outcome.ok:
             log.warning("approval.card_not_updated", approval_id=approval.id, error=outcome.error)
 

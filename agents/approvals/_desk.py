@@ -209,9 +209,16 @@ class ApprovalDesk:
         return True
 
     async def _after_decision(self, approval: Approval, now: float) -> None:
-        """Show the decision on the card at once, then run the task again (the gate reads the decision)."""
+        """Run the task again (the gate reads the decision), then show the decision on the card.
+
+        The decision is made by now: a store that fails here leaves the delivery to a sweeper (the lease
+        runs out) instead of telling the clicker that nothing was decided.
+        """
+        try:
+            await self._deliver(approval, now)
+        except StoreUnavailable as error:
+            log.warning("approval.delivery_deferred", approval_id=approval.id, store=error.store, reason=error.reason)
         await self._show(approval)
-        await self._deliver(approval, now)
 
     async def _deliver(self, approval: Approval, now: float) -> None:
         """Queue the task again to hear the decision, under this process's lease on the delivery."""
@@ -241,6 +248,7 @@ class ApprovalDesk:
         await self._show(dataclasses.replace(approval, result=text))
 
     async def _show(self, approval: Approval) -> None:
+        """Update the card; the edge's port never raises (a card that cannot be updated is the edge's to log)."""
         if self._cards is not None and approval.card_ts:
             await self._cards.show_approval(approval)
 
@@ -277,8 +285,12 @@ class ApprovalDesk:
     async def _sweep_forever(self) -> None:
         while True:
             await asyncio.sleep(self._sweep_every)
-            with contextlib.suppress(StoreUnavailable):  # the store is down: the next round tries again
+            try:
                 await self.sweep()
+            except StoreUnavailable:
+                pass  # the store is down: the next round tries again
+            except Exception as exc:  # noqa: BLE001 - the sweeper's outermost handler: it must outlive any one round
+                log.error("approval.sweep_failed", error_type=type(exc).__name__)  # noqa: TRY400 - no tracebacks
 
 
 def _already(approval: Approval) -> str:

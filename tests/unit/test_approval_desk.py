@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 
-from agents.approvals import ApprovalDesk, Decided, MemoryApprovals, Refused
+from agents.approvals import Approval, ApprovalDesk, Decided, MemoryApprovals, Refused
 from agents.approvals._desk import DELIVERY_GRACE, DELIVERY_LEASE
 from agents.journal import MemoryJournal, TaskRecord
 from agents.llm import ChatMessage, ToolCall
@@ -170,3 +171,35 @@ async def test_a_delivered_decision_is_not_delivered_again() -> None:
     assert isinstance(await desk.decide(approval_id, "U0BOB", "approve", now=1100.0), Decided)
     await desk.sweep(now=5000.0)
     assert resumed == ["req-0123456789ab"]
+
+
+async def test_the_sweeper_outlives_a_card_that_cannot_be_updated() -> None:
+    """A card update that blows up does not stop the sweeper: the next round expires the next request."""
+    desk, _, first = await desk_with()
+    second = approval(call_id="tooluse_stop0002")
+    await desk.store.create(second)
+    for approval_id in (first, second.id):
+        await desk.store.attach_card(approval_id, "C0OPS", "1700000000.000100")
+    shown: list[str] = []
+    both = asyncio.Event()
+
+    class BrokenCards:
+        async def show_approval(self, approval: Approval) -> None:
+            shown.append(approval.id)
+            if len(shown) == 2:
+                both.set()
+            raise RuntimeError
+
+    sweeping = ApprovalDesk(
+        store=desk.store, policy=lambda: POLICY, journal=MemoryJournal(), clock=lambda: 2000.0, sweep_every=0.01
+    )
+    sweeping.start(BrokenCards(), sweep=True)
+    try:
+        await asyncio.wait_for(both.wait(), 5)
+    finally:
+        await sweeping.stop()
+    assert sorted(shown) == sorted([first, second.id])
+    for approval_id in (first, second.id):
+        found = await desk.store.get(approval_id)
+        assert found is not None
+        assert found.state == "expired"
