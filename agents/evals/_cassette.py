@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.catalog import AgentRegistry
 from agents.errors import ToolFailed
-from agents.tools import Tool, ToolContext, ToolInput, ToolOutput
+from agents.tools import Tool, ToolContext, ToolInput, ToolOutput, Toolset
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -121,11 +121,15 @@ class CassetteDeck:
         return dataclasses.replace(tool, run=run)
 
     def registry(self, base: AgentRegistry) -> AgentRegistry:
-        """``base``'s agents with every tool served from this deck (same names, inputs and descriptions)."""
+        """``base``'s agents with every tool served from this deck (same names, inputs and descriptions).
+
+        Actions are left out: a case never reaches AWS, and nobody could approve one.
+        """
         agents = [
             dataclasses.replace(
                 agent,
                 toolset=dataclasses.replace(agent.toolset, tools=tuple(self._served(t) for t in agent.toolset.tools)),
+                actions=Toolset(),
             )
             for agent in base.all()
         ]

@@ -375,3 +375,14 @@ async def test_a_runbook_tasks_step_calls_are_journalled_and_export_to_a_cassett
     # The steps' recorded calls are the cassette: the same tools, the outputs the original case served.
     assert {e.tool: e.output for e in exported.cassette} == {e.tool: e.output for e in case.cassette}
     assert set(exported.expect.tools) == {"list_alarms", "logs_insights_query", "describe_ecs_services"}
+
+
+def test_an_eval_registry_serves_every_tool_from_cassettes_and_offers_no_action() -> None:
+    """Evals never reach AWS: every agent's tools are the deck's, and no agent keeps an action, whatever the policy."""
+    base = default_registry()
+    assert any(agent.actions.tools for agent in base.all())  # the infra agent has the four actions
+    served = CassetteDeck().registry(base)
+    assert all(not agent.actions.tools for agent in served.all())
+    assert {t.name for a in served.all() for t in a.toolset.tools} == {
+        t.name for a in base.all() for t in a.toolset.tools
+    }
