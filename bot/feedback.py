@@ -13,6 +13,7 @@ plain buttons show no state of their own, so their clicks get a private "noted".
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -90,9 +91,10 @@ def _ids(body: dict[str, Any]) -> tuple[str, str, str]:
 def _action_time(action: dict[str, Any]) -> float | None:
     """When the person clicked (Slack's ``action_ts``), which orders their clicks; ``None`` if unreadable."""
     try:
-        return float(action.get("action_ts") or "")
-    except ValueError:
+        at = float(action.get("action_ts") or "")
+    except (TypeError, ValueError):
         return None
+    return at if math.isfinite(at) else None  # "inf" would make a rating impossible to replace
 
 
 def register_feedback(app: AsyncApp, orchestrator: Orchestrator) -> None:
