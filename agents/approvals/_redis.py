@@ -75,7 +75,9 @@ class RedisApprovals:
         call = f"{self._prefix}approval-call:{approval.request_id}:{approval.call_id}"
         pipe.set(call, approval.id, ex=self._retention)
         pipe.zadd(self._pending, {approval.id: approval.expires_at})
-        pipe.zadd(f"{self._prefix}approvals:ws:{approval.workspace_id}", {approval.id: approval.created_at})
+        history = f"{self._prefix}approvals:ws:{approval.workspace_id}"
+        pipe.zadd(history, {approval.id: approval.created_at})
+        pipe.zremrangebyscore(history, "-inf", approval.created_at - self._retention)  # records gone by now
         await pipe.execute()
 
     @store_boundary
@@ -123,16 +125,23 @@ class RedisApprovals:
     @store_boundary
     async def undelivered(self, due_by: float) -> list[Approval]:
         """Decided, and their delivery due."""
-        ids = await self._redis.zrangebyscore(self._to_deliver, "-inf", due_by)
-        found = [await self.get(str(i)) for i in ids]
-        return [a for a in found if a is not None]
+        return await self._members(self._to_deliver, due_by)
+
+    async def _members(self, index: str, up_to: float) -> list[Approval]:
+        """The approvals ``index`` holds up to the score ``up_to``; ids whose record expired leave the index."""
+        found: list[Approval] = []
+        for raw in await self._redis.zrangebyscore(index, "-inf", up_to):
+            approval = await self.get(str(raw))
+            if approval is None:
+                await self._redis.zrem(index, str(raw))
+            else:
+                found.append(approval)
+        return found
 
     @store_boundary
     async def due(self, now: float) -> list[Approval]:
         """Pending and out of time."""
-        ids = await self._redis.zrangebyscore(self._pending, "-inf", now)
-        found = [await self.get(str(i)) for i in ids]
-        return [a for a in found if a is not None and a.state == "pending"]
+        return [a for a in await self._members(self._pending, now) if a.state == "pending"]
 
     @store_boundary
     async def recent(self, workspace_id: str, *, limit: int = 10) -> list[Approval]:

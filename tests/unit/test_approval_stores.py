@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
     from pathlib import Path
 
+    from redis.asyncio import Redis
+
     from agents.approvals import ApprovalStore
 
 
@@ -142,3 +144,18 @@ async def test_a_decisions_delivery_is_leased_to_one_claimant_at_a_time(store: A
     await store.delivered(made.id)
     assert await store.undelivered(9999.0) == []
     assert not await store.claim_delivery(made.id, 9999.0, lease=60)
+
+
+async def test_on_redis_an_expired_record_leaves_the_sweepers_indexes(redis: tuple[Redis, str]) -> None:
+    """A record Redis expired (retention) is dropped from the pending and to-deliver sets when next read."""
+    client, prefix = redis
+    store = RedisApprovals(client, prefix=prefix)
+    pending, decided = approval(), approval(call_id="tooluse_stop0002")
+    for made in (pending, decided):
+        await store.create(made)
+    assert await store.decide(decided.id, "approved", "U0BOB", 1100.0)
+    await client.delete(f"{prefix}approval:{pending.id}", f"{prefix}approval:{decided.id}")  # as retention would
+    assert await store.due(9999.0) == []
+    assert await store.undelivered(9999.0) == []
+    assert await client.zcard(f"{prefix}approvals:pending") == 0
+    assert await client.zcard(f"{prefix}approvals:to-deliver") == 0
