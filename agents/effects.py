@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-__all__ = ["INTERRUPTED_RESULT", "Effect", "EffectLedger", "idempotency_key"]
+__all__ = ["INTERRUPTED_RESULT", "Effect", "EffectLedger", "canonical", "idempotency_key", "params_hash"]
 
 INTERRUPTED_RESULT = (
     "This action was interrupted by a restart while it was running. It was not run again, and whether it "
@@ -50,8 +50,16 @@ class EffectLedger(Protocol):
         ...
 
 
+def canonical(arguments: Any) -> str:
+    """A tool call's input as canonical JSON (sorted keys, no spaces): what effects and approvals hash."""
+    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def params_hash(arguments: Any) -> str:
+    """SHA-256 of :func:`canonical` ``arguments``, in hex."""
+    return hashlib.sha256(canonical(arguments).encode()).hexdigest()
+
+
 def idempotency_key(request_id: str, call_id: str, arguments: dict[str, Any]) -> str:
-    """``request ID:call ID:hash of the input`` (the input canonicalised as sorted JSON)."""
-    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return f"{request_id}:{call_id}:{digest}"
+    """``request ID:call ID:hash of the input`` (the first 16 hex digits of :func:`params_hash`)."""
+    return f"{request_id}:{call_id}:{params_hash(arguments)[:16]}"

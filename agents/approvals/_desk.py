@@ -3,8 +3,8 @@
 :meth:`ApprovalDesk.decide` trusts nothing from the click but the approval id. In order, it checks that
 the id is one of ours, that the approval is still pending and not out of time, that the clicker may
 approve it under the policy *as it is now* (and is not the requester, unless the rule allows
-self-approval), and that the task still waits on a tool call whose parameters hash to what the card
-showed. Then the single-use compare-and-set in the store decides; only its winner goes on: the card is
+self-approval; the requester may always *reject*, which withdraws the request), and that the task still
+waits on a tool call whose parameters hash to what the card showed. Then the single-use compare-and-set in the store decides; only its winner goes on: the card is
 updated (:class:`ApprovalCards`, the edge's), and the task is queued again so the gate is asked once
 more (:meth:`~agents.lifecycle.TaskLifecycle.requeue_waiting`). A refusal comes back as
 :class:`Refused`, for the edge to tell the clicker privately.
@@ -157,6 +157,8 @@ class ApprovalDesk:
         if now >= approval.expires_at:
             await self._expire(approval, now)
             return "This request expired before you clicked; nothing was done. Ask the requester to propose it again."
+        if choice == "reject" and clicker_id == approval.requester_id:
+            return await self._unchanged(approval)  # withdrawing one's own request needs no approver
         place = Place(approval.channel_id, is_dm=approval.is_dm)
         verdict = self._policy().approval(
             clicker_id, requester_id=approval.requester_id, place=place, action=approval.action
@@ -253,6 +255,8 @@ class ApprovalDesk:
             await self._cards.show_approval(approval)
 
     def _rule(self, approval: Approval, clicker_id: str) -> str:
+        if approval.state == "rejected" and clicker_id == approval.requester_id:
+            return "withdrawn by the requester"
         place = Place(approval.channel_id, is_dm=approval.is_dm)
         return (
             self._policy()

@@ -8,13 +8,13 @@ against lives here, on the server. ``state`` moves once, from ``pending`` to ``a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agents.effects import canonical, params_hash
 from agents.proposal import Proposal
 
 __all__ = ["APPROVAL_ID", "FIELDS", "Approval", "State", "canonical", "new_approval_id", "params_hash"]
@@ -27,16 +27,6 @@ APPROVAL_ID = re.compile(r"apr-[0-9a-f]{24}")
 def new_approval_id() -> str:
     """A fresh, unguessable approval id."""
     return f"apr-{secrets.token_hex(12)}"
-
-
-def canonical(arguments: Any) -> str:
-    """The parameters as canonical JSON (sorted keys, no spaces): what the hash is of."""
-    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
-
-
-def params_hash(arguments: Any) -> str:
-    """SHA-256 of :func:`canonical` ``arguments``."""
-    return hashlib.sha256(canonical(arguments).encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,15 @@ async def test_the_requester_may_not_approve_their_own_action_unless_the_rule_al
     assert isinstance(await desk.decide(approval_id, "U0ANA", "approve", now=1100.0), Decided)
 
 
+async def test_the_requester_may_withdraw_their_own_request_by_rejecting_it() -> None:
+    """Rejecting changes nothing in AWS: the requester may withdraw, even where they may not approve."""
+    desk, resumed, approval_id = await desk_with()
+    outcome = await desk.decide(approval_id, "U0ANA", "reject", now=1100.0)
+    assert isinstance(outcome, Decided)
+    assert (outcome.approval.state, outcome.approval.decided_by) == ("rejected", "U0ANA")
+    assert resumed == ["req-0123456789ab"]
+
+
 async def test_a_click_after_expiry_is_refused_and_expires_the_request() -> None:
     """Out of time: refused, the approval is expired and the task runs again to hear so."""
     desk, resumed, approval_id = await desk_with()
