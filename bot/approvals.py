@@ -20,6 +20,7 @@ from agents.approvals import Refused
 from agents.errors import StoreUnavailable
 from bot.approval_card import APPROVE_ACTION, REJECT_ACTION, card_blocks, card_text
 from bot.delivery.slack import WebClientSlack
+from bot.interactions import Clicker, clicked_action, tell_clicker
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -94,9 +95,9 @@ def register_approvals(app: AsyncApp, orchestrator: Orchestrator) -> None:
     @app.action(_CLICKS)
     async def on_click(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         await ack()
-        clicker = str((body.get("user") or {}).get("id") or "")
-        actions = body.get("actions") or [{}]
-        clicked = actions[0] if isinstance(actions[0], dict) else {}
+        who = Clicker.of(body)
+        clicker = who.user_id
+        clicked = clicked_action(body)
         value = clicked.get("value")
         choice: Choice = "approve" if clicked.get("action_id") == APPROVE_ACTION else "reject"
         try:
@@ -108,20 +109,8 @@ def register_approvals(app: AsyncApp, orchestrator: Orchestrator) -> None:
                 f":warning: Your {choice} could not be recorded: orch's task store is unreachable, so nothing was "
                 f"decided. Please click again in a minute. Request ID: `{request_id}`"
             )
-            await _tell_clicker(client, body, clicker, text)
+            await tell_clicker(client, who, text)
             return
         if isinstance(outcome, Refused):
             request_id = outcome.request_id or context.get("request_id") or "req-unassigned"
-            await _tell_clicker(client, body, clicker, f":no_entry: {outcome.reason} Request ID: `{request_id}`")
-
-
-async def _tell_clicker(client: AsyncWebClient, body: dict[str, Any], clicker: str, text: str) -> None:
-    """Say ``text`` to the clicker only, in the card's thread."""
-    channel = str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-    message = body.get("message") or {}
-    thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
-    if not channel or not clicker:
-        return
-    outcome = await WebClientSlack(client).post_ephemeral(channel=channel, user=clicker, thread_ts=thread_ts, text=text)
-    if not outcome.ok:
-        log.warning("approval.refusal_not_told", error=outcome.error)
+            await tell_clicker(client, who, f":no_entry: {outcome.reason} Request ID: `{request_id}`")

@@ -22,6 +22,7 @@ from slack_sdk.errors import SlackApiError
 from agents.errors import StoreUnavailable
 from agents.feedback import MAX_FEEDBACK_TEXT, FeedbackRefused
 from bot.delivery.feedback import FEEDBACK_ACTION, FEEDBACK_ACTIONS, parse_value
+from bot.interactions import Clicker, clicked_action, tell_clicker
 from bot.slack_client import slack_error
 
 if TYPE_CHECKING:
@@ -75,19 +76,6 @@ def explain_modal(request_id: str) -> dict[str, Any]:
     }
 
 
-def _ids(body: dict[str, Any]) -> tuple[str, str, str]:
-    """Who clicked, in which workspace and channel: from Slack's payload, never from a button's value."""
-    user = body.get("user") or {}
-    team = body.get("team") or {}
-    channel = body.get("channel") or {}
-    container = body.get("container") or {}
-    return (
-        str(user.get("id") or ""),
-        str(team.get("id") or user.get("team_id") or ""),
-        str(channel.get("id") or container.get("channel_id") or ""),
-    )
-
-
 def _action_time(action: dict[str, Any]) -> float | None:
     """When the person clicked (Slack's ``action_ts``), which orders their clicks; ``None`` if unreadable."""
     try:
@@ -105,10 +93,10 @@ def register_feedback(app: AsyncApp, orchestrator: Orchestrator) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         await ack()
-        actions = body.get("actions") or [{}]
-        action = actions[0] if isinstance(actions[0], dict) else {}
+        action = clicked_action(body)
         parsed = parse_value(action.get("value"))
-        user_id, team_id, channel_id = _ids(body)
+        clicker = Clicker.of(body)
+        user_id, team_id, channel_id = clicker.user_id, clicker.team_id, clicker.channel_id
         if parsed is None or not (user_id and team_id and channel_id):
             log.warning("feedback.refused", reason="malformed_value")
             return
@@ -128,19 +116,20 @@ def register_feedback(app: AsyncApp, orchestrator: Orchestrator) -> None:
                 ":warning: I couldn't record your feedback: the task store is unreachable. Please click again in "
                 f"a minute. Request ID: `{context.get('request_id') or request_id}`"
             )
-            await _tell(client, body, channel_id, user_id, text)
+            await tell_clicker(client, clicker, text)
             return
         if isinstance(outcome, FeedbackRefused):
             return
         if rating == "down":
             await _open_modal(client, body, request_id)
         elif action.get("action_id") != FEEDBACK_ACTION:
-            await _tell(client, body, channel_id, user_id, _noted(rating, request_id))
+            await tell_clicker(client, clicker, _noted(rating, request_id))
 
     @app.view(EXPLAIN_CALLBACK)
     async def on_explain(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         view = body.get("view") or {}
-        user_id, team_id, _ = _ids(body)
+        clicker = Clicker.of(body)
+        user_id, team_id = clicker.user_id, clicker.team_id
         request_id, text = _submitted(view)
         try:
             kept = await orchestrator.explain_feedback(request_id, user_id=user_id, workspace_id=team_id, text=text)
@@ -183,13 +172,3 @@ async def _open_modal(client: AsyncWebClient, body: dict[str, Any], request_id: 
     except SlackApiError as exc:
         # An expired trigger (the click waited too long) loses only the optional question: the rating is kept.
         log.info("slack.feedback_modal_failed", error=slack_error(exc))
-
-
-async def _tell(client: AsyncWebClient, body: dict[str, Any], channel_id: str, user_id: str, text: str) -> None:
-    """A private note to the clicker, in the answer's thread."""
-    container = body.get("container") or {}
-    thread_ts = container.get("thread_ts") or container.get("message_ts")
-    try:
-        await client.chat_postEphemeral(channel=channel_id, user=user_id, thread_ts=thread_ts, text=text)
-    except SlackApiError as exc:
-        log.info("slack.feedback_note_failed", error=slack_error(exc))
