@@ -4,10 +4,11 @@
 the id is one of ours, that the approval is still pending and not out of time, that the clicker may
 approve it under the policy *as it is now* (and is not the requester, unless the rule allows
 self-approval; the requester may always *reject*, which withdraws the request), and that the task still
-waits on a tool call whose parameters hash to what the card showed. Then the single-use compare-and-set in the store decides; only its winner goes on: the card is
-updated (:class:`ApprovalCards`, the edge's), and the task is queued again so the gate is asked once
-more (:meth:`~agents.lifecycle.TaskLifecycle.requeue_waiting`). A refusal comes back as
-:class:`Refused`, for the edge to tell the clicker privately.
+waits on a tool call whose parameters hash to what the card showed. Then the single-use compare-and-set
+in the store decides; only its winner goes on: the task is queued again so the gate is asked once more
+(:meth:`~agents.lifecycle.TaskLifecycle.requeue_waiting`), and the card is updated
+(:class:`ApprovalCards`, the edge's, which never raises). A refusal comes back as :class:`Refused`, for
+the edge to tell the clicker privately.
 
 The sweeper (:meth:`ApprovalDesk.sweep`, in every process that runs tasks) expires pending approvals
 whose time ran out, through the same compare-and-set, so replicas and clicks cannot both win. It also
