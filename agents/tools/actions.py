@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import structlog
@@ -225,22 +226,28 @@ async def _dry_run(ctx: ToolContext, method: str, ids: Sequence[str]) -> str:
     return "would succeed (EC2 DryRun)"
 
 
-async def _service(ctx: ToolContext, cluster: str, service: str) -> ResourceState:
+@dataclass(frozen=True, slots=True)
+class _Service:
+    """An ECS service as DescribeServices answered: for the card, and its desired count to compare."""
+
+    resource: ResourceState
+    desired: int | None
+
+
+async def _service(ctx: ToolContext, cluster: str, service: str) -> _Service:
     ecs = await ctx.aws.client("ecs")
     found = await ecs.describe_services(cluster=cluster, services=[service])
     services = [s for s in found.get("services", ()) if s.get("status") != "INACTIVE"]
     if not services:
         raise ToolFailed(source=ECS_SOURCE, reason=f"no active service {service!r} in cluster {cluster!r}")
     raw = services[0]
-    return ResourceState(
+    desired = raw.get("desiredCount")
+    resource = ResourceState(
         id=f"{cluster}/{service}",
         name=str(raw.get("serviceName", service)),
         state=f"desired {raw.get('desiredCount', '?')}, running {raw.get('runningCount', '?')}",
     )
-
-
-def _desired(state: ResourceState) -> str:
-    return state.state.split(",", 1)[0].removeprefix("desired ")
+    return _Service(resource, desired if isinstance(desired, int) else None)
 
 
 def _ecs_tool(account: _Account, verifier: _Verifier) -> Tool[EcsDesiredCountInput]:
@@ -249,13 +256,14 @@ def _ecs_tool(account: _Account, verifier: _Verifier) -> Tool[EcsDesiredCountInp
     async def prepare(ctx: ToolContext, request: EcsDesiredCountInput) -> Proposal:
         with aws_errors(ECS_SOURCE, "ecs"):
             current = await _service(ctx, request.cluster, request.service)
+        was = "?" if current.desired is None else current.desired
         return Proposal(
             action=action,
             summary=(
                 f"Set the desired count of ECS service {request.service} in cluster {request.cluster} "
-                f"from {_desired(current)} to {request.desired_count}"
+                f"from {was} to {request.desired_count}"
             ),
-            resources=(current,),
+            resources=(current.resource,),
             account=await account.of(ctx),
             region=ctx.region,
             dry_run="not available for ECS UpdateService; the service was found and is active",
@@ -279,14 +287,14 @@ def _ecs_tool(account: _Account, verifier: _Verifier) -> Tool[EcsDesiredCountInp
         async def took_effect() -> bool:
             nonlocal after
             after = await _service(ctx, request.cluster, request.service)
-            return _desired(after) == str(request.desired_count)
+            return after.desired == request.desired_count
 
-        if _desired(before) == str(request.desired_count):
+        if before.desired == request.desired_count:
             verified, outcome = True, "nothing to change: the desired count was already that"
         else:
             verified = await _verify(verifier, took_effect, ECS_SOURCE, "ecs")
             outcome = "verified" if verified else f"not yet verified after {verifier.seconds:.0f} s"
-        result = f"{request.cluster}/{request.service}: {before.state} → {after.state}; {outcome}."
+        result = f"{request.cluster}/{request.service}: {before.resource.state} → {after.resource.state}; {outcome}."
         data = {"action": action, "done": True, "verified": verified, "result": result}
         return ToolOutput(data=data, summary=result)
 
